@@ -1,0 +1,26 @@
+package dev.mailgate.auth;
+
+/**
+ * No access token could be obtained. The message is one line that says what is wrong and what to do;
+ * it never contains a secret or a token.
+ */
+public class TokenException extends RuntimeException {
+
+    public enum Kind {
+        /** Entra ID could not be reached or was overloaded: worth trying again later. */
+        UNREACHABLE,
+        /** Entra ID refused the request: the tenant, app or credential is wrong and needs a person. */
+        REJECTED
+    }
+
+    private final Kind kind;
+
+    public TokenException(Kind kind, String message) {
+        super(message, null, false, false);
+        this.kind = kind;
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+}

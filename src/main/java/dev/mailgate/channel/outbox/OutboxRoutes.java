@@ -1,0 +1,110 @@
+package dev.mailgate.channel.outbox;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import jakarta.mail.internet.AddressException;
+import jakarta.mail.internet.InternetAddress;
+
+import org.apache.camel.Processor;
+import org.apache.camel.RouteTemplateContext;
+import org.apache.camel.builder.RouteBuilder;
+
+import dev.mailgate.config.Settings;
+import dev.mailgate.outcome.DeliveryPolicy;
+import dev.mailgate.request.MailRequestReader;
+import dev.mailgate.transport.DeliveryRoute;
+
+/**
+ * The outbox channel as two route templates, instantiated from {@code routes/*.yaml}:
+ * <ul>
+ * <li>{@value #REQUESTS}: {@code *.json} MailRequests and {@code *.eml} messages in a folder;</li>
+ * <li>{@value #FILES}: any other files (PDFs from a scanner, reports) in a folder, each sent as the
+ * attachment of a mail whose recipients, subject and template the route gives.</li>
+ * </ul>
+ * A file is taken only once it has stopped changing for {@code mailgate.outbox.settle-time}; afterwards it
+ * is in exactly one of {@code .sent/} (with a receipt) or {@code .failed/} (with an error file), or still
+ * waiting in the folder.
+ */
+public final class OutboxRoutes extends RouteBuilder {
+
+    public static final String REQUESTS = "mailgate-outbox";
+    public static final String FILES = "mailgate-outbox-files";
+
+    private final OutboxChannel channel;
+    private final Settings.Outbox outbox;
+
+    public OutboxRoutes(OutboxChannel channel, Settings.Outbox outbox) {
+        this.channel = channel;
+        this.outbox = outbox;
+    }
+
+    @Override
+    public void configure() {
+        routeTemplate(REQUESTS)
+                .templateParameter("folder", null, "the folder to watch for *.json and *.eml requests")
+                .from(folder("{{folder}}", "json,eml"))
+                .routeConfigurationId(DeliveryPolicy.ID)
+                .process(channel::readRequest)
+                .to(DeliveryRoute.URI);
+
+        routeTemplate(FILES)
+                .templateParameter("folder", null, "the folder to watch")
+                .templateParameter("extensions", "pdf", "comma-separated file extensions to send, e.g. pdf,tif")
+                .templateParameter("to", null, "comma-separated recipients")
+                .templateOptionalParameter("cc", "comma-separated Cc recipients")
+                .templateOptionalParameter("bcc", "comma-separated Bcc recipients")
+                .templateOptionalParameter("from", "the sender; default mailgate.sender")
+                .templateOptionalParameter("subject", "FreeMarker text, e.g. Invoice ${file.baseName}")
+                .templateOptionalParameter("text", "the body text when no template is given")
+                .templateOptionalParameter("template", "a template from the templates folder")
+                .templateBean("mailgateReadFile", Processor.class, context -> channel.fileReader(fileMail(context)))
+                .from(folder("{{folder}}", "{{extensions}}"))
+                .routeConfigurationId(DeliveryPolicy.ID)
+                .process("mailgateReadFile")
+                .to(DeliveryRoute.URI);
+    }
+
+    private String folder(String folder, String extensions) {
+        long settle = outbox.settleTime().toMillis();
+        long check = Math.max(50, Math.min(1000, settle / 2));
+        long lockTimeout = Math.max(10_000, settle * 5);
+        return "file:" + folder
+                + "?includeExt=" + extensions
+                + "&readLock=changed"
+                + "&readLockCheckInterval=" + check
+                + "&readLockMinAge=" + settle
+                + "&readLockMinLength=0"
+                + "&readLockTimeout=" + lockTimeout
+                + "&delay=" + outbox.pollInterval().toMillis()
+                + "&sortBy=file:modified"
+                // decided by the OutboxChannel once the outcome is known: .sent/<name> or .failed/<name>
+                + "&move=${exchangeProperty." + OutboxChannel.OUTCOME_PATH + "}"
+                + "&moveFailed=.failed/${file:name}";
+    }
+
+    private static MailRequestReader.FileMail fileMail(RouteTemplateContext context) {
+        return new MailRequestReader.FileMail(
+                text(context, "from"), list(context, "to"), list(context, "cc"), list(context, "bcc"),
+                text(context, "subject"), text(context, "text"), text(context, "template"), Map.of());
+    }
+
+    private static String text(RouteTemplateContext context, String name) {
+        Object value = context.getProperty(name);
+        return value == null || value.toString().isBlank() ? null : value.toString().trim();
+    }
+
+    private static List<String> list(RouteTemplateContext context, String name) {
+        String value = text(context, name);
+        if (value == null) {
+            return List.of();
+        }
+        try {
+            return Arrays.stream(InternetAddress.parse(value, false)).map(InternetAddress::toUnicodeString).toList();
+        } catch (AddressException e) {
+            // leave it to the validator to say which one is wrong
+            return Arrays.stream(value.split("[,;]")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+        }
+    }
+}

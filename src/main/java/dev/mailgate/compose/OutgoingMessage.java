@@ -1,0 +1,90 @@
+package dev.mailgate.compose;
+
+import java.io.IOException;
+import java.io.InputStream;
+
+import jakarta.mail.MessagingException;
+import jakarta.mail.Session;
+
+import org.eclipse.angus.mail.smtp.SMTPMessage;
+
+/**
+ * A MIME message on its way out, with what the sending path needs besides the bytes: the delivery id,
+ * the mailbox to authenticate as (also the envelope sender), and, once sent, the server's reply.
+ * A raw message (an {@code .eml} file) keeps its body on disk and is written to the server unchanged.
+ */
+public final class OutgoingMessage extends SMTPMessage implements AutoCloseable {
+
+    private final String id;
+    private final String mailbox;
+    private final boolean raw;
+    private final InputStream source;
+    private volatile String serverReply;
+
+    /** A message to be built part by part. */
+    OutgoingMessage(Session session, String id, String mailbox) {
+        super(session);
+        this.id = id;
+        this.mailbox = mailbox;
+        this.raw = false;
+        this.source = null;
+        setEnvelopeFrom(mailbox);
+    }
+
+    /** A complete message read from {@code in} (a {@code SharedInputStream}, so the body is not copied). */
+    OutgoingMessage(Session session, InputStream in, String id, String mailbox) throws MessagingException {
+        super(session, in);
+        this.id = id;
+        this.mailbox = mailbox;
+        this.raw = true;
+        this.source = in;
+        setEnvelopeFrom(mailbox);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    /** The mailbox the SASL XOAUTH2 {@code user=} names and the envelope sender. */
+    public String mailbox() {
+        return mailbox;
+    }
+
+    /** Raw messages are transmitted as read: no {@code saveChanges()}, which would re-encode their parts. */
+    public boolean raw() {
+        return raw;
+    }
+
+    /** The server's reply to the end of DATA, e.g. {@code 250 2.0.0 OK <id> [Hostname=...]}. */
+    public String serverReply() {
+        return serverReply;
+    }
+
+    public void accepted(String reply) {
+        this.serverReply = reply;
+    }
+
+    /** Keeps a Message-ID that is already there (an .eml's own, or one set earlier) instead of replacing it. */
+    @Override
+    protected void updateMessageID() throws MessagingException {
+        if (getHeader("Message-ID") == null) {
+            setHeader("Message-ID", "<" + id + "@" + domainOf(mailbox) + ">");
+        }
+    }
+
+    public void ensureMessageId() throws MessagingException {
+        updateMessageID();
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (source != null) {
+            source.close();
+        }
+    }
+
+    private static String domainOf(String address) {
+        int at = address.lastIndexOf('@');
+        return at < 0 ? "mailgate.invalid" : address.substring(at + 1);
+    }
+}

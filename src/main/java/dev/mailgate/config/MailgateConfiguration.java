@@ -1,0 +1,166 @@
+package dev.mailgate.config;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+
+import org.apache.camel.CamelConfiguration;
+import org.apache.camel.CamelContext;
+import org.apache.camel.spi.Resource;
+import org.apache.camel.support.PluginHelper;
+import org.apache.camel.support.jsse.KeyStoreParameters;
+import org.apache.camel.support.jsse.SSLContextParameters;
+import org.apache.camel.support.jsse.TrustManagersParameters;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.mailgate.auth.ClientCredentials;
+import dev.mailgate.auth.EntraTokenSource;
+import dev.mailgate.auth.TokenCache;
+import dev.mailgate.auth.XOAuth2Authenticator;
+import dev.mailgate.channel.outbox.OutboxChannel;
+import dev.mailgate.channel.outbox.OutboxRoutes;
+import dev.mailgate.compose.MimeComposer;
+import dev.mailgate.outcome.DeliveryPolicy;
+import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.render.TemplateRenderer;
+import dev.mailgate.request.AttachmentRoot;
+import dev.mailgate.request.MailRequestValidator;
+import dev.mailgate.sandbox.Sandbox;
+import dev.mailgate.transport.DeliveryRoute;
+import dev.mailgate.transport.SmtpEndpoint;
+import dev.mailgate.transport.XOAuth2MailSender;
+
+/**
+ * The one place that builds Mailgate's object graph from {@link Settings} and hands it to Camel: beans
+ * for the {@code smtp} endpoint, the shared delivery route and policy, the channel route templates, and then
+ * the user's routes from {@code routes/*.yaml} (or the defaults inside the jar).
+ */
+public class MailgateConfiguration implements CamelConfiguration {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MailgateConfiguration.class);
+
+    @Override
+    public void configure(CamelContext context) throws Exception {
+        Settings settings = Settings.read(key -> context.getPropertiesComponent().resolveProperty(key));
+        Optional<KeyStore> trust = Optional.empty();
+        if (settings.sandbox()) {
+            Sandbox sandbox = Sandbox.start(settings.sandboxDir(), settings.entra().clientSecret());
+            context.addService(sandbox, true, true);
+            settings = settings.withSandbox("localhost", sandbox.smtpPort(), sandbox.authorityHost(), Sandbox.TENANT,
+                    Sandbox.CLIENT_ID, sandbox.clientSecret(), Sandbox.SENDER);
+            trust = Optional.of(sandbox.trustStore());
+            banner(settings, sandbox);
+        } else if (settings.trust().isPresent()) {
+            trust = Optional.of(loadTrustStore(settings.trust().get()));
+            LOG.warn("TLS: trusting ONLY the certificates in {} (mailgate.tls.truststore) for SMTP and Entra ID, "
+                    + "instead of the Java runtime's public CAs", settings.trust().get().file());
+        }
+        createFolders(settings);
+        // routes refer to {{mailgate.outbox.dir}} whether or not anyone set it: publish the effective value
+        context.getPropertiesComponent().addInitialProperty("mailgate.outbox.dir", settings.outbox().dir().toString());
+
+        TokenCache tokens = new TokenCache(
+                new EntraTokenSource(settings.entra(), ClientCredentials.from(settings.entra()),
+                        trust.map(MailgateConfiguration::sslContext).map(SSLContext::getSocketFactory)),
+                settings.token().refreshMargin(), settings.token().refreshAhead(), settings.token().failureBackoff(),
+                settings.entra().connectTimeout().plus(settings.entra().readTimeout()).plus(Duration.ofSeconds(5)),
+                Clock.systemUTC(),
+                context.getExecutorServiceManager().newSingleThreadExecutor(this, "mailgate-token"));
+        String sender = settings.sender().orElseThrow();
+        context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens, sender));
+        context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, new XOAuth2MailSender());
+        trust.ifPresent(t -> context.getRegistry().bind(SmtpEndpoint.TLS_BEAN, sslContextParameters(t)));
+
+        TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
+        MailRequestValidator validator = new MailRequestValidator(settings.sender(), settings.limits(),
+                renderer::exists);
+        Settings.Smtp smtp = settings.smtp();
+        context.addRoutes(new DeliveryPolicy(settings.delivery(), new FailureClassifier()));
+        context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer),
+                SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
+        OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
+                settings.sandbox() ? settings.sandboxDir() : null);
+        context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
+        loadUserRoutes(context, settings.routesDir());
+    }
+
+    /** {@code routes/*.yaml} from the working directory when that folder exists, else the jar's defaults. */
+    private static void loadUserRoutes(CamelContext context, Path routesDir) throws Exception {
+        String pattern = Files.isDirectory(routesDir) ? "file:" + routesDir.toAbsolutePath() + "/*.yaml"
+                : "classpath:routes/*.yaml";
+        Collection<Resource> resources = PluginHelper.getPackageScanResourceResolver(context).findResources(pattern);
+        List<String> names = new ArrayList<>();
+        resources.forEach(r -> names.add(r.getLocation()));
+        if (resources.isEmpty()) {
+            LOG.warn("No routes found in {}: no channel is active", pattern);
+            return;
+        }
+        LOG.info("Loading channel routes: {}", names);
+        PluginHelper.getRoutesLoader(context).loadRoutes(resources);
+    }
+
+    private static void createFolders(Settings settings) throws IOException {
+        Files.createDirectories(settings.outbox().dir());
+        Files.createDirectories(settings.outbox().attachmentsDir());
+        Files.createDirectories(settings.dataDir());
+    }
+
+    private static void banner(Settings settings, Sandbox sandbox) {
+        String line = "=".repeat(92);
+        LOG.warn("\n{}\n  SANDBOX MODE: no Microsoft tenant is configured (mailgate.entra.tenant-id is empty).\n"
+                + "  Mail goes to an embedded STARTTLS + XOAUTH2 server on localhost:{}, with tokens from an\n"
+                + "  embedded HTTPS token endpoint at {}. Delivered mail is written to\n"
+                + "  {}  --  NOTHING LEAVES THIS MACHINE.\n"
+                + "  To send for real, see the README section \"From sandbox to a real tenant\".\n{}", line,
+                sandbox.smtpPort(), sandbox.authorityHost(), settings.sandboxDir().toAbsolutePath(), line);
+    }
+
+    private static KeyStore loadTrustStore(Settings.Trust trust) {
+        try (InputStream in = Files.newInputStream(trust.file())) {
+            KeyStore store = KeyStore.getInstance(trust.file().toString().endsWith(".jks") ? "JKS" : "PKCS12");
+            store.load(in, trust.password().toCharArray());
+            return store;
+        } catch (NoSuchFileException e) {
+            throw new ConfigurationException("mailgate.tls.truststore " + trust.file() + " does not exist");
+        } catch (IOException | GeneralSecurityException e) {
+            throw new ConfigurationException("mailgate.tls.truststore " + trust.file() + " cannot be read ("
+                    + e.getMessage() + "); it must be PKCS#12 (or .jks) with mailgate.tls.truststore-password");
+        }
+    }
+
+    private static SSLContext sslContext(KeyStore trust) {
+        try {
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, tmf.getTrustManagers(), null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static SSLContextParameters sslContextParameters(KeyStore trust) {
+        KeyStoreParameters store = new KeyStoreParameters();
+        store.setKeyStore(trust);
+        TrustManagersParameters trustManagers = new TrustManagersParameters();
+        trustManagers.setKeyStore(store);
+        SSLContextParameters parameters = new SSLContextParameters();
+        parameters.setTrustManagers(trustManagers);
+        return parameters;
+    }
+}

@@ -1,0 +1,396 @@
+package dev.mailgate.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Function;
+
+import org.apache.camel.util.TimeUtils;
+
+/**
+ * Every setting Mailgate reads, typed and checked in one place. Keys follow Camel Main conventions
+ * ({@code application.properties}, overridable by environment variables such as
+ * {@code MAILGATE_SMTP_HOST}); the README lists each key with its default.
+ * <p>
+ * Reading never throws on the first bad value: all problems are collected and reported together,
+ * each naming the key and what to put there.
+ */
+public final class Settings {
+
+    public enum SandboxMode { AUTO, ON, OFF }
+
+    public record Entra(
+            String authorityHost, String tenantId, String clientId, String scope,
+            Optional<String> clientSecret, Optional<Path> clientSecretFile,
+            Optional<Path> certificateFile, Optional<Path> privateKeyFile, Optional<String> privateKeyPassword,
+            Optional<Path> pkcs12File, Optional<String> pkcs12Password,
+            Duration connectTimeout, Duration readTimeout) {
+
+        public Entra withEndpoint(String authorityHost, String tenantId, String clientId, String clientSecret) {
+            return new Entra(authorityHost, tenantId, clientId, scope, Optional.of(clientSecret), Optional.empty(),
+                    Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+                    connectTimeout, readTimeout);
+        }
+    }
+
+    public record Token(Duration refreshMargin, Duration refreshAhead, Duration failureBackoff) {
+    }
+
+    public record Smtp(String host, int port, Duration connectTimeout, Duration readTimeout, Duration writeTimeout,
+            boolean debug) {
+
+        public Smtp withEndpoint(String host, int port) {
+            return new Smtp(host, port, connectTimeout, readTimeout, writeTimeout, debug);
+        }
+    }
+
+    /** A trust store that replaces the JVM default for SMTP and Entra connections (internal relays, tests). */
+    public record Trust(Path file, String password) {
+    }
+
+    public record Outbox(Path dir, Path attachmentsDir, Duration settleTime, Duration pollInterval) {
+    }
+
+    public record Delivery(int maxAttempts, Duration initialDelay, double backoffMultiplier, Duration maxDelay) {
+    }
+
+    public record Limits(int maxRecipients, long maxMessageBytes) {
+    }
+
+    private final SandboxMode sandboxMode;
+    private final Optional<String> sender;
+    private final Path dataDir;
+    private final Path templatesDir;
+    private final Path routesDir;
+    private final Entra entra;
+    private final Token token;
+    private final Smtp smtp;
+    private final Optional<Trust> trust;
+    private final Outbox outbox;
+    private final Delivery delivery;
+    private final Limits limits;
+
+    private Settings(SandboxMode sandboxMode, Optional<String> sender, Path dataDir, Path templatesDir, Path routesDir,
+            Entra entra, Token token, Smtp smtp, Optional<Trust> trust, Outbox outbox, Delivery delivery,
+            Limits limits) {
+        this.sandboxMode = sandboxMode;
+        this.sender = sender;
+        this.dataDir = dataDir;
+        this.templatesDir = templatesDir;
+        this.routesDir = routesDir;
+        this.entra = entra;
+        this.token = token;
+        this.smtp = smtp;
+        this.trust = trust;
+        this.outbox = outbox;
+        this.delivery = delivery;
+        this.limits = limits;
+    }
+
+    /**
+     * Reads the settings through {@code lookup} (Camel's property resolution, so environment variables
+     * override files).
+     *
+     * @throws ConfigurationException listing every invalid key
+     */
+    public static Settings read(Function<String, Optional<String>> lookup) {
+        Reader r = new Reader(lookup);
+        Path outboxDir = r.path("mailgate.outbox.dir", "outbox");
+        Settings settings = new Settings(
+                r.sandboxMode(),
+                r.optional("mailgate.sender"),
+                r.path("mailgate.data.dir", "data"),
+                r.path("mailgate.templates.dir", "templates"),
+                r.path("mailgate.routes.dir", "routes"),
+                new Entra(
+                        r.string("mailgate.entra.authority-host", "https://login.microsoftonline.com"),
+                        r.string("mailgate.entra.tenant-id", ""),
+                        r.string("mailgate.entra.client-id", ""),
+                        r.string("mailgate.entra.scope", "https://outlook.office365.com/.default"),
+                        r.optional("mailgate.entra.client-secret"),
+                        r.optionalPath("mailgate.entra.client-secret-file"),
+                        r.optionalPath("mailgate.entra.certificate-file"),
+                        r.optionalPath("mailgate.entra.private-key-file"),
+                        r.optional("mailgate.entra.private-key-password"),
+                        r.optionalPath("mailgate.entra.pkcs12-file"),
+                        r.optional("mailgate.entra.pkcs12-password"),
+                        r.duration("mailgate.entra.connect-timeout", "10s"),
+                        r.duration("mailgate.entra.read-timeout", "15s")),
+                new Token(
+                        r.duration("mailgate.token.refresh-margin", "10m"),
+                        r.duration("mailgate.token.refresh-ahead", "5m"),
+                        r.duration("mailgate.token.failure-backoff", "30s")),
+                new Smtp(
+                        r.string("mailgate.smtp.host", "smtp.office365.com"),
+                        r.port("mailgate.smtp.port", 587),
+                        r.duration("mailgate.smtp.connect-timeout", "15s"),
+                        r.duration("mailgate.smtp.read-timeout", "60s"),
+                        r.duration("mailgate.smtp.write-timeout", "60s"),
+                        r.bool("mailgate.smtp.debug", false)),
+                r.optionalPath("mailgate.tls.truststore")
+                        .map(p -> new Trust(p, r.string("mailgate.tls.truststore-password", ""))),
+                new Outbox(
+                        outboxDir,
+                        r.optionalPath("mailgate.outbox.attachments-dir").orElse(outboxDir.resolve("attachments")),
+                        r.duration("mailgate.outbox.settle-time", "2s"),
+                        r.duration("mailgate.outbox.poll-interval", "500ms")),
+                new Delivery(
+                        r.positiveInt("mailgate.delivery.max-attempts", 4),
+                        r.duration("mailgate.delivery.initial-delay", "2s"),
+                        r.multiplier("mailgate.delivery.backoff-multiplier", 2.0),
+                        r.duration("mailgate.delivery.max-delay", "30s")),
+                new Limits(
+                        r.positiveInt("mailgate.limits.max-recipients", 500),
+                        r.size("mailgate.limits.max-message-size", "35MB")));
+        r.crossChecks(settings);
+        r.throwIfProblems();
+        return settings;
+    }
+
+    /** True when no tenant is configured (or the sandbox is forced on): nothing may leave this machine. */
+    public boolean sandbox() {
+        return switch (sandboxMode) {
+            case ON -> true;
+            case OFF -> false;
+            case AUTO -> entra.tenantId().isBlank();
+        };
+    }
+
+    /** The same settings with SMTP and Entra pointed at the embedded sandbox servers. */
+    public Settings withSandbox(String smtpHost, int smtpPort, String authorityHost, String tenantId, String clientId,
+            String clientSecret, String sandboxSender) {
+        return new Settings(SandboxMode.ON, Optional.of(sender.orElse(sandboxSender)), dataDir, templatesDir,
+                routesDir, entra.withEndpoint(authorityHost, tenantId, clientId, clientSecret), token,
+                smtp.withEndpoint(smtpHost, smtpPort), Optional.empty(), outbox, delivery, limits);
+    }
+
+    public Optional<String> sender() {
+        return sender;
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    public Path sandboxDir() {
+        return dataDir.resolve("sandbox");
+    }
+
+    public Path templatesDir() {
+        return templatesDir;
+    }
+
+    public Path routesDir() {
+        return routesDir;
+    }
+
+    public Entra entra() {
+        return entra;
+    }
+
+    public Token token() {
+        return token;
+    }
+
+    public Smtp smtp() {
+        return smtp;
+    }
+
+    public Optional<Trust> trust() {
+        return trust;
+    }
+
+    public Outbox outbox() {
+        return outbox;
+    }
+
+    public Delivery delivery() {
+        return delivery;
+    }
+
+    public Limits limits() {
+        return limits;
+    }
+
+    /** Reads and converts values, remembering every problem instead of stopping at the first. */
+    private static final class Reader {
+        private final Function<String, Optional<String>> lookup;
+        private final List<String> problems = new ArrayList<>();
+
+        Reader(Function<String, Optional<String>> lookup) {
+            this.lookup = lookup;
+        }
+
+        Optional<String> optional(String key) {
+            return lookup.apply(key).map(String::trim).filter(v -> !v.isEmpty());
+        }
+
+        String string(String key, String defaultValue) {
+            return optional(key).orElse(defaultValue);
+        }
+
+        Path path(String key, String defaultValue) {
+            return Path.of(string(key, defaultValue));
+        }
+
+        Optional<Path> optionalPath(String key) {
+            return optional(key).map(Path::of);
+        }
+
+        Duration duration(String key, String defaultValue) {
+            String value = string(key, defaultValue);
+            try {
+                Duration d = value.toUpperCase(Locale.ROOT).startsWith("P") ? Duration.parse(value)
+                        : TimeUtils.toDuration(value);
+                if (d.isNegative()) {
+                    throw new IllegalArgumentException("negative");
+                }
+                return d;
+            } catch (RuntimeException e) {
+                problems.add(key + "='" + value + "' is not a duration; write it like 500ms, 30s, 10m or 1h");
+                return TimeUtils.toDuration(defaultValue);
+            }
+        }
+
+        int port(String key, int defaultValue) {
+            int port = integer(key, defaultValue);
+            if (port < 0 || port > 65535) {
+                problems.add(key + "=" + port + " is not a TCP port; use a number from 1 to 65535");
+                return defaultValue;
+            }
+            return port;
+        }
+
+        int positiveInt(String key, int defaultValue) {
+            int value = integer(key, defaultValue);
+            if (value < 1) {
+                problems.add(key + "=" + value + " must be at least 1");
+                return defaultValue;
+            }
+            return value;
+        }
+
+        private int integer(String key, int defaultValue) {
+            String value = string(key, Integer.toString(defaultValue));
+            try {
+                return Integer.parseInt(value);
+            } catch (NumberFormatException e) {
+                problems.add(key + "='" + value + "' is not a whole number");
+                return defaultValue;
+            }
+        }
+
+        double multiplier(String key, double defaultValue) {
+            String value = string(key, Double.toString(defaultValue));
+            try {
+                double d = Double.parseDouble(value);
+                if (d < 1.0) {
+                    throw new NumberFormatException();
+                }
+                return d;
+            } catch (NumberFormatException e) {
+                problems.add(key + "='" + value + "' must be a number of at least 1 (e.g. 2 doubles each delay)");
+                return defaultValue;
+            }
+        }
+
+        boolean bool(String key, boolean defaultValue) {
+            String value = string(key, Boolean.toString(defaultValue)).toLowerCase(Locale.ROOT);
+            if (!value.equals("true") && !value.equals("false")) {
+                problems.add(key + "='" + value + "' must be true or false");
+                return defaultValue;
+            }
+            return Boolean.parseBoolean(value);
+        }
+
+        long size(String key, String defaultValue) {
+            String value = string(key, defaultValue);
+            try {
+                return parseSize(value);
+            } catch (NumberFormatException e) {
+                problems.add(key + "='" + value + "' is not a size; write it like 35MB, 512KB or 1048576");
+                return parseSize(defaultValue);
+            }
+        }
+
+        private static long parseSize(String text) {
+            String value = text.toUpperCase(Locale.ROOT).replace(" ", "");
+            long factor = 1;
+            if (value.endsWith("KB")) {
+                factor = 1024;
+                value = value.substring(0, value.length() - 2);
+            } else if (value.endsWith("MB")) {
+                factor = 1024 * 1024;
+                value = value.substring(0, value.length() - 2);
+            } else if (value.endsWith("B")) {
+                value = value.substring(0, value.length() - 1);
+            }
+            long n = Long.parseLong(value) * factor;
+            if (n < 1) {
+                throw new NumberFormatException(text);
+            }
+            return n;
+        }
+
+        SandboxMode sandboxMode() {
+            String value = string("mailgate.sandbox", "auto").toLowerCase(Locale.ROOT);
+            return switch (value) {
+                case "auto" -> SandboxMode.AUTO;
+                case "true", "on" -> SandboxMode.ON;
+                case "false", "off" -> SandboxMode.OFF;
+                default -> {
+                    problems.add("mailgate.sandbox='" + value + "' must be auto (sandbox when no tenant is set), "
+                            + "true or false");
+                    yield SandboxMode.AUTO;
+                }
+            };
+        }
+
+        void crossChecks(Settings s) {
+            if (s.sandbox()) {
+                return;
+            }
+            Entra e = s.entra;
+            if (e.tenantId().isBlank()) {
+                problems.add("mailgate.entra.tenant-id is empty but mailgate.sandbox=false; set it to your tenant's "
+                        + "Directory (tenant) ID from Entra admin center > Overview");
+            }
+            if (e.clientId().isBlank()) {
+                problems.add("mailgate.entra.client-id is empty; set it to the app registration's "
+                        + "Application (client) ID");
+            }
+            int credentials = (e.clientSecret().isPresent() || e.clientSecretFile().isPresent() ? 1 : 0)
+                    + (e.certificateFile().isPresent() || e.privateKeyFile().isPresent() ? 1 : 0)
+                    + (e.pkcs12File().isPresent() ? 1 : 0);
+            if (credentials == 0) {
+                problems.add("no client credential: set MAILGATE_ENTRA_CLIENT_SECRET (or mailgate.entra.client-secret-file), "
+                        + "or mailgate.entra.certificate-file + mailgate.entra.private-key-file, "
+                        + "or mailgate.entra.pkcs12-file");
+            } else if (credentials > 1) {
+                problems.add("more than one client credential is configured (secret, PEM certificate, PKCS#12); "
+                        + "keep exactly one");
+            }
+            if (e.certificateFile().isPresent() != e.privateKeyFile().isPresent()) {
+                problems.add("mailgate.entra.certificate-file and mailgate.entra.private-key-file go together; "
+                        + "set both (PEM files) or neither");
+            }
+            if (!e.authorityHost().startsWith("https://")) {
+                problems.add("mailgate.entra.authority-host='" + e.authorityHost() + "' must start with https:// "
+                        + "(e.g. https://login.microsoftonline.com or https://login.microsoftonline.us)");
+            }
+            if (s.sender.isEmpty()) {
+                problems.add("mailgate.sender is empty; set it to the mailbox Mailgate sends as "
+                        + "(the one the app was given access to with Add-MailboxPermission)");
+            }
+        }
+
+        void throwIfProblems() {
+            if (!problems.isEmpty()) {
+                throw new ConfigurationException(problems);
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+package dev.mailgate.outcome;
+
+import java.util.UUID;
+
+import org.apache.camel.Exchange;
+
+/**
+ * The exchange properties a request carries through the shared delivery path. Properties, not headers:
+ * camel-mail turns headers into MIME headers, and inbound headers are never trusted.
+ */
+public final class DeliveryExchange {
+
+    /** The delivery id: receipts, logs, the Message-ID and X-Mailgate-Id all carry it. */
+    public static final String ID = "mailgate.id";
+    /** Where the request came from, for people: {@code outbox/orders/123.json}. */
+    public static final String SOURCE = "mailgate.source";
+    public static final String HANDLER = "mailgate.outcomeHandler";
+
+    private DeliveryExchange() {
+    }
+
+    /** Marks the start of a request's delivery: gives it an id and says who hears the outcome. */
+    public static String begin(Exchange exchange, String source, OutcomeHandler handler) {
+        String id = UUID.randomUUID().toString();
+        exchange.setProperty(ID, id);
+        exchange.setProperty(SOURCE, source);
+        exchange.setProperty(HANDLER, handler);
+        return id;
+    }
+
+    public static String id(Exchange exchange) {
+        return exchange.getProperty(ID, String.class);
+    }
+
+    public static String source(Exchange exchange) {
+        return exchange.getProperty(SOURCE, "(unknown)", String.class);
+    }
+
+    public static OutcomeHandler handler(Exchange exchange) {
+        OutcomeHandler handler = exchange.getProperty(HANDLER, OutcomeHandler.class);
+        if (handler == null) {
+            throw new IllegalStateException("route " + exchange.getFromRouteId() + " sends to the delivery path "
+                    + "without DeliveryExchange.begin(); use one of Mailgate's channel templates");
+        }
+        return handler;
+    }
+
+    /** 1 for the first try, 2 after one redelivery, and so on. */
+    public static int attempts(Exchange exchange) {
+        Integer redeliveries = exchange.getIn().getHeader(Exchange.REDELIVERY_COUNTER, Integer.class);
+        return redeliveries == null ? 1 : redeliveries + 1;
+    }
+}

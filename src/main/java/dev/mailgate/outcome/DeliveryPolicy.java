@@ -1,0 +1,73 @@
+package dev.mailgate.outcome;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.builder.RouteConfigurationBuilder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.mailgate.config.Settings;
+
+/**
+ * The error policy every channel route opts into with {@code routeConfigurationId: mailgate-delivery}:
+ * failures the {@link FailureClassifier} calls retryable are tried again with exponential backoff; when
+ * they run out, and for every other failure, the channel's {@link OutcomeHandler} is told at once.
+ */
+public final class DeliveryPolicy extends RouteConfigurationBuilder {
+
+    public static final String ID = "mailgate-delivery";
+
+    private static final Logger LOG = LoggerFactory.getLogger(DeliveryPolicy.class);
+
+    private final Settings.Delivery delivery;
+    private final FailureClassifier classifier;
+
+    public DeliveryPolicy(Settings.Delivery delivery, FailureClassifier classifier) {
+        this.delivery = delivery;
+        this.classifier = classifier;
+    }
+
+    @Override
+    public void configuration() {
+        routeConfiguration(ID)
+                .onException(Exception.class)
+                    .onWhen(exchange -> classifier.classify(caught(exchange)).retryable())
+                    .maximumRedeliveries(delivery.maxAttempts() - 1)
+                    .redeliveryDelay(delivery.initialDelay().toMillis())
+                    .useExponentialBackOff()
+                    .backOffMultiplier(delivery.backoffMultiplier())
+                    .maximumRedeliveryDelay(delivery.maxDelay().toMillis())
+                    .logRetryAttempted(false)
+                    .logExhausted(false)
+                    .onRedelivery(this::logRetry)
+                    .handled(true)
+                    .process(this::failed)
+                .end()
+                .onException(Exception.class)
+                    .logExhausted(false)
+                    .handled(true)
+                    .process(this::failed)
+                .end();
+    }
+
+    private void logRetry(Exchange exchange) {
+        Failure failure = classifier.classify(caught(exchange));
+        LOG.warn("{} [{}] attempt {} of {} failed ({}: {}{}); trying again", DeliveryExchange.source(exchange),
+                DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange) - 1, delivery.maxAttempts(),
+                failure.category().label(), failure.reason(),
+                failure.serverReply() == null ? "" : ", server said: " + failure.serverReply());
+    }
+
+    private void failed(Exchange exchange) {
+        Failure failure = classifier.classify(caught(exchange));
+        LOG.warn("Not sent: {} [{}] after {} attempt(s): {}: {}{}. Fix: {}", DeliveryExchange.source(exchange),
+                DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange), failure.category().label(),
+                failure.reason(), failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")",
+                failure.advice());
+        DeliveryExchange.handler(exchange).failed(exchange, failure);
+    }
+
+    private static Throwable caught(Exchange exchange) {
+        Throwable e = exchange.getException();
+        return e != null ? e : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+    }
+}

@@ -1,0 +1,59 @@
+package dev.mailgate.outcome;
+
+import java.util.List;
+
+import dev.mailgate.request.Problem;
+
+/**
+ * Why a request was not sent, in the terms an operator acts on.
+ *
+ * @param reason      what happened, in one line
+ * @param advice      what to do about it
+ * @param serverReply the SMTP server's reply, when there was one
+ * @param problems    for invalid requests, every field problem
+ */
+public record Failure(Category category, String reason, String advice, String serverReply, List<Problem> problems) {
+
+    public enum Category {
+        /** The request itself is wrong; sending it again unchanged fails again. */
+        INVALID_REQUEST("invalid-request", false),
+        /** Connection trouble, a busy server, Entra ID unreachable: worth retrying. */
+        TRANSIENT("transient", true),
+        /** The mailbox's sending quota is used up; it frees itself over 24 hours. */
+        QUOTA("quota", true),
+        /** Entra ID or the SMTP server refused the app's credentials even after a fresh token. */
+        AUTH("auth", false),
+        /** Mailgate's own settings or the server's TLS do not allow sending safely. */
+        CONFIGURATION("configuration", false),
+        /** The server refused this message for good (unknown recipient, too large, not allowed to send as). */
+        PERMANENT("permanent", false);
+
+        private final String label;
+        private final boolean retryable;
+
+        Category(String label, boolean retryable) {
+            this.label = label;
+            this.retryable = retryable;
+        }
+
+        public String label() {
+            return label;
+        }
+
+        public boolean retryable() {
+            return retryable;
+        }
+    }
+
+    public Failure {
+        problems = problems == null ? List.of() : List.copyOf(problems);
+    }
+
+    public Failure(Category category, String reason, String advice) {
+        this(category, reason, advice, null, List.of());
+    }
+
+    public boolean retryable() {
+        return category.retryable();
+    }
+}

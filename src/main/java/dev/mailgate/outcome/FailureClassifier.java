@@ -1,0 +1,193 @@
+package dev.mailgate.outcome;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.SocketException;
+import java.net.UnknownHostException;
+import java.security.cert.CertificateException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import javax.net.ssl.SSLException;
+
+import jakarta.mail.MessagingException;
+
+import org.eclipse.angus.mail.smtp.SMTPAddressFailedException;
+import org.eclipse.angus.mail.smtp.SMTPSendFailedException;
+import org.eclipse.angus.mail.smtp.SMTPSenderFailedException;
+
+import dev.mailgate.auth.TokenException;
+import dev.mailgate.config.ConfigurationException;
+import dev.mailgate.outcome.Failure.Category;
+import dev.mailgate.request.InvalidRequestException;
+import dev.mailgate.transport.XOAuth2MailSender;
+
+/**
+ * The one place that decides what a failed send means: invalid request, transient, quota, auth,
+ * configuration or permanent, with a reason and the advice an operator needs. Every channel's error
+ * handling asks it.
+ */
+public final class FailureClassifier {
+
+    static final String EXCHANGE_AUTH_ADVICE = "check, in this order: the app registration has the application "
+            + "permission Office 365 Exchange Online > SMTP.SendAsApp with admin consent granted; the app's service "
+            + "principal is registered in Exchange Online (New-ServicePrincipal -AppId <client id> -ObjectId "
+            + "<Enterprise application object id>); it has access to the mailbox (Add-MailboxPermission -Identity "
+            + "<mailbox> -User <service principal id> -AccessRights FullAccess); SMTP AUTH is enabled for the mailbox "
+            + "(Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false); and the token's "
+            + "tenant is the mailbox's tenant";
+
+    public Failure classify(Throwable error) {
+        List<Throwable> chain = chain(error);
+        for (Throwable e : chain) {
+            if (e instanceof InvalidRequestException invalid) {
+                return new Failure(Category.INVALID_REQUEST, "the request is invalid: " + invalid.getMessage(),
+                        "correct the fields listed and submit the request again", null, invalid.problems());
+            }
+            if (e instanceof ConfigurationException config) {
+                return new Failure(Category.CONFIGURATION, config.getMessage(), "fix the setting named and restart");
+            }
+            if (e instanceof TokenException token) {
+                return token.kind() == TokenException.Kind.UNREACHABLE
+                        ? new Failure(Category.TRANSIENT, "no access token: " + token.getMessage(),
+                                "Mailgate retries by itself; if it keeps failing, check outbound HTTPS to Entra ID")
+                        : new Failure(Category.AUTH, "no access token: " + token.getMessage(),
+                                "fix the Entra ID app registration or credential as described");
+            }
+            if (e instanceof XOAuth2MailSender.TokenRejectedException rejected) {
+                return new Failure(Category.AUTH, "Exchange Online rejected a fresh access token for "
+                        + rejected.mailbox(), EXCHANGE_AUTH_ADVICE, rejected.serverReply(), List.of());
+            }
+            if (e instanceof SMTPSendFailedException || e instanceof SMTPAddressFailedException
+                    || e instanceof SMTPSenderFailedException) {
+                return smtpReply(returnCode(e), oneLine(e.getMessage()));
+            }
+        }
+        for (Throwable e : chain) {
+            if (e instanceof jakarta.mail.AuthenticationFailedException) {
+                return new Failure(Category.CONFIGURATION, oneLine(e.getMessage()),
+                        "Mailgate only authenticates with OAuth2 (XOAUTH2); use an Exchange Online submission "
+                                + "endpoint (smtp.office365.com:587)");
+            }
+            String message = String.valueOf(e.getMessage());
+            if (message.contains("STARTTLS is required")) {
+                return new Failure(Category.CONFIGURATION, "the SMTP server does not offer STARTTLS; Mailgate never "
+                        + "sends an access token over a cleartext connection",
+                        "point mailgate.smtp.host/port at a submission server that supports STARTTLS "
+                                + "(smtp.office365.com:587)");
+            }
+            if (message.contains("Can't verify identity of server")
+                    || e instanceof javax.net.ssl.SSLPeerUnverifiedException) {
+                return new Failure(Category.CONFIGURATION, "the SMTP server's certificate does not match the host "
+                        + "name " + hostIn(message) + "; the connection was refused before any token was sent",
+                        "use the host name the certificate was issued for (smtp.office365.com) in mailgate.smtp.host");
+            }
+            if (e instanceof CertificateException || e instanceof SSLException) {
+                return new Failure(Category.CONFIGURATION, "TLS with the SMTP server failed (" + oneLine(message)
+                        + "); its certificate is not trusted, so no token was sent",
+                        "check that mailgate.smtp.host is the real server and that no proxy intercepts TLS; for an "
+                                + "internal relay add its CA to mailgate.tls.truststore");
+            }
+        }
+        for (Throwable e : chain) {
+            if (e instanceof UnknownHostException) {
+                return new Failure(Category.TRANSIENT, "the SMTP host name does not resolve (" + e.getMessage() + ")",
+                        "check mailgate.smtp.host and DNS");
+            }
+            if (e instanceof ConnectException || e instanceof NoRouteToHostException) {
+                return new Failure(Category.TRANSIENT, "cannot connect to the SMTP server (" + oneLine(e.getMessage())
+                        + ")", "check mailgate.smtp.host/port and that outbound port 587 is open");
+            }
+            if (e instanceof InterruptedIOException) {
+                return new Failure(Category.TRANSIENT, "the SMTP server did not answer in time",
+                        "Mailgate retries by itself; check the network if it persists "
+                                + "(mailgate.smtp.read-timeout, mailgate.smtp.write-timeout)");
+            }
+            if (e instanceof SocketException) {
+                return new Failure(Category.TRANSIENT, "the connection to the SMTP server broke ("
+                        + oneLine(e.getMessage()) + ")", "Mailgate retries by itself");
+            }
+        }
+        if (error instanceof MessagingException) {
+            return new Failure(Category.TRANSIENT, "sending failed: " + oneLine(error.getMessage()),
+                    "Mailgate retries by itself");
+        }
+        if (error instanceof IOException) {
+            return new Failure(Category.PERMANENT, "a file of the request could not be read ("
+                    + oneLine(error.getMessage()) + ")", "check that attachment files stay in place until sent");
+        }
+        return new Failure(Category.PERMANENT, "unexpected error: " + error.getClass().getSimpleName() + ": "
+                + oneLine(error.getMessage()), "report this to the Mailgate maintainers with the log lines around it");
+    }
+
+    /** What an SMTP reply code and text (Exchange Online's wording) mean for this message. */
+    Failure smtpReply(int code, String reply) {
+        String text = reply.toUpperCase(Locale.ROOT);
+        if (text.contains("SUBMISSIONQUOTAEXCEEDED") || text.contains("5.2.0") && text.contains("QUOTA")) {
+            return new Failure(Category.QUOTA, "the mailbox has used up its sending quota (10,000 recipients per "
+                    + "24 hours in Exchange Online)", "wait for the 24-hour window to free up, or spread sending over "
+                    + "several mailboxes", reply, List.of());
+        }
+        if (code == 535 || code == 530 || text.contains("5.7.57") || text.contains("5.7.139")) {
+            return new Failure(Category.AUTH, "the SMTP server refused authentication", EXCHANGE_AUTH_ADVICE, reply,
+                    List.of());
+        }
+        if (code >= 400 && code < 500) {
+            return new Failure(Category.TRANSIENT, "the SMTP server deferred the message", "Mailgate retries by "
+                    + "itself", reply, List.of());
+        }
+        if (text.contains("SENDASDENIED") || text.contains("5.7.60")) {
+            return new Failure(Category.PERMANENT, "the mailbox is not allowed to send as the From address",
+                    "send from the authenticated mailbox, or grant it Send As on the From address "
+                            + "(Add-RecipientPermission <from> -AccessRights SendAs -Trustee <mailbox>)",
+                    reply, List.of());
+        }
+        if (text.contains("5.1.1") || text.contains("5.1.0") || text.contains("5.1.10") || code == 550
+                && text.contains("RECIPIENT")) {
+            return new Failure(Category.PERMANENT, "a recipient address was refused", "correct the recipient "
+                    + "address and send again", reply, List.of());
+        }
+        if (code == 552 || text.contains("5.3.4")) {
+            return new Failure(Category.PERMANENT, "the message is too large for the server", "send smaller "
+                    + "attachments (Exchange Online accepts about 35 MB after encoding)", reply, List.of());
+        }
+        return new Failure(Category.PERMANENT, "the SMTP server refused the message", "read the server's reply; "
+                + "sending it again unchanged will fail again", reply, List.of());
+    }
+
+    private static int returnCode(Throwable e) {
+        if (e instanceof SMTPSendFailedException s) {
+            return s.getReturnCode();
+        }
+        if (e instanceof SMTPAddressFailedException a) {
+            return a.getReturnCode();
+        }
+        if (e instanceof SMTPSenderFailedException s) {
+            return s.getReturnCode();
+        }
+        return 0;
+    }
+
+    private static List<Throwable> chain(Throwable error) {
+        List<Throwable> chain = new ArrayList<>();
+        for (Throwable e = error; e != null && !chain.contains(e) && chain.size() < 20;) {
+            chain.add(e);
+            Throwable next = e instanceof MessagingException m && m.getNextException() != null
+                    ? m.getNextException() : e.getCause();
+            e = next;
+        }
+        return chain;
+    }
+
+    private static String hostIn(String message) {
+        int colon = message.lastIndexOf(':');
+        return colon < 0 ? "" : message.substring(colon + 1).trim();
+    }
+
+    static String oneLine(String text) {
+        return text == null ? "" : text.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
+    }
+}

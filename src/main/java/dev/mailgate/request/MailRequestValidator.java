@@ -1,0 +1,218 @@
+package dev.mailgate.request;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+import jakarta.mail.internet.AddressException;
+import jakarta.mail.internet.InternetAddress;
+
+import dev.mailgate.config.Settings;
+
+/**
+ * The one validator every channel's requests go through before anything is rendered or sent. It applies
+ * the channel's default sender and reports every problem at once, each with its field path and the fix.
+ */
+public final class MailRequestValidator {
+
+    /** CR, LF, NUL and the Unicode line breaks: none may reach a header. */
+    private static final Pattern LINE_BREAKS = Pattern.compile("[\\r\\n\\u0000\\u0085\\u2028\\u2029]");
+    private static final Pattern CUSTOM_HEADER = Pattern.compile("X-[A-Za-z0-9][A-Za-z0-9-]{0,60}");
+    private static final Pattern CONTENT_ID = Pattern.compile("[A-Za-z0-9._@$-]{1,100}");
+    private static final int MAX_CUSTOM_HEADERS = 20;
+    private static final int MAX_HEADER_VALUE = 900;
+
+    private final Optional<String> defaultSender;
+    private final Settings.Limits limits;
+    private final Predicate<String> templateExists;
+
+    public MailRequestValidator(Optional<String> defaultSender, Settings.Limits limits,
+            Predicate<String> templateExists) {
+        this.defaultSender = defaultSender;
+        this.limits = limits;
+        this.templateExists = templateExists;
+    }
+
+    /**
+     * @return the request with the default sender applied
+     * @throws InvalidRequestException listing every problem
+     */
+    public MailRequest validate(MailRequest request) {
+        List<Problem> problems = new ArrayList<>();
+        String from = request.from() != null ? request.from() : defaultSender.orElse(null);
+        if (from == null) {
+            problems.add(new Problem("from", "no sender: set \"from\" in the request, or mailgate.sender for all "
+                    + "requests"));
+        } else {
+            address(problems, "from", from);
+        }
+        addresses(problems, "to", request.to());
+        addresses(problems, "cc", request.cc());
+        addresses(problems, "bcc", request.bcc());
+        addresses(problems, "replyTo", request.replyTo());
+        int recipients = request.recipientCount();
+        if (recipients == 0) {
+            problems.add(new Problem("to", "no recipients: give at least one address in to, cc or bcc"));
+        } else if (recipients > limits.maxRecipients()) {
+            problems.add(new Problem("to", recipients + " recipients in to, cc and bcc together; at most "
+                    + limits.maxRecipients() + " are allowed per message (mailgate.limits.max-recipients; Exchange "
+                    + "Online's limit is 500): split the request"));
+        }
+        if (request.subject() != null) {
+            headerSafe(problems, "subject", request.subject());
+        }
+        if (request.isRaw()) {
+            rawSize(problems, request);
+        } else {
+            body(problems, request);
+            customHeaders(problems, request.headers());
+            attachments(problems, request);
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidRequestException(problems);
+        }
+        return from.equals(request.from()) ? request : request.withFrom(from);
+    }
+
+    private void body(List<Problem> problems, MailRequest r) {
+        if (r.template() != null) {
+            if (r.text() != null || r.html() != null) {
+                problems.add(new Problem("template", "give either a template or text/html, not both"));
+            }
+            if (!templateExists.test(r.template())) {
+                problems.add(new Problem("template", "unknown template '" + r.template() + "': there is no "
+                        + r.template() + ".html.ftlh or " + r.template() + ".txt.ftl in the templates folder "
+                        + "(mailgate.templates.dir)"));
+            }
+        } else if (r.text() == null && r.html() == null && r.attachments().isEmpty()) {
+            problems.add(new Problem("text", "the mail has no content: give text, html, a template or an "
+                    + "attachment"));
+        }
+    }
+
+    private static void customHeaders(List<Problem> problems, Map<String, String> headers) {
+        if (headers.size() > MAX_CUSTOM_HEADERS) {
+            problems.add(new Problem("headers", headers.size() + " custom headers; at most " + MAX_CUSTOM_HEADERS));
+        }
+        headers.forEach((name, value) -> {
+            String field = "headers." + name;
+            if (!CUSTOM_HEADER.matcher(name).matches() || name.regionMatches(true, 0, "X-Mailgate-", 0, 11)) {
+                problems.add(new Problem(field, "only custom X- headers may be set (letters, digits and '-', e.g. "
+                        + "X-Order-Id); X-Mailgate-* is reserved. Recipients, sender and subject have their own "
+                        + "fields"));
+            }
+            headerSafe(problems, field, value);
+            if (value.length() > MAX_HEADER_VALUE) {
+                problems.add(new Problem(field, "is " + value.length() + " characters; at most " + MAX_HEADER_VALUE));
+            }
+        });
+    }
+
+    private void attachments(List<Problem> problems, MailRequest r) {
+        long bytes = r.text() == null ? 0 : r.text().getBytes(StandardCharsets.UTF_8).length;
+        bytes += r.html() == null ? 0 : r.html().getBytes(StandardCharsets.UTF_8).length;
+        boolean htmlBody = r.html() != null || r.template() != null;
+        for (int i = 0; i < r.attachments().size(); i++) {
+            MailRequest.Attachment a = r.attachments().get(i);
+            String field = "attachments[" + i + "]";
+            if (a.filename() == null || a.filename().isBlank()) {
+                problems.add(new Problem(field + ".filename", "is empty; name the file, e.g. report.pdf"));
+            } else {
+                headerSafe(problems, field + ".filename", a.filename());
+                if (a.filename().contains("/") || a.filename().contains("\\")) {
+                    problems.add(new Problem(field + ".filename", "'" + a.filename() + "' must be a file name "
+                            + "without folders"));
+                }
+            }
+            if (a.contentType() != null) {
+                headerSafe(problems, field + ".contentType", a.contentType());
+                if (!a.contentType().matches("[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+")) {
+                    problems.add(new Problem(field + ".contentType", "'" + a.contentType() + "' is not a media type "
+                            + "such as application/pdf"));
+                }
+            }
+            if (a.contentId() != null) {
+                if (!CONTENT_ID.matcher(a.contentId()).matches()) {
+                    problems.add(new Problem(field + ".contentId", "'" + a.contentId() + "' may use only letters, "
+                            + "digits and . _ @ $ -; refer to it in the html as cid:" + a.contentId()));
+                }
+                if (!htmlBody) {
+                    problems.add(new Problem(field + ".contentId", "inline images need an html body or template "
+                            + "that shows them with <img src=\"cid:" + a.contentId() + "\">"));
+                }
+            }
+            bytes += size(a);
+        }
+        long encoded = bytes / 3 * 4;
+        if (encoded > limits.maxMessageBytes()) {
+            problems.add(new Problem("attachments", "the message would be about " + megabytes(encoded)
+                    + " once encoded, over the limit of " + megabytes(limits.maxMessageBytes())
+                    + " (mailgate.limits.max-message-size; Exchange Online accepts 35 MB): send fewer or smaller "
+                    + "files, or a link"));
+        }
+    }
+
+    private void rawSize(List<Problem> problems, MailRequest r) {
+        try {
+            long size = Files.size(r.rawMessage());
+            if (size > limits.maxMessageBytes()) {
+                problems.add(new Problem("(message)", "is " + megabytes(size) + ", over the limit of "
+                        + megabytes(limits.maxMessageBytes()) + " (mailgate.limits.max-message-size)"));
+            }
+        } catch (IOException e) {
+            problems.add(new Problem("(message)", "cannot be read (" + e.getClass().getSimpleName() + ")"));
+        }
+    }
+
+    private static long size(MailRequest.Attachment a) {
+        if (a.content() != null) {
+            return a.content().length;
+        }
+        try {
+            return Files.size(a.file());
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private static String megabytes(long bytes) {
+        return String.format(java.util.Locale.ROOT, "%.1f MB", bytes / (1024.0 * 1024.0));
+    }
+
+    private static void addresses(List<Problem> problems, String field, List<String> values) {
+        for (int i = 0; i < values.size(); i++) {
+            address(problems, field + "[" + i + "]", values.get(i));
+        }
+    }
+
+    private static void address(List<Problem> problems, String field, String value) {
+        if (LINE_BREAKS.matcher(value).find()) {
+            problems.add(new Problem(field, "contains a line break or NUL; an address is one line"));
+            return;
+        }
+        try {
+            InternetAddress parsed = new InternetAddress(value, true);
+            parsed.validate();
+            String addr = parsed.getAddress();
+            if (addr == null || addr.indexOf('@') < 1 || addr.endsWith("@")) {
+                throw new AddressException("missing domain");
+            }
+        } catch (AddressException e) {
+            problems.add(new Problem(field, "'" + value + "' is not an email address (write name@example.com or "
+                    + "\"Name\" <name@example.com>)"));
+        }
+    }
+
+    private static void headerSafe(List<Problem> problems, String field, String value) {
+        if (LINE_BREAKS.matcher(value).find()) {
+            problems.add(new Problem(field, "contains a line break or NUL character, which could inject mail "
+                    + "headers; remove it"));
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package dev.mailgate.sandbox;
+
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * Access tokens shaped like Entra ID's app-only tokens for Exchange Online (a JWT with {@code aud},
+ * {@code tid}, {@code appid}, {@code roles: [SMTP.SendAsApp]}, {@code exp}), signed with a key that lives only
+ * as long as this sandbox, so the sandbox SMTP server can check them the way Exchange does.
+ */
+public final class SandboxTokens {
+
+    public static final String AUDIENCE = "https://outlook.office365.com";
+    public static final String SEND_AS_APP = "SMTP.SendAsApp";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
+
+    private final byte[] key = new byte[32];
+    private final String tenantId;
+    private final Clock clock;
+
+    public SandboxTokens(String tenantId, Clock clock) {
+        new SecureRandom().nextBytes(key);
+        this.tenantId = tenantId;
+        this.clock = clock;
+    }
+
+    public String tenantId() {
+        return tenantId;
+    }
+
+    public String issue(String clientId, Duration lifetime) {
+        long now = clock.instant().getEpochSecond();
+        Map<String, Object> claims = new LinkedHashMap<>();
+        claims.put("aud", AUDIENCE);
+        claims.put("iss", "https://sts.windows.net/" + tenantId + "/");
+        claims.put("iat", now);
+        claims.put("nbf", now);
+        claims.put("exp", now + lifetime.toSeconds());
+        claims.put("appid", clientId);
+        claims.put("idtyp", "app");
+        claims.put("oid", UUID.nameUUIDFromBytes(clientId.getBytes(StandardCharsets.UTF_8)).toString());
+        claims.put("roles", List.of(SEND_AS_APP));
+        claims.put("tid", tenantId);
+        claims.put("ver", "1.0");
+        claims.put("jti", UUID.randomUUID().toString());
+        try {
+            String header = B64.encodeToString(JSON.writeValueAsBytes(Map.of("typ", "JWT", "alg", "HS256")));
+            String payload = B64.encodeToString(JSON.writeValueAsBytes(claims));
+            return header + "." + payload + "." + B64.encodeToString(sign(header + "." + payload));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Empty when the token is one of ours, unexpired, for Exchange Online and with SMTP.SendAsApp. */
+    public Optional<String> problem(String token) {
+        String[] parts = token.split("\\.");
+        if (parts.length != 3) {
+            return Optional.of("not a JWT");
+        }
+        byte[] expected = sign(parts[0] + "." + parts[1]);
+        byte[] given;
+        try {
+            given = Base64.getUrlDecoder().decode(parts[2]);
+        } catch (IllegalArgumentException e) {
+            return Optional.of("signature is not base64url");
+        }
+        if (!MessageDigest.isEqual(expected, given)) {
+            return Optional.of("signature does not verify (not issued by this sandbox)");
+        }
+        try {
+            JsonNode claims = JSON.readTree(Base64.getUrlDecoder().decode(parts[1]));
+            if (claims.path("exp").asLong() <= clock.instant().getEpochSecond()) {
+                return Optional.of("token expired");
+            }
+            if (!AUDIENCE.equals(claims.path("aud").asText())) {
+                return Optional.of("audience is not " + AUDIENCE);
+            }
+            boolean sendAsApp = false;
+            for (JsonNode role : claims.path("roles")) {
+                sendAsApp |= SEND_AS_APP.equals(role.asText());
+            }
+            return sendAsApp ? Optional.empty() : Optional.of("no " + SEND_AS_APP + " role");
+        } catch (java.io.IOException e) {
+            return Optional.of("claims are not JSON");
+        }
+    }
+
+    private byte[] sign(String content) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(key, "HmacSHA256"));
+            return mac.doFinal(content.getBytes(StandardCharsets.US_ASCII));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

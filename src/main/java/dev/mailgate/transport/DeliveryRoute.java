@@ -1,0 +1,88 @@
+package dev.mailgate.transport;
+
+import java.io.IOException;
+import java.time.Instant;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.builder.RouteBuilder;
+import org.apache.camel.support.SynchronizationAdapter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.mailgate.compose.MimeComposer;
+import dev.mailgate.compose.OutgoingMessage;
+import dev.mailgate.outcome.DeliveryExchange;
+import dev.mailgate.outcome.Receipt;
+import dev.mailgate.request.MailRequest;
+import dev.mailgate.request.MailRequestValidator;
+
+/**
+ * The path every channel's requests share: validate, render and compose, hand to the {@code smtp} endpoint,
+ * report the receipt. Failures propagate to the calling channel route, whose {@code mailgate-delivery}
+ * route configuration retries or reports them.
+ */
+public final class DeliveryRoute extends RouteBuilder {
+
+    public static final String URI = "direct:mailgate-deliver";
+    private static final String REQUEST = "mailgate.request";
+
+    private static final Logger LOG = LoggerFactory.getLogger(DeliveryRoute.class);
+
+    private final MailRequestValidator validator;
+    private final MimeComposer composer;
+    private final String smtpUri;
+    private final String server;
+    private final boolean sandbox;
+
+    public DeliveryRoute(MailRequestValidator validator, MimeComposer composer, String smtpUri, String server,
+            boolean sandbox) {
+        this.validator = validator;
+        this.composer = composer;
+        this.smtpUri = smtpUri;
+        this.server = server;
+        this.sandbox = sandbox;
+    }
+
+    @Override
+    public void configure() {
+        from(URI).routeId("mailgate-deliver")
+                // no error handler of its own: the channel route's policy decides about retries
+                .errorHandler(noErrorHandler())
+                .process(this::compose)
+                .to(smtpUri).id("mailgate-smtp")
+                .process(this::accepted);
+    }
+
+    private void compose(Exchange exchange) throws Exception {
+        // kept as a property: on a retry the body is the message built by the failed attempt
+        MailRequest received = exchange.getProperty(REQUEST, MailRequest.class);
+        if (received == null) {
+            received = exchange.getIn().getMandatoryBody(MailRequest.class);
+            exchange.setProperty(REQUEST, received);
+        }
+        MailRequest request = validator.validate(received);
+        OutgoingMessage message = composer.compose(request, DeliveryExchange.id(exchange));
+        exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+            @Override
+            public void onDone(Exchange done) {
+                try {
+                    message.close();
+                } catch (IOException e) {
+                    LOG.debug("Closing {} failed", request.rawMessage(), e);
+                }
+            }
+        });
+        exchange.getIn().setBody(message);
+    }
+
+    private void accepted(Exchange exchange) throws Exception {
+        OutgoingMessage message = exchange.getIn().getMandatoryBody(OutgoingMessage.class);
+        Receipt receipt = new Receipt(message.id(), message.getMessageID(), message.mailbox(),
+                message.getAllRecipients().length, message.serverReply(), Instant.now(), server,
+                DeliveryExchange.attempts(exchange), sandbox);
+        LOG.info("Sent: {} [{}] as {} from {} to {} recipient(s) via {}{}: {}", DeliveryExchange.source(exchange),
+                receipt.id(), receipt.messageId(), receipt.mailbox(), receipt.recipients(), server,
+                sandbox ? " (SANDBOX: nothing left this machine)" : "", receipt.serverReply());
+        DeliveryExchange.handler(exchange).sent(exchange, receipt);
+    }
+}

@@ -1,0 +1,159 @@
+package dev.mailgate.transport;
+
+import java.util.Date;
+import java.util.Locale;
+
+import jakarta.mail.AuthenticationFailedException;
+import jakarta.mail.MessagingException;
+import jakarta.mail.Transport;
+import jakarta.mail.internet.MimeMessage;
+
+import org.apache.camel.component.mail.DefaultJavaMailSender;
+import org.apache.camel.component.mail.JavaMailSender;
+import org.eclipse.angus.mail.smtp.SMTPTransport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.mailgate.auth.AccessToken;
+import dev.mailgate.auth.TokenException;
+import dev.mailgate.auth.XOAuth2Authenticator;
+import dev.mailgate.compose.OutgoingMessage;
+
+/**
+ * The {@link JavaMailSender} behind camel-mail's {@code smtp} endpoint ({@code javaMailSender=#mailgateSender}).
+ * Compared with camel-mail's default sender it
+ * <ul>
+ * <li>authenticates as the message's own sending mailbox, with a token from the endpoint's
+ * {@link XOAuth2Authenticator};</li>
+ * <li>when the server rejects the token ({@code 535}, or a Gmail-style {@code 334 <json>}), drops it, gets a
+ * fresh one and tries once more; a second rejection is a configuration fault;</li>
+ * <li>refuses servers that do not offer {@code AUTH XOAUTH2} after STARTTLS, instead of silently sending
+ * unauthenticated;</li>
+ * <li>records the server's reply to the message ({@code 250 ...}) for the receipt;</li>
+ * <li>leaves {@code .eml} messages as they are (no {@code saveChanges()}).</li>
+ * </ul>
+ */
+public class XOAuth2MailSender extends DefaultJavaMailSender {
+
+    private static final Logger LOG = LoggerFactory.getLogger(XOAuth2MailSender.class);
+
+    @Override
+    public void send(MimeMessage message) throws MessagingException {
+        if (!(getAuthenticator() instanceof XOAuth2Authenticator authenticator)) {
+            super.send(message);
+            return;
+        }
+        OutgoingMessage outgoing = message instanceof OutgoingMessage o ? o : null;
+        String mailbox = outgoing != null ? outgoing.mailbox() : authenticator.defaultMailbox();
+        if (outgoing == null) {
+            prepare(message);
+        }
+        for (int attempt = 1;; attempt++) {
+            AccessToken token = token(authenticator);
+            SMTPTransport transport = (SMTPTransport) getTransport(getSession());
+            try {
+                connect(transport, mailbox, token);
+            } catch (AuthenticationFailedException e) {
+                int code = transport.getLastReturnCode();
+                boolean tokenRejected = code == 535 || code == 334;
+                if (!tokenRejected) {
+                    throw new AuthenticationFailedException("The SMTP server at " + getHost() + ":" + getPort()
+                            + " does not accept AUTH XOAUTH2 (" + oneLine(e.getMessage()) + ")");
+                }
+                authenticator.rejected(token);
+                if (attempt == 1) {
+                    LOG.info("{}:{} rejected the access token for {} ({}); retrying once with a fresh token",
+                            getHost(), getPort(), mailbox, oneLine(transport.getLastServerResponse()));
+                    continue;
+                }
+                throw new TokenRejectedException(mailbox, getHost(), oneLine(transport.getLastServerResponse()));
+            }
+            try {
+                transport.sendMessage(message, message.getAllRecipients());
+                String reply = oneLine(transport.getLastServerResponse());
+                if (outgoing != null) {
+                    outgoing.accepted(reply);
+                }
+                LOG.debug("{}:{} accepted {} for {} recipient(s): {}", getHost(), getPort(), message.getMessageID(),
+                        message.getAllRecipients().length, reply);
+                return;
+            } finally {
+                close(transport);
+            }
+        }
+    }
+
+    private void connect(SMTPTransport transport, String mailbox, AccessToken token) throws MessagingException {
+        transport.connect(getHost(), getPort(), mailbox, token.value());
+        String mechanisms = transport.getExtensionParameter("AUTH");
+        if (mechanisms == null || !mechanisms.toUpperCase(Locale.ROOT).contains("XOAUTH2")) {
+            close(transport);
+            throw new AuthenticationFailedException("The SMTP server at " + getHost() + ":" + getPort()
+                    + " does not offer AUTH XOAUTH2 (it offers: " + (mechanisms == null ? "no AUTH" : mechanisms)
+                    + "); point mailgate.smtp.host at an OAuth2 submission server such as smtp.office365.com:587");
+        }
+    }
+
+    private static AccessToken token(XOAuth2Authenticator authenticator) throws MessagingException {
+        try {
+            return authenticator.token();
+        } catch (TokenException e) {
+            throw new TokenUnavailableException(e);
+        }
+    }
+
+    /** What camel-mail's default sender does for messages it built itself. */
+    private static void prepare(MimeMessage message) throws MessagingException {
+        if (message.getSentDate() == null) {
+            message.setSentDate(new Date());
+        }
+        String messageId = message.getMessageID();
+        message.saveChanges();
+        if (messageId != null) {
+            message.setHeader("Message-ID", messageId);
+        }
+    }
+
+    private void close(Transport transport) {
+        try {
+            transport.close();
+        } catch (MessagingException e) {
+            LOG.debug("Closing the connection to {} failed: {}", getHost(), e.getMessage());
+        }
+    }
+
+    static String oneLine(String text) {
+        return text == null ? "" : text.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
+    }
+
+    /** The server refused a freshly fetched token too: the app's permissions or the mailbox need fixing. */
+    public static final class TokenRejectedException extends AuthenticationFailedException {
+        private final String mailbox;
+        private final String serverReply;
+
+        TokenRejectedException(String mailbox, String host, String serverReply) {
+            super(host + " rejected a fresh access token for " + mailbox + ": " + serverReply);
+            this.mailbox = mailbox;
+            this.serverReply = serverReply;
+        }
+
+        public String mailbox() {
+            return mailbox;
+        }
+
+        public String serverReply() {
+            return serverReply;
+        }
+    }
+
+    /** No token could be had from Entra ID; the cause says why and what to fix. */
+    public static final class TokenUnavailableException extends MessagingException {
+        TokenUnavailableException(TokenException cause) {
+            super(cause.getMessage(), cause);
+        }
+
+        public TokenException tokenException() {
+            return (TokenException) getCause();
+        }
+    }
+}
