@@ -15,6 +15,7 @@ public final class DeliveryExchange {
     /** Where the request came from, for people: {@code outbox/orders/123.json}. */
     public static final String SOURCE = "mailgate.source";
     public static final String HANDLER = "mailgate.outcomeHandler";
+    private static final String ATTEMPTS = "mailgate.attempts";
 
     private DeliveryExchange() {
     }
@@ -45,9 +46,14 @@ public final class DeliveryExchange {
         return handler;
     }
 
-    /** 1 for the first try, 2 after one redelivery, and so on. */
+    /** Counts a try at sending; the shared delivery path calls it once per attempt. */
+    public static void attempt(Exchange exchange) {
+        Integer done = exchange.getProperty(ATTEMPTS, Integer.class);
+        exchange.setProperty(ATTEMPTS, done == null ? 1 : done + 1);
+    }
+
+    /** 1 for the first try, 2 after one retry, and so on. */
     public static int attempts(Exchange exchange) {
-        Integer redeliveries = exchange.getIn().getHeader(Exchange.REDELIVERY_COUNTER, Integer.class);
-        return redeliveries == null ? 1 : redeliveries + 1;
+        return exchange.getProperty(ATTEMPTS, 1, Integer.class);
     }
 }

@@ -52,7 +52,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
     private void logRetry(Exchange exchange) {
         Failure failure = classifier.classify(caught(exchange));
         LOG.warn("{} [{}] attempt {} of {} failed ({}: {}{}); trying again", DeliveryExchange.source(exchange),
-                DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange) - 1, delivery.maxAttempts(),
+                DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange), delivery.maxAttempts(),
                 failure.category().label(), failure.reason(),
                 failure.serverReply() == null ? "" : ", server said: " + failure.serverReply());
     }

@@ -16,9 +16,11 @@ import java.time.Instant;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -51,6 +53,7 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
     private final HttpsServer server;
     private final ExecutorService executor;
     private final AtomicInteger requests = new AtomicInteger();
+    private final List<String> issued = new CopyOnWriteArrayList<>();
     private volatile Duration lifetime = Duration.ofSeconds(3599);
     private volatile Duration delay = Duration.ZERO;
 
@@ -85,6 +88,11 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
     /** How many token requests arrived, successful or not. */
     public int requests() {
         return requests.get();
+    }
+
+    /** Every token handed out, oldest first (tests compare them with what reached the SMTP server). */
+    public List<String> issuedTokens() {
+        return List.copyOf(issued);
     }
 
     /** The {@code expires_in} of tokens issued from now on. */
@@ -151,7 +159,9 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
             body.put("token_type", "Bearer");
             body.put("expires_in", lifetime.toSeconds());
             body.put("ext_expires_in", lifetime.toSeconds());
-            body.put("access_token", tokens.issue(clientId, lifetime));
+            String token = tokens.issue(clientId, lifetime);
+            issued.add(token);
+            body.put("access_token", token);
             reply(exchange, 200, body);
         }
     }

@@ -54,6 +54,7 @@ public final class DeliveryRoute extends RouteBuilder {
     }
 
     private void compose(Exchange exchange) throws Exception {
+        DeliveryExchange.attempt(exchange);
         // kept as a property: on a retry the body is the message built by the failed attempt
         MailRequest received = exchange.getProperty(REQUEST, MailRequest.class);
         if (received == null) {

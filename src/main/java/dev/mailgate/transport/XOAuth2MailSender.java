@@ -5,6 +5,7 @@ import java.util.Locale;
 
 import jakarta.mail.AuthenticationFailedException;
 import jakarta.mail.MessagingException;
+import jakarta.mail.Session;
 import jakarta.mail.Transport;
 import jakarta.mail.internet.MimeMessage;
 
@@ -37,6 +38,8 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
 
     private static final Logger LOG = LoggerFactory.getLogger(XOAuth2MailSender.class);
 
+    private volatile Session connectSession;
+
     @Override
     public void send(MimeMessage message) throws MessagingException {
         if (!(getAuthenticator() instanceof XOAuth2Authenticator authenticator)) {
@@ -50,7 +53,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         }
         for (int attempt = 1;; attempt++) {
             AccessToken token = token(authenticator);
-            SMTPTransport transport = (SMTPTransport) getTransport(getSession());
+            SMTPTransport transport = (SMTPTransport) getTransport(sessionWithoutAuthenticator());
             try {
                 connect(transport, mailbox, token);
             } catch (AuthenticationFailedException e) {
@@ -81,6 +84,22 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 close(transport);
             }
         }
+    }
+
+    /**
+     * Camel's session carries the authenticator, and Jakarta Mail's {@code Service.connect} quietly retries a
+     * failed AUTH with whatever that authenticator returns: the same rejected token, for the default mailbox.
+     * Connecting through a session without one leaves the single fresh-token retry to {@link #send}.
+     */
+    private Session sessionWithoutAuthenticator() {
+        Session session = connectSession;
+        if (session == null) {
+            Session configured = getSession();
+            session = Session.getInstance(configured.getProperties());
+            session.setDebug(configured.getDebug());
+            connectSession = session;
+        }
+        return session;
     }
 
     private void connect(SMTPTransport transport, String mailbox, AccessToken token) throws MessagingException {

@@ -1,0 +1,146 @@
+package dev.mailgate.support;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.apache.camel.CamelContext;
+import org.apache.camel.main.Main;
+import org.awaitility.Awaitility;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.mailgate.Mailgate;
+import dev.mailgate.sandbox.SelfSignedCertificate;
+
+/**
+ * The real gateway (Camel Main, the repository's routes/ and templates/) started in-process for a test,
+ * with its outbox and data folders in a temporary directory, pointed at test servers.
+ */
+public final class Gateway implements AutoCloseable {
+
+    public static final String SENDER = "sender@contoso.test";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path dir;
+    private final Main main;
+
+    private Gateway(Path dir, Map<String, String> properties) {
+        this.dir = dir;
+        this.main = Mailgate.gateway(properties);
+        try {
+            main.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("gateway did not start", e);
+        }
+    }
+
+    /** Settings for a real (non-sandbox) tenant served by {@code entra} and {@code smtp}. */
+    public static Map<String, String> realTenant(Path dir, TestEntra entra, int smtpPort, SelfSignedCertificate tls) {
+        Path trust = dir.resolve("truststore.p12");
+        tls.writeTrustStore(trust, "changeit");
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("mailgate.sandbox", "false");
+        p.put("mailgate.entra.tenant-id", TestEntra.TENANT);
+        p.put("mailgate.entra.client-id", TestEntra.CLIENT_ID);
+        p.put("mailgate.entra.client-secret", TestEntra.SECRET);
+        p.put("mailgate.entra.authority-host", entra.authorityHost());
+        p.put("mailgate.smtp.host", "localhost");
+        p.put("mailgate.smtp.port", Integer.toString(smtpPort));
+        p.put("mailgate.tls.truststore", trust.toString());
+        p.put("mailgate.tls.truststore-password", "changeit");
+        p.put("mailgate.sender", SENDER);
+        p.putAll(folders(dir));
+        return p;
+    }
+
+    /** Folders in {@code dir}, quick polling and short retry delays. */
+    public static Map<String, String> folders(Path dir) {
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("mailgate.outbox.dir", dir.resolve("outbox").toString());
+        p.put("mailgate.data.dir", dir.resolve("data").toString());
+        p.put("mailgate.outbox.settle-time", "200ms");
+        p.put("mailgate.outbox.poll-interval", "50ms");
+        p.put("mailgate.delivery.initial-delay", "50ms");
+        p.put("mailgate.delivery.max-delay", "200ms");
+        return p;
+    }
+
+    public static Gateway start(Path dir, Map<String, String> properties) {
+        return new Gateway(dir, properties);
+    }
+
+    public CamelContext context() {
+        return main.getCamelContext();
+    }
+
+    public Path outbox() {
+        return dir.resolve("outbox");
+    }
+
+    /** Writes a file into the outbox (or a subfolder such as {@code reports/x.pdf}) as a user would. */
+    public Path drop(String name, String content) {
+        return drop(name, content.getBytes(StandardCharsets.UTF_8));
+    }
+
+    public Path drop(String name, byte[] content) {
+        try {
+            Path file = outbox().resolve(name);
+            Files.createDirectories(file.getParent());
+            Files.write(file, content);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public Path attachment(String name, byte[] content) {
+        try {
+            Path file = outbox().resolve("attachments").resolve(name);
+            Files.createDirectories(file.getParent());
+            return Files.write(file, content);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Waits until {@code name} (relative to the outbox) has been sent and returns its receipt. */
+    public JsonNode awaitSent(String name) {
+        return awaitOutcome(name, ".sent", ".receipt.json");
+    }
+
+    /** Waits until {@code name} has failed and returns its error file. */
+    public JsonNode awaitFailed(String name) {
+        return awaitOutcome(name, ".failed", ".error.json");
+    }
+
+    private JsonNode awaitOutcome(String name, String folder, String suffix) {
+        Path original = outbox().resolve(name);
+        Path outcome = original.resolveSibling(folder).resolve(original.getFileName());
+        Path record = original.resolveSibling(folder).resolve(original.getFileName() + suffix);
+        Path other = original.resolveSibling(folder.equals(".sent") ? ".failed" : ".sent")
+                .resolve(original.getFileName() + (folder.equals(".sent") ? ".error.json" : ".receipt.json"));
+        Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() -> {
+            if (Files.exists(other)) {
+                throw new AssertionError(name + " ended in the other outcome folder: " + Files.readString(other));
+            }
+            return Files.exists(outcome) && Files.exists(record) && !Files.exists(original);
+        });
+        try {
+            return JSON.readTree(record.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        main.stop();
+    }
+}

@@ -1,0 +1,177 @@
+package dev.mailgate.support;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+
+import jakarta.mail.Session;
+import jakarta.mail.internet.MimeMessage;
+
+import org.awaitility.Awaitility;
+import org.subethamail.smtp.MessageContext;
+import org.subethamail.smtp.MessageHandler;
+import org.subethamail.smtp.RejectException;
+import org.subethamail.smtp.server.SMTPServer;
+
+import dev.mailgate.sandbox.SandboxTokens;
+import dev.mailgate.sandbox.XOAuth2Authentication;
+
+/**
+ * A real SMTP submission server on a loopback socket for tests: STARTTLS (or not), SASL XOAUTH2 checked
+ * with the production handler against tokens from a {@link TestEntra}, and scriptable replies
+ * (Exchange Online's 535 / 451 / 550 texts). It records the decoded SASL responses and every message.
+ */
+public final class TestSmtpServer implements AutoCloseable {
+
+    /** One accepted message: the envelope, the authenticated mailbox, and the bytes exactly as received. */
+    public record Received(String mailFrom, List<String> recipients, String mailbox, byte[] data) {
+        public MimeMessage message() {
+            try {
+                return new MimeMessage(Session.getInstance(new Properties()), new ByteArrayInputStream(data));
+            } catch (jakarta.mail.MessagingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        public String text() {
+            return new String(data, java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    private final SMTPServer server;
+    private final List<String> sasl = new CopyOnWriteArrayList<>();
+    private final List<Received> received = new CopyOnWriteArrayList<>();
+    private final AtomicInteger authRejections = new AtomicInteger();
+    private final Queue<RejectException> dataReplies = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger transactions = new AtomicInteger();
+
+    private TestSmtpServer(SSLContext tls, SandboxTokens tokens) {
+        XOAuth2Authentication auth = new XOAuth2Authentication((mailbox, token) -> {
+            if (authRejections.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                return Optional.of("scripted rejection");
+            }
+            return tokens.problem(token);
+        }, sasl::add);
+        SMTPServer.Builder builder = SMTPServer.port(0)
+                .bindAddress(InetAddress.getLoopbackAddress())
+                .hostName("localhost")
+                .authenticationHandlerFactory(auth)
+                .requireAuth()
+                .messageHandlerFactory(Transaction::new);
+        if (tls != null) {
+            builder.requireTLS().startTlsSocketFactory(socket -> {
+                InetSocketAddress remote = (InetSocketAddress) socket.getRemoteSocketAddress();
+                SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(socket, remote.getHostString(),
+                        socket.getPort(), true);
+                s.setUseClientMode(false);
+                return s;
+            });
+        } else {
+            builder.showAuthCapabilitiesBeforeSTARTTLS(true);
+        }
+        server = builder.build();
+        server.start();
+    }
+
+    /** STARTTLS with {@code tls}'s certificate, then XOAUTH2. */
+    public static TestSmtpServer withStartTls(SSLContext tls, SandboxTokens tokens) {
+        return new TestSmtpServer(tls, tokens);
+    }
+
+    /** No STARTTLS at all, but AUTH XOAUTH2 offered in the clear: a server Mailgate must refuse. */
+    public static TestSmtpServer cleartext(SandboxTokens tokens) {
+        return new TestSmtpServer(null, tokens);
+    }
+
+    public int port() {
+        return server.getPortAllocated();
+    }
+
+    /** The next {@code n} AUTH attempts are answered {@code 535 5.7.3 Authentication unsuccessful}. */
+    public void rejectNextAuth(int n) {
+        authRejections.set(n);
+    }
+
+    /** The next DATA is answered with this reply instead of 250, e.g. {@code 451, "4.7.500 Server busy"}. */
+    public void replyToNextData(int code, String text) {
+        dataReplies.add(new RejectException(code, text));
+    }
+
+    /** Every SASL XOAUTH2 response the server saw, decoded, in order. */
+    public List<String> saslResponses() {
+        return List.copyOf(sasl);
+    }
+
+    public List<Received> received() {
+        return List.copyOf(received);
+    }
+
+    /** Mail transactions that reached DATA, accepted or not. */
+    public int dataCommands() {
+        return transactions.get();
+    }
+
+    public List<Received> awaitReceived(int count) {
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> received.size() >= count);
+        return received();
+    }
+
+    @Override
+    public void close() {
+        server.stop();
+    }
+
+    private final class Transaction implements MessageHandler {
+        private final MessageContext context;
+        private String from;
+        private final List<String> recipients = new ArrayList<>();
+
+        Transaction(MessageContext context) {
+            this.context = context;
+        }
+
+        @Override
+        public void from(String address) {
+            from = address;
+        }
+
+        @Override
+        public void recipient(String recipient) throws RejectException {
+            if (recipient.startsWith("nobody@")) {
+                throw new RejectException(550, "5.1.1 RESOLVER.ADR.RecipNotFound; not found");
+            }
+            recipients.add(recipient);
+        }
+
+        @Override
+        public String data(InputStream data) throws RejectException, IOException {
+            transactions.incrementAndGet();
+            byte[] bytes = data.readAllBytes();
+            RejectException scripted = dataReplies.poll();
+            if (scripted != null) {
+                throw scripted;
+            }
+            String mailbox = context.getAuthenticationHandler().map(h -> (String) h.getIdentity()).orElse(null);
+            received.add(new Received(from, List.copyOf(recipients), mailbox, bytes));
+            return "2.0.0 OK <" + received.size() + "@test> [Hostname=TEST]";
+        }
+
+        @Override
+        public void done() {
+        }
+    }
+}

@@ -1,0 +1,187 @@
+package dev.mailgate.transport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import dev.mailgate.sandbox.SelfSignedCertificate;
+import dev.mailgate.support.Gateway;
+import dev.mailgate.support.TestEntra;
+import dev.mailgate.support.TestSmtpServer;
+
+/**
+ * The sending path against a real STARTTLS + XOAUTH2 server and a real HTTPS token endpoint that MSAL4J
+ * calls: what goes over the wire, how often Entra ID is asked, and what happens when the server says no.
+ */
+class XOAuth2SendingTest {
+
+    private static final String HELLO = """
+            {"to": "alice@example.com", "subject": "Hello", "text": "Hi Alice"}
+            """;
+
+    @TempDir
+    Path dir;
+
+    private final SelfSignedCertificate tls = SelfSignedCertificate.forLocalhost();
+    private TestEntra entra;
+    private TestSmtpServer smtp;
+    private Gateway gateway;
+
+    @BeforeEach
+    void servers() {
+        entra = new TestEntra(tls, null);
+        smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens());
+    }
+
+    @AfterEach
+    void stop() {
+        if (gateway != null) {
+            gateway.close();
+        }
+        smtp.close();
+        entra.close();
+    }
+
+    private Gateway start(Map<String, String> extra) {
+        Map<String, String> properties = Gateway.realTenant(dir, entra, smtp.port(), tls);
+        properties.putAll(extra);
+        gateway = Gateway.start(dir, properties);
+        return gateway;
+    }
+
+    @Test
+    void sends_the_exact_xoauth2_sasl_response_with_the_token_from_entra() {
+        start(Map.of());
+        gateway.drop("hello.json", HELLO);
+
+        gateway.awaitSent("hello.json");
+
+        List<String> tokens = entra.endpoint().issuedTokens();
+        assertThat(tokens).hasSize(1);
+        assertThat(smtp.saslResponses()).containsExactly(
+                "user=" + Gateway.SENDER + "\u0001auth=Bearer " + tokens.get(0) + "\u0001\u0001");
+        TestSmtpServer.Received mail = smtp.awaitReceived(1).get(0);
+        assertThat(mail.mailbox()).isEqualTo(Gateway.SENDER);
+        assertThat(mail.mailFrom()).isEqualTo(Gateway.SENDER);
+        assertThat(mail.recipients()).containsExactly("alice@example.com");
+    }
+
+    @Test
+    void fifty_mails_cost_one_token_request() {
+        start(Map.of());
+        IntStream.range(0, 50).forEach(i -> gateway.drop("mail-" + i + ".json", HELLO));
+
+        IntStream.range(0, 50).forEach(i -> gateway.awaitSent("mail-" + i + ".json"));
+
+        assertThat(smtp.received()).hasSize(50);
+        assertThat(entra.requests()).isEqualTo(1);
+        assertThat(smtp.saslResponses()).hasSize(50).containsOnly(smtp.saslResponses().get(0));
+    }
+
+    @Test
+    void token_near_expiry_is_replaced_before_it_is_used() throws Exception {
+        // tokens live 3599 s; with a 3597 s margin one is usable for about two seconds
+        start(Map.of("mailgate.token.refresh-margin", "3597s", "mailgate.token.refresh-ahead", "0s"));
+        gateway.drop("first.json", HELLO);
+        gateway.awaitSent("first.json");
+        Thread.sleep(2500);
+
+        gateway.drop("second.json", HELLO);
+        gateway.awaitSent("second.json");
+
+        List<String> tokens = entra.endpoint().issuedTokens();
+        assertThat(tokens).hasSize(2);
+        assertThat(smtp.saslResponses()).containsExactly(
+                "user=" + Gateway.SENDER + "\u0001auth=Bearer " + tokens.get(0) + "\u0001\u0001",
+                "user=" + Gateway.SENDER + "\u0001auth=Bearer " + tokens.get(1) + "\u0001\u0001");
+    }
+
+    @Test
+    void rejected_token_is_replaced_once_and_the_send_retried() {
+        start(Map.of());
+        smtp.rejectNextAuth(1);
+        gateway.drop("hello.json", HELLO);
+
+        JsonNode receipt = gateway.awaitSent("hello.json");
+
+        assertThat(entra.requests()).isEqualTo(2);
+        List<String> tokens = entra.endpoint().issuedTokens();
+        assertThat(smtp.saslResponses()).extracting(s -> s.split("Bearer ")[1].replace("\u0001", ""))
+                .containsExactly(tokens.get(0), tokens.get(1));
+        assertThat(smtp.received()).hasSize(1);
+        assertThat(receipt.path("attempts").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void second_rejection_fails_the_request_with_the_exchange_online_fix() {
+        start(Map.of());
+        smtp.rejectNextAuth(2);
+        gateway.drop("hello.json", HELLO);
+
+        JsonNode error = gateway.awaitFailed("hello.json");
+
+        assertThat(error.path("category").asText()).isEqualTo("auth");
+        assertThat(error.path("serverReply").asText()).isEqualTo("535 5.7.3 Authentication unsuccessful");
+        assertThat(error.path("fix").asText()).contains("SMTP.SendAsApp", "New-ServicePrincipal",
+                "Add-MailboxPermission", "Set-CASMailbox");
+        assertThat(error.path("attempts").asInt()).isEqualTo(1);
+        assertThat(entra.requests()).isEqualTo(2);
+        assertThat(smtp.received()).isEmpty();
+    }
+
+    @Test
+    void busy_server_reply_is_retried_and_the_mail_then_sent() {
+        start(Map.of());
+        smtp.replyToNextData(451, "4.7.500 Server busy. Please try again later. [Hostname=TEST]");
+        gateway.drop("hello.json", HELLO);
+
+        JsonNode receipt = gateway.awaitSent("hello.json");
+
+        assertThat(receipt.path("attempts").asInt()).isEqualTo(2);
+        assertThat(smtp.dataCommands()).isEqualTo(2);
+        assertThat(smtp.received()).hasSize(1);
+        assertThat(receipt.path("serverReply").asText()).startsWith("250 2.0.0 OK");
+    }
+
+    @Test
+    void transient_failures_give_up_after_the_configured_attempts() {
+        start(Map.of("mailgate.delivery.max-attempts", "3"));
+        IntStream.range(0, 3).forEach(i -> smtp.replyToNextData(432, "4.3.2 STOREDRV.ClientSubmit; sender thread "
+                + "limit exceeded"));
+        gateway.drop("hello.json", HELLO);
+
+        JsonNode error = gateway.awaitFailed("hello.json");
+
+        assertThat(error.path("category").asText()).isEqualTo("transient");
+        assertThat(error.path("attempts").asInt()).isEqualTo(3);
+        assertThat(error.path("serverReply").asText()).startsWith("432 4.3.2");
+        assertThat(error.path("retry").asText()).contains("move the file back");
+        assertThat(smtp.dataCommands()).isEqualTo(3);
+    }
+
+    @Test
+    void unknown_recipient_fails_at_once_with_the_server_reply() {
+        start(Map.of());
+        gateway.drop("hello.json", """
+                {"to": "nobody@contoso.test", "subject": "Hello", "text": "Hi"}
+                """);
+
+        JsonNode error = gateway.awaitFailed("hello.json");
+
+        assertThat(error.path("category").asText()).isEqualTo("permanent");
+        assertThat(error.path("attempts").asInt()).isEqualTo(1);
+        assertThat(error.path("serverReply").asText()).contains("550 5.1.1");
+        assertThat(error.path("fix").asText()).contains("recipient");
+        assertThat(smtp.dataCommands()).isZero();
+    }
+}
