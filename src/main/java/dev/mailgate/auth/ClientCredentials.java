@@ -9,6 +9,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
+import java.security.Provider;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -18,6 +19,7 @@ import java.util.List;
 import com.microsoft.aad.msal4j.ClientCredentialFactory;
 import com.microsoft.aad.msal4j.IClientCredential;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.openssl.PEMEncryptedKeyPair;
 import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
@@ -37,6 +39,9 @@ import dev.mailgate.config.Settings;
  * errors that name the key and the file.
  */
 public final class ClientCredentials {
+
+    /** OpenSSL's encrypted keys use ciphers (AES/CBC/PKCS7Padding) the JDK's providers lack; not registered globally. */
+    private static final Provider BOUNCY_CASTLE = new BouncyCastleProvider();
 
     private ClientCredentials() {
     }
@@ -116,12 +121,12 @@ public final class ClientCredentials {
                 if (item instanceof PKCS8EncryptedPrivateKeyInfo encrypted) {
                     requirePassword(key, password);
                     return converter.getPrivateKey(encrypted.decryptPrivateKeyInfo(
-                            new JceOpenSSLPKCS8DecryptorProviderBuilder().build(password.toCharArray())));
+                            new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(BOUNCY_CASTLE).build(password.toCharArray())));
                 }
                 if (item instanceof PEMEncryptedKeyPair encrypted) {
                     requirePassword(key, password);
                     return converter.getKeyPair(encrypted.decryptKeyPair(
-                            new JcePEMDecryptorProviderBuilder().build(password.toCharArray()))).getPrivate();
+                            new JcePEMDecryptorProviderBuilder().setProvider(BOUNCY_CASTLE).build(password.toCharArray()))).getPrivate();
                 }
             }
             throw new ConfigurationException(key + " holds no private key (-----BEGIN PRIVATE KEY----- or "

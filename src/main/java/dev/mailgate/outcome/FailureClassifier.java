@@ -79,10 +79,11 @@ public final class FailureClassifier {
                         "point mailgate.smtp.host/port at a submission server that supports STARTTLS "
                                 + "(smtp.office365.com:587)");
             }
-            if (message.contains("Can't verify identity of server")
-                    || e instanceof javax.net.ssl.SSLPeerUnverifiedException) {
+            if (message.contains("Can't verify identity of server") || message.contains("subject alternative")
+                    || message.contains("No name matching")) {
                 return new Failure(Category.CONFIGURATION, "the SMTP server's certificate does not match the host "
-                        + "name " + hostIn(message) + "; the connection was refused before any token was sent",
+                        + "name Mailgate connected to (" + oneLine(message) + "); the connection was refused before "
+                        + "any token was sent",
                         "use the host name the certificate was issued for (smtp.office365.com) in mailgate.smtp.host");
             }
             if (e instanceof CertificateException || e instanceof SSLException) {
@@ -180,11 +181,6 @@ public final class FailureClassifier {
             e = next;
         }
         return chain;
-    }
-
-    private static String hostIn(String message) {
-        int colon = message.lastIndexOf(':');
-        return colon < 0 ? "" : message.substring(colon + 1).trim();
     }
 
     static String oneLine(String text) {
