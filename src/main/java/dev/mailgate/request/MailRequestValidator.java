@@ -153,8 +153,8 @@ public final class MailRequestValidator {
         if (encoded > limits.maxMessageBytes()) {
             problems.add(new Problem("attachments", "the message would be about " + megabytes(encoded)
                     + " once encoded, over the limit of " + megabytes(limits.maxMessageBytes())
-                    + " (mailgate.limits.max-message-size; Exchange Online accepts 35 MB): send fewer or smaller "
-                    + "files, or a link"));
+                    + " (mailgate.limits.max-message-size; Exchange Online accepts 35 MB unless an admin raised it "
+                    + "with Set-Mailbox -MaxSendSize, up to 150 MB): send fewer or smaller files, or a link"));
         }
     }
 
