@@ -1,8 +1,14 @@
 package dev.mailgate;
 
+import java.util.List;
 import java.util.Map;
 
 import org.apache.camel.main.Main;
+import org.slf4j.LoggerFactory;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
 
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.config.MailgateConfiguration;
@@ -45,12 +51,32 @@ public final class Mailgate {
      * ({@code MAILGATE_SMTP_HOST} for {@code mailgate.smtp.host}), then {@code overrides}.
      */
     public static Main gateway(Map<String, String> overrides) {
+        quietLeakyLoggers();
         Main main = new Main();
         main.setPropertyPlaceholderLocations(
                 "classpath:application.properties;optional=true,file:mailgate.properties;optional=true");
         main.configure().addConfiguration(new MailgateConfiguration());
         overrides.forEach(main::addOverrideProperty);
         return main;
+    }
+
+    /**
+     * Loggers that print secrets at DEBUG: Camel's property parser logs every resolved value (client secret,
+     * key passwords), and the sandbox SMTP server logs each client line, AUTH XOAUTH2 included. They stay at
+     * INFO whatever the root level is.
+     */
+    static final List<String> LEAKY_LOGGERS = List.of("org.apache.camel.component.properties",
+            "org.subethamail.smtp.server.Session");
+
+    static void quietLeakyLoggers() {
+        if (LoggerFactory.getILoggerFactory() instanceof LoggerContext logback) {
+            for (String name : LEAKY_LOGGERS) {
+                Logger logger = logback.getLogger(name);
+                if (logger.getLevel() == null || !logger.getLevel().isGreaterOrEqual(Level.INFO)) {
+                    logger.setLevel(Level.INFO);
+                }
+            }
+        }
     }
 
     private static ConfigurationException configurationProblem(Throwable error) {
