@@ -174,6 +174,8 @@ public final class TokenCache {
                     current = token;
                     lastFailure = null;
                     lastRefreshAt = now;
+                    LOG.info("Got an access token from Entra ID, valid until {} (token request #{})",
+                            token.expiresAt(), fetches.get());
                     if (!usable(token, now)) {
                         LOG.warn("Entra ID issued a token valid for only {}, less than the refresh margin {} "
                                 + "(mailgate.token.refresh-margin); every send will fetch a new token",

@@ -122,7 +122,7 @@ public final class Settings {
                 new Token(
                         r.duration("mailgate.token.refresh-margin", "10m"),
                         r.duration("mailgate.token.refresh-ahead", "5m"),
-                        r.duration("mailgate.token.failure-backoff", "30s")),
+                        r.duration("mailgate.token.failure-backoff", "5s")),
                 new Smtp(
                         r.string("mailgate.smtp.host", "smtp.office365.com"),
                         r.port("mailgate.smtp.port", 587),

@@ -141,10 +141,10 @@ public final class FailureClassifier {
                     + "itself", reply, List.of());
         }
         if (text.contains("SENDASDENIED") || text.contains("5.7.60")) {
-            return new Failure(Category.PERMANENT, "the mailbox is not allowed to send as the From address",
-                    "send from the authenticated mailbox, or grant it Send As on the From address "
-                            + "(Add-RecipientPermission <from> -AccessRights SendAs -Trustee <mailbox>)",
-                    reply, List.of());
+            return new Failure(Category.PERMANENT, "the app may not send as this mailbox",
+                    "give the app's service principal access to the sending mailbox (Add-MailboxPermission -Identity "
+                            + "<mailbox> -User <service principal id> -AccessRights FullAccess), or send from a "
+                            + "mailbox it already has access to", reply, List.of());
         }
         if (text.contains("5.1.1") || text.contains("5.1.0") || text.contains("5.1.10") || code == 550
                 && text.contains("RECIPIENT")) {

@@ -1,0 +1,123 @@
+package dev.mailgate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * The packaged jar, run as a newcomer would: {@code java -jar target/mailgate.jar} in an empty directory, no
+ * configuration, example requests copied into {@code outbox/}. Runs after {@code package} (failsafe).
+ */
+class SandboxIT {
+
+    private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
+            .toAbsolutePath();
+    private static final Path EXAMPLES = Path.of("examples").toAbsolutePath();
+    private static final Pattern JWT = Pattern.compile("eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}");
+
+    @TempDir
+    Path workDir;
+
+    private Process start(Map<String, String> env, Path log) throws IOException {
+        ProcessBuilder builder = new ProcessBuilder(javaBinary(), "-jar", JAR.toString())
+                .directory(workDir.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile());
+        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
+        builder.environment().putAll(env);
+        return builder.start();
+    }
+
+    @Test
+    void zero_configuration_run_delivers_the_examples_into_the_sandbox_and_logs_no_secret() throws Exception {
+        String secret = "sandbox-secret-" + System.nanoTime();
+        Path log = workDir.resolve("mailgate.log");
+        Process mailgate = start(Map.of("MAILGATE_LOG_LEVEL", "DEBUG", "MAILGATE_SMTP_DEBUG", "true",
+                "MAILGATE_ENTRA_CLIENT_SECRET", secret), log);
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(60))
+                    .until(() -> Files.readString(log).contains("Started outbox"));
+            for (String example : List.of("hello.json", "welcome.json", "hello.eml")) {
+                Files.copy(EXAMPLES.resolve(example), workDir.resolve("outbox").resolve(example));
+            }
+
+            Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> sandboxMail().size() == 3
+                    && Files.exists(workDir.resolve("outbox/.sent/hello.eml.receipt.json")));
+
+            JsonNode receipt = new ObjectMapper().readTree(workDir.resolve("outbox/.sent/hello.json.receipt.json")
+                    .toFile());
+            assertThat(receipt.path("sandbox").asBoolean()).isTrue();
+            assertThat(receipt.path("notice").asText()).contains("nothing left this machine");
+            assertThat(receipt.path("serverReply").asText()).startsWith("250 2.0.0 OK")
+                    .contains("SANDBOX");
+            String all = String.join("\n", sandboxMail().stream().map(SandboxIT::read).toList());
+            assertThat(all).contains("Subject: Hello from Mailgate", "Subject: Welcome, Bob",
+                    "Subject: A ready-made message", "to=<carol@example.com>, <audit@example.com>");
+            assertThat(all).doesNotContain("Bcc:");
+            assertThat(workDir.resolve("outbox/.failed")).doesNotExist();
+        } finally {
+            mailgate.destroy();
+            assertThat(mailgate.waitFor(30, TimeUnit.SECONDS)).as("exits after SIGTERM").isTrue();
+        }
+        String output = Files.readString(log);
+        assertThat(output).contains("SANDBOX MODE", "NOTHING LEAVES THIS MACHINE", "DEBUG SMTP: AUTH XOAUTH2",
+                " DEBUG ");
+        for (String line : output.split("\n")) {
+            assertThat(line).doesNotContain(secret).doesNotContain("Bearer ").doesNotContain("dXNlcj");
+            assertThat(JWT.matcher(line).find()).as("JWT-shaped text in: %s", line).isFalse();
+        }
+    }
+
+    @Test
+    void real_mode_without_a_tenant_stops_with_exit_code_78_and_names_every_missing_key() throws Exception {
+        Path log = workDir.resolve("mailgate.log");
+        Process mailgate = start(Map.of("MAILGATE_SANDBOX", "false"), log);
+
+        assertThat(mailgate.waitFor(60, TimeUnit.SECONDS)).isTrue();
+
+        assertThat(mailgate.exitValue()).isEqualTo(78);
+        assertThat(Files.readString(log)).contains("Mailgate is not configured correctly",
+                "mailgate.entra.tenant-id", "mailgate.entra.client-id", "MAILGATE_ENTRA_CLIENT_SECRET",
+                "mailgate.sender").doesNotContain("\tat ");
+    }
+
+    private List<Path> sandboxMail() throws IOException {
+        Path dir = workDir.resolve("data/sandbox");
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".eml")).toList();
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String javaBinary() {
+        return Path.of(System.getProperty("java.home"), "bin", "java" + (File.separatorChar == '\\' ? ".exe" : ""))
+                .toString();
+    }
+}
