@@ -18,7 +18,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -144,8 +143,7 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
                         + "' was not found in the directory '" + tenant + "'.");
                 return;
             }
-            Optional<String> credentialProblem = checkCredential(exchange, form);
-            if (credentialProblem.isPresent()) {
+            if (!credentialAccepted(exchange, form)) {
                 return;
             }
             String scope = form.getOrDefault("scope", "");
@@ -166,32 +164,32 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
         }
     }
 
-    private Optional<String> checkCredential(HttpExchange exchange, Map<String, String> form) throws IOException {
+    /** Checks the client secret or certificate assertion; when refused, the Entra-style error is already sent. */
+    private boolean credentialAccepted(HttpExchange exchange, Map<String, String> form) throws IOException {
         String secret = form.get("client_secret");
         String assertion = form.get("client_assertion");
         if (secret != null) {
-            boolean ok = registration.secret() != null && MessageDigest.isEqual(
-                    secret.getBytes(StandardCharsets.UTF_8), registration.secret().getBytes(StandardCharsets.UTF_8));
-            if (!ok) {
-                error(exchange, 401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret "
-                        + "being sent in the request is the client secret value, not the client secret ID, for a "
-                        + "secret added to app '" + registration.clientId() + "'.");
-                return Optional.of("secret");
+            if (registration.secret() != null && MessageDigest.isEqual(secret.getBytes(StandardCharsets.UTF_8),
+                    registration.secret().getBytes(StandardCharsets.UTF_8))) {
+                return true;
             }
-            return Optional.empty();
+            error(exchange, 401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret "
+                    + "being sent in the request is the client secret value, not the client secret ID, for a "
+                    + "secret added to app '" + registration.clientId() + "'.");
+            return false;
         }
         if (assertion != null && ASSERTION_TYPE.equals(form.get("client_assertion_type"))) {
             String problem = assertionProblem(assertion, exchange);
-            if (problem != null) {
-                error(exchange, 401, "invalid_client", 700027, "Client assertion failed signature validation. ("
-                        + problem + ")");
-                return Optional.of(problem);
+            if (problem == null) {
+                return true;
             }
-            return Optional.empty();
+            error(exchange, 401, "invalid_client", 700027, "Client assertion failed signature validation. ("
+                    + problem + ")");
+            return false;
         }
         error(exchange, 401, "invalid_client", 7000218, "The request body must contain the following parameter: "
                 + "'client_assertion' or 'client_secret'.");
-        return Optional.of("none");
+        return false;
     }
 
     /** Checks the RS256 client assertion MSAL signs with the app's certificate. */

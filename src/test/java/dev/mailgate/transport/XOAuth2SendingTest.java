@@ -77,6 +77,16 @@ class XOAuth2SendingTest {
     }
 
     @Test
+    void starts_without_asking_entra_and_even_while_entra_is_down() {
+        entra.close();
+
+        start(Map.of());
+
+        assertThat(gateway.context().getRouteController().getRouteStatus("outbox").isStarted()).isTrue();
+        assertThat(entra.requests()).isZero();
+    }
+
+    @Test
     void fifty_mails_cost_one_token_request() {
         start(Map.of());
         IntStream.range(0, 50).forEach(i -> gateway.drop("mail-" + i + ".json", HELLO));
