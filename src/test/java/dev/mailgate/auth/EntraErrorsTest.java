@@ -48,9 +48,9 @@ class EntraErrorsTest {
 
     @Test
     void explains_a_wrong_client_secret_naming_the_setting() {
-        TokenException e = explain(service("AADSTS7000215: Invalid client secret provided. Ensure the secret being "
-                + "sent in the request is the client secret value, not the client secret ID, for a secret added to app '"
-                + CLIENT + "'." + TRACE, "invalid_client"));
+        TokenException e = explain(service("AADSTS7000215: Invalid client secret provided. Ensure the secret "
+                + "being sent in the request is the client secret value, not the client secret ID, for a secret "
+                + "added to app '" + CLIENT + "'." + TRACE, "invalid_client"));
 
         assertThat(e.kind()).isEqualTo(TokenException.Kind.REJECTED);
         assertThat(e.getMessage()).contains("(AADSTS7000215)").contains("the client secret is wrong")

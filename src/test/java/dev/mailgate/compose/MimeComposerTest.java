@@ -278,7 +278,8 @@ class MimeComposerTest {
     void round_trips_a_non_ascii_attachment_filename() throws Exception {
         R r = new R();
         r.text = "x";
-        r.attachments = List.of(MailRequest.Attachment.ofBytes(new byte[] {1}, "Übersicht März – Q1.pdf", null, null));
+        r.attachments = List.of(
+                MailRequest.Attachment.ofBytes(new byte[] {1}, "Übersicht März – Q1.pdf", null, null));
 
         Multipart mixed = (Multipart) roundTrip(compose(r)).getContent();
 

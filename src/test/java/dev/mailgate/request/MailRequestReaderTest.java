@@ -89,7 +89,8 @@ class MailRequestReaderTest {
     @ParameterizedTest
     @ValueSource(strings = {"reply_to", "ReplyTo", "reply-to"})
     void reports_unknown_field_by_name_with_a_did_you_mean(String name) {
-        List<Problem> problems = problems(() -> read("{\"to\": \"a@example.com\", \"" + name + "\": \"b@example.com\"}"));
+        List<Problem> problems = problems(
+                () -> read("{\"to\": \"a@example.com\", \"" + name + "\": \"b@example.com\"}"));
 
         assertSingleProblem(problems, name, "is not a MailRequest field (did you mean 'replyTo'?)");
     }

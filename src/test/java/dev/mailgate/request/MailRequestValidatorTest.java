@@ -32,8 +32,8 @@ class MailRequestValidatorTest {
     @TempDir
     Path tmp;
 
-    private final MailRequestValidator validator = new MailRequestValidator(Optional.of("Default <noreply@example.com>"),
-            LIMITS, TEMPLATES::contains);
+    private final MailRequestValidator validator = new MailRequestValidator(
+            Optional.of("Default <noreply@example.com>"), LIMITS, TEMPLATES::contains);
 
     /** A request builder so that each test names only what it is about. */
     private static final class R {
