@@ -81,13 +81,14 @@ public final class TokenCache {
                 }
                 return current;
             }
-            if (inFlight == null) {
+            if (inFlight != null) {
+                pending = inFlight;
+            } else {
                 if (backingOff(now)) {
                     throw lastFailure;
                 }
-                startFetch();
+                pending = startFetch();
             }
-            pending = inFlight;
         } finally {
             lock.unlock();
         }
@@ -161,40 +162,48 @@ public final class TokenCache {
         return lastFailure != null && lastFailureAt.plus(failureBackoff).isAfter(now);
     }
 
-    /** Called with the lock held. */
-    private void startFetch() {
+    /**
+     * Called with the lock held. Callers wait on the returned future, which completes only after the cache has
+     * recorded the outcome: a caller that gets a token can report it {@link #rejected(AccessToken)} at once.
+     */
+    private CompletableFuture<AccessToken> startFetch() {
         fetches.incrementAndGet();
-        CompletableFuture<AccessToken> future = CompletableFuture.supplyAsync(source::fetch, refresher);
-        inFlight = future;
-        future.whenComplete((token, error) -> {
-            lock.lock();
-            try {
-                Instant now = clock.instant();
-                if (token != null) {
-                    current = token;
-                    lastFailure = null;
-                    lastRefreshAt = now;
-                    LOG.info("Got an access token from Entra ID, valid until {} (token request #{})",
-                            token.expiresAt(), fetches.get());
-                    if (!usable(token, now)) {
-                        LOG.warn("Entra ID issued a token valid for only {}, less than the refresh margin {} "
-                                + "(mailgate.token.refresh-margin); every send will fetch a new token",
-                                token.remainingAt(now), refreshMargin);
+        CompletableFuture<AccessToken> future = CompletableFuture.supplyAsync(source::fetch, refresher)
+                .whenComplete((token, error) -> {
+                    lock.lock();
+                    try {
+                        Instant now = clock.instant();
+                        if (token != null) {
+                            current = token;
+                            lastFailure = null;
+                            lastRefreshAt = now;
+                            LOG.info("Got an access token from Entra ID, valid until {} (token request #{})",
+                                    token.expiresAt(), fetches.get());
+                            if (!usable(token, now)) {
+                                LOG.warn("Entra ID issued a token valid for only {}, less than the refresh margin {} "
+                                        + "(mailgate.token.refresh-margin); every send will fetch a new token",
+                                        token.remainingAt(now), refreshMargin);
+                            }
+                        } else {
+                            failures.incrementAndGet();
+                            lastFailure = asTokenException(error);
+                            lastFailureAt = now;
+                            if (current != null && usable(current, now)) {
+                                LOG.warn("Could not refresh the access token; still using the current one "
+                                        + "(valid until {}): {}", current.expiresAt(), lastFailure.getMessage());
+                            }
+                        }
+                        inFlight = null;
+                    } finally {
+                        lock.unlock();
                     }
-                } else {
-                    failures.incrementAndGet();
-                    lastFailure = asTokenException(error);
-                    lastFailureAt = now;
-                    if (current != null && usable(current, now)) {
-                        LOG.warn("Could not refresh the access token; still using the current one (valid until {}): {}",
-                                current.expiresAt(), lastFailure.getMessage());
-                    }
-                }
-                inFlight = null;
-            } finally {
-                lock.unlock();
-            }
-        });
+                });
+        // a fetch that finished before whenComplete was attached (same-thread executor, instant source) has
+        // already run the callback on this thread; only a fetch still running is in flight
+        if (!future.isDone()) {
+            inFlight = future;
+        }
+        return future;
     }
 
     private AccessToken await(CompletableFuture<AccessToken> pending) {

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Function;
+import java.util.regex.Pattern;
 
 import org.apache.camel.util.TimeUtils;
 
@@ -217,6 +218,9 @@ public final class Settings {
 
     /** Reads and converts values, remembering every problem instead of stopping at the first. */
     private static final class Reader {
+        /** 500ms, 30s, 10m, 1h, 1d, compounds such as 1m30s, or plain milliseconds. */
+        private static final Pattern DURATION = Pattern.compile("(\\d+(ms|s|m|h|d))+|\\d+");
+
         private final Function<String, Optional<String>> lookup;
         private final List<String> problems = new ArrayList<>();
 
@@ -243,6 +247,10 @@ public final class Settings {
         Duration duration(String key, String defaultValue) {
             String value = string(key, defaultValue);
             try {
+                // Camel's parser reads what it does not understand ("abc", "10M", "-5s") as zero: check the form first
+                if (!value.toUpperCase(Locale.ROOT).startsWith("P") && !DURATION.matcher(value).matches()) {
+                    throw new IllegalArgumentException("not a duration");
+                }
                 Duration d = value.toUpperCase(Locale.ROOT).startsWith("P") ? Duration.parse(value)
                         : TimeUtils.toDuration(value);
                 if (d.isNegative()) {
@@ -257,7 +265,7 @@ public final class Settings {
 
         int port(String key, int defaultValue) {
             int port = integer(key, defaultValue);
-            if (port < 0 || port > 65535) {
+            if (port < 1 || port > 65535) {
                 problems.add(key + "=" + port + " is not a TCP port; use a number from 1 to 65535");
                 return defaultValue;
             }

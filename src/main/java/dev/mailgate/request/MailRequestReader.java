@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Pattern;
 
 import jakarta.mail.MessagingException;
 import jakarta.mail.internet.AddressException;
@@ -39,6 +40,8 @@ public final class MailRequestReader {
             "template", "data", "attachments", "headers", "priority", "idempotencyKey");
     private static final Set<String> ATTACHMENT_FIELDS = Set.of("path", "filename", "content", "contentType",
             "contentId");
+
+    private static final Pattern WHITESPACE = Pattern.compile("\\s+");
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
@@ -341,7 +344,9 @@ public final class MailRequestReader {
                         problem(path + ".filename", "is required with \"content\"; name the file, e.g. report.pdf");
                     }
                     try {
-                        byte[] bytes = Base64.getMimeDecoder().decode(content);
+                        // line breaks from wrapped base64 are fine; anything else outside the alphabet is an
+                        // error (the MIME decoder would silently drop it and attach garbage or nothing)
+                        byte[] bytes = Base64.getDecoder().decode(WHITESPACE.matcher(content).replaceAll(""));
                         result.add(MailRequest.Attachment.ofBytes(bytes, filename, contentType, contentId));
                     } catch (IllegalArgumentException e) {
                         problem(path + ".content", "is not valid base64 (" + e.getMessage() + ")");

@@ -1,0 +1,282 @@
+package dev.mailgate.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class SettingsTest {
+
+    private static Settings read(Map<String, String> values) {
+        return Settings.read(key -> Optional.ofNullable(values.get(key)));
+    }
+
+    private static List<String> problems(Map<String, String> values) {
+        Throwable thrown = catchThrowable(() -> read(values));
+        assertThat(thrown).isInstanceOf(ConfigurationException.class);
+        return ((ConfigurationException) thrown).problems();
+    }
+
+    /** A complete configuration for sending through Exchange Online, to be spoilt by each test. */
+    private static Map<String, String> real() {
+        Map<String, String> m = new HashMap<>();
+        m.put("mailgate.sandbox", "false");
+        m.put("mailgate.entra.tenant-id", "4a1e2f3c-1111-2222-3333-444455556666");
+        m.put("mailgate.entra.client-id", "9d8c7b6a-aaaa-bbbb-cccc-ddddeeeeffff");
+        m.put("mailgate.entra.client-secret", "s3cret");
+        m.put("mailgate.sender", "sender@example.com");
+        return m;
+    }
+
+    // --- defaults ---------------------------------------------------------------------------------------
+
+    @Test
+    void runs_in_the_sandbox_when_no_tenant_is_set() {
+        assertThat(read(Map.of()).sandbox()).isTrue();
+    }
+
+    @Test
+    void defaults_to_exchange_online_submission() {
+        Settings s = read(Map.of());
+
+        assertThat(s.smtp().host()).isEqualTo("smtp.office365.com");
+        assertThat(s.smtp().port()).isEqualTo(587);
+        assertThat(s.entra().authorityHost()).isEqualTo("https://login.microsoftonline.com");
+        assertThat(s.entra().scope()).isEqualTo("https://outlook.office365.com/.default");
+    }
+
+    @Test
+    void defaults_token_timing() {
+        Settings.Token t = read(Map.of()).token();
+
+        assertThat(t.refreshMargin()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(t.refreshAhead()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(t.failureBackoff()).isEqualTo(Duration.ofSeconds(30));
+    }
+
+    @Test
+    void defaults_to_exchange_online_limits() {
+        Settings.Limits limits = read(Map.of()).limits();
+
+        assertThat(limits.maxRecipients()).isEqualTo(500);
+        assertThat(limits.maxMessageBytes()).isEqualTo(35L * 1024 * 1024);
+    }
+
+    @Test
+    void puts_the_attachments_folder_inside_the_outbox_by_default() {
+        Settings s = read(Map.of("mailgate.outbox.dir", "/srv/mail/outbox"));
+
+        assertThat(s.outbox().attachmentsDir()).isEqualTo(Path.of("/srv/mail/outbox/attachments"));
+        assertThat(s.outbox().settleTime()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(s.outbox().pollInterval()).isEqualTo(Duration.ofMillis(500));
+    }
+
+    @Test
+    void treats_blank_values_as_unset() {
+        Settings s = read(Map.of("mailgate.smtp.host", "   ", "mailgate.entra.tenant-id", " "));
+
+        assertThat(s.smtp().host()).isEqualTo("smtp.office365.com");
+        assertThat(s.sandbox()).isTrue();
+    }
+
+    // --- values -----------------------------------------------------------------------------------------
+
+    @Test
+    void reads_durations_in_camel_and_iso_forms() {
+        Settings s = read(Map.of("mailgate.token.refresh-margin", "15m", "mailgate.token.refresh-ahead", "PT2M",
+                "mailgate.smtp.read-timeout", "1m30s"));
+
+        assertThat(s.token().refreshMargin()).isEqualTo(Duration.ofMinutes(15));
+        assertThat(s.token().refreshAhead()).isEqualTo(Duration.ofMinutes(2));
+        assertThat(s.smtp().readTimeout()).isEqualTo(Duration.ofSeconds(90));
+    }
+
+    @Test
+    void reads_sizes_with_units() {
+        assertThat(read(Map.of("mailgate.limits.max-message-size", "512KB")).limits().maxMessageBytes())
+                .isEqualTo(512L * 1024);
+        assertThat(read(Map.of("mailgate.limits.max-message-size", "10 mb")).limits().maxMessageBytes())
+                .isEqualTo(10L * 1024 * 1024);
+        assertThat(read(Map.of("mailgate.limits.max-message-size", "1048576")).limits().maxMessageBytes())
+                .isEqualTo(1048576L);
+    }
+
+    @Test
+    void reports_several_bad_values_together_naming_each_key() {
+        List<String> problems = problems(Map.of(
+                "mailgate.smtp.port", "abc",
+                "mailgate.token.refresh-margin", "ten minutes",
+                "mailgate.delivery.backoff-multiplier", "0.5",
+                "mailgate.sandbox", "maybe"));
+
+        assertThat(problems).hasSize(4);
+        assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("mailgate.smtp.port='abc'")
+                .contains("not a whole number"));
+        assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("mailgate.token.refresh-margin='ten minutes'")
+                .contains("not a duration"));
+        assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("mailgate.delivery.backoff-multiplier='0.5'")
+                .contains("at least 1"));
+        assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("mailgate.sandbox='maybe'")
+                .contains("auto"));
+    }
+
+    @Test
+    void lists_every_problem_in_the_exception_message() {
+        Throwable thrown = catchThrowable(() -> read(Map.of("mailgate.smtp.port", "abc", "mailgate.sandbox",
+                "maybe")));
+
+        assertThat(thrown).hasMessageContaining("Mailgate is not configured correctly")
+                .hasMessageContaining("\n  - mailgate.smtp.port='abc'")
+                .hasMessageContaining("\n  - mailgate.sandbox='maybe'");
+    }
+
+    @Test
+    void rejects_a_port_out_of_range() {
+        assertThat(problems(Map.of("mailgate.smtp.port", "70000")))
+                .containsExactly("mailgate.smtp.port=70000 is not a TCP port; use a number from 1 to 65535");
+    }
+
+    @Test
+    void rejects_port_zero() {
+        assertThat(problems(Map.of("mailgate.smtp.port", "0"))).singleElement()
+                .satisfies(p -> assertThat(p).startsWith("mailgate.smtp.port=0 is not a TCP port"));
+    }
+
+    @Test
+    void rejects_a_negative_duration() {
+        assertThat(problems(Map.of("mailgate.token.failure-backoff", "-PT5S"))).singleElement()
+                .satisfies(p -> assertThat(p).startsWith("mailgate.token.failure-backoff='-PT5S' is not a duration"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"abc", "10M", "1H", "5x", "-5s", "30 s", "1.5s"})
+    void rejects_a_duration_that_camel_would_silently_read_as_zero_or_fail_on(String value) {
+        assertThat(problems(Map.of("mailgate.smtp.read-timeout", value))).singleElement()
+                .satisfies(p -> assertThat(p)
+                        .startsWith("mailgate.smtp.read-timeout='" + value + "' is not a duration"));
+    }
+
+    @Test
+    void reads_plain_numbers_as_milliseconds() {
+        assertThat(read(Map.of("mailgate.outbox.poll-interval", "250")).outbox().pollInterval())
+                .isEqualTo(Duration.ofMillis(250));
+    }
+
+    @Test
+    void rejects_zero_recipients_as_a_limit() {
+        assertThat(problems(Map.of("mailgate.limits.max-recipients", "0")))
+                .containsExactly("mailgate.limits.max-recipients=0 must be at least 1");
+    }
+
+    @Test
+    void rejects_a_size_without_a_number() {
+        assertThat(problems(Map.of("mailgate.limits.max-message-size", "big"))).singleElement()
+                .satisfies(p -> assertThat(p).startsWith("mailgate.limits.max-message-size='big' is not a size"));
+    }
+
+    @Test
+    void rejects_a_boolean_that_is_neither_true_nor_false() {
+        assertThat(problems(Map.of("mailgate.smtp.debug", "yes")))
+                .containsExactly("mailgate.smtp.debug='yes' must be true or false");
+    }
+
+    // --- sending for real -------------------------------------------------------------------------------
+
+    @Test
+    void accepts_a_complete_real_configuration() {
+        Settings s = read(real());
+
+        assertThat(s.sandbox()).isFalse();
+        assertThat(s.sender()).contains("sender@example.com");
+        assertThat(s.entra().clientSecret()).contains("s3cret");
+    }
+
+    @Test
+    void leaves_the_sandbox_when_a_tenant_is_set() {
+        Map<String, String> m = real();
+        m.remove("mailgate.sandbox");
+
+        assertThat(read(m).sandbox()).isFalse();
+    }
+
+    @Test
+    void stays_in_the_sandbox_when_forced_even_with_a_tenant() {
+        Map<String, String> m = real();
+        m.put("mailgate.sandbox", "true");
+
+        assertThat(read(m).sandbox()).isTrue();
+    }
+
+    @Test
+    void reports_each_missing_key_when_the_sandbox_is_off() {
+        List<String> problems = problems(Map.of("mailgate.sandbox", "false"));
+
+        assertThat(problems).hasSize(4);
+        assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("mailgate.entra.tenant-id is empty"));
+        assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("mailgate.entra.client-id is empty"));
+        assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("no client credential")
+                .contains("MAILGATE_ENTRA_CLIENT_SECRET"));
+        assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("mailgate.sender is empty"));
+    }
+
+    @Test
+    void rejects_two_client_credentials() {
+        Map<String, String> m = real();
+        m.put("mailgate.entra.pkcs12-file", "/etc/mailgate/app.p12");
+
+        assertThat(problems(m)).singleElement()
+                .satisfies(p -> assertThat(p).contains("more than one client credential"));
+    }
+
+    @Test
+    void rejects_a_certificate_without_its_private_key() {
+        Map<String, String> m = real();
+        m.remove("mailgate.entra.client-secret");
+        m.put("mailgate.entra.certificate-file", "/etc/mailgate/app.crt");
+
+        assertThat(problems(m)).singleElement().satisfies(p -> assertThat(p)
+                .contains("mailgate.entra.certificate-file and mailgate.entra.private-key-file go together"));
+    }
+
+    @Test
+    void accepts_a_certificate_with_its_private_key() {
+        Map<String, String> m = real();
+        m.remove("mailgate.entra.client-secret");
+        m.put("mailgate.entra.certificate-file", "/etc/mailgate/app.crt");
+        m.put("mailgate.entra.private-key-file", "/etc/mailgate/app.key");
+
+        assertThat(read(m).entra().certificateFile()).contains(Path.of("/etc/mailgate/app.crt"));
+    }
+
+    @Test
+    void rejects_an_authority_host_without_https() {
+        Map<String, String> m = real();
+        m.put("mailgate.entra.authority-host", "http://login.microsoftonline.com");
+
+        assertThat(problems(m)).singleElement().satisfies(p -> assertThat(p).startsWith(
+                "mailgate.entra.authority-host='http://login.microsoftonline.com' must start with https://"));
+    }
+
+    @Test
+    void points_a_sandboxed_copy_at_the_embedded_servers() {
+        Settings s = read(Map.of()).withSandbox("localhost", 2525, "https://localhost:8443", "sandbox-tenant",
+                "sandbox-client", "sandbox-secret", "mailgate@sandbox.test");
+
+        assertThat(s.sandbox()).isTrue();
+        assertThat(s.smtp().host()).isEqualTo("localhost");
+        assertThat(s.smtp().port()).isEqualTo(2525);
+        assertThat(s.entra().authorityHost()).isEqualTo("https://localhost:8443");
+        assertThat(s.entra().clientSecret()).contains("sandbox-secret");
+        assertThat(s.sender()).contains("mailgate@sandbox.test");
+        assertThat(s.trust()).isEmpty();
+    }
+}

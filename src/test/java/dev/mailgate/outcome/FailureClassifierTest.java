@@ -1,0 +1,295 @@
+package dev.mailgate.outcome;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.nio.file.NoSuchFileException;
+import java.util.List;
+
+import javax.net.ssl.SSLHandshakeException;
+
+import jakarta.mail.Address;
+import jakarta.mail.AuthenticationFailedException;
+import jakarta.mail.MessagingException;
+import jakarta.mail.SendFailedException;
+import jakarta.mail.internet.InternetAddress;
+
+import org.eclipse.angus.mail.smtp.SMTPAddressFailedException;
+import org.eclipse.angus.mail.smtp.SMTPSendFailedException;
+import org.junit.jupiter.api.Test;
+
+import dev.mailgate.auth.TokenException;
+import dev.mailgate.config.ConfigurationException;
+import dev.mailgate.outcome.Failure.Category;
+import dev.mailgate.request.InvalidRequestException;
+import dev.mailgate.request.Problem;
+
+class FailureClassifierTest {
+
+    private final FailureClassifier classifier = new FailureClassifier();
+
+    private static SMTPSendFailedException dataRefused(int code, String reply) {
+        return new SMTPSendFailedException("DATA", code, reply, null, null, null, null);
+    }
+
+    // --- Mailgate's own failures ------------------------------------------------------------------------
+
+    @Test
+    void classifies_an_invalid_request_with_its_problems() {
+        List<Problem> problems = List.of(new Problem("to[0]", "'bob@' is not an email address"),
+                new Problem("subject", "contains a line break"));
+
+        Failure f = classifier.classify(new InvalidRequestException(problems));
+
+        assertThat(f.category()).isEqualTo(Category.INVALID_REQUEST);
+        assertThat(f.problems()).isEqualTo(problems);
+        assertThat(f.reason()).contains("to[0]: 'bob@' is not an email address");
+        assertThat(f.retryable()).isFalse();
+    }
+
+    @Test
+    void finds_an_invalid_request_wrapped_in_another_exception() {
+        Failure f = classifier.classify(new RuntimeException(new InvalidRequestException("data", "needs 'name'")));
+
+        assertThat(f.category()).isEqualTo(Category.INVALID_REQUEST);
+        assertThat(f.problems()).extracting(Problem::field).containsExactly("data");
+    }
+
+    @Test
+    void classifies_a_configuration_error() {
+        Failure f = classifier.classify(new ConfigurationException("mailgate.smtp.port='abc' is not a whole number"));
+
+        assertThat(f.category()).isEqualTo(Category.CONFIGURATION);
+        assertThat(f.reason()).contains("mailgate.smtp.port");
+    }
+
+    @Test
+    void classifies_an_unreachable_token_endpoint_as_transient() {
+        Failure f = classifier.classify(new TokenException(TokenException.Kind.UNREACHABLE,
+                "cannot reach Entra ID at https://login.microsoftonline.com: the connection was refused"));
+
+        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(f.reason()).contains("no access token").contains("the connection was refused");
+        assertThat(f.retryable()).isTrue();
+    }
+
+    @Test
+    void classifies_a_rejected_token_request_as_auth() {
+        Failure f = classifier.classify(new TokenException(TokenException.Kind.REJECTED,
+                "Entra ID refused the token request (AADSTS7000215): the client secret is wrong"));
+
+        assertThat(f.category()).isEqualTo(Category.AUTH);
+        assertThat(f.reason()).contains("AADSTS7000215");
+        assertThat(f.retryable()).isFalse();
+    }
+
+    @Test
+    void finds_a_token_exception_behind_a_messaging_exception() {
+        MessagingException wrapped = new MessagingException("no token",
+                new TokenException(TokenException.Kind.REJECTED, "tenant 'x' does not exist"));
+
+        assertThat(classifier.classify(wrapped).category()).isEqualTo(Category.AUTH);
+    }
+
+    // --- SMTP replies -----------------------------------------------------------------------------------
+
+    @Test
+    void classifies_451_server_busy_as_transient_with_the_server_reply() {
+        Failure f = classifier.classify(dataRefused(451, "451 4.7.500 Server busy. Please try again later"));
+
+        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(f.serverReply()).isEqualTo("451 4.7.500 Server busy. Please try again later");
+    }
+
+    @Test
+    void classifies_421_4_7_66_as_transient() {
+        Failure f = classifier.classify(dataRefused(421,
+                "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client"));
+
+        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(f.serverReply()).startsWith("421 4.7.66");
+    }
+
+    @Test
+    void classifies_432_sender_thread_limit_as_transient() {
+        Failure f = classifier.classify(dataRefused(432, "432 4.3.2 STOREDRV.ClientSubmit; sender thread limit "
+                + "exceeded [Hostname=AM0PR01MB1234.eurprd01.prod.exchangelabs.com]"));
+
+        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(f.serverReply()).contains("sender thread limit exceeded");
+    }
+
+    @Test
+    void joins_a_multi_line_reply_into_one_line() {
+        Failure f = classifier.classify(dataRefused(451, "451 4.7.500 Server busy.\r\n  Please try again later\n"));
+
+        assertThat(f.serverReply()).isEqualTo("451 4.7.500 Server busy. Please try again later");
+    }
+
+    @Test
+    void classifies_submission_quota_exceeded_as_quota() {
+        Failure f = classifier.classify(dataRefused(554, "554 5.2.0 STOREDRV.Submission.Exception:"
+                + "SubmissionQuotaExceededException; Failed to process message due to a permanent exception"));
+
+        assertThat(f.category()).isEqualTo(Category.QUOTA);
+        assertThat(f.reason()).contains("sending quota");
+        assertThat(f.retryable()).isTrue();
+    }
+
+    @Test
+    void classifies_send_as_denied_as_permanent_with_send_as_advice() {
+        Failure f = classifier.classify(dataRefused(554, "554 5.2.0 STOREDRV.Submission.Exception:"
+                + "SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent "
+                + "exception with message Cannot submit message."));
+
+        assertThat(f.category()).isEqualTo(Category.PERMANENT);
+        assertThat(f.reason()).contains("not allowed to send as the From address");
+        assertThat(f.advice()).contains("Add-RecipientPermission");
+    }
+
+    @Test
+    void classifies_an_unknown_recipient_reported_by_rcpt_as_permanent() throws Exception {
+        SMTPAddressFailedException rcpt = new SMTPAddressFailedException(new InternetAddress("nobody@example.com"),
+                "RCPT TO:<nobody@example.com>", 550,
+                "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found");
+        SendFailedException send = new SendFailedException("Invalid Addresses", rcpt, new Address[0],
+                new Address[0], new Address[] {new InternetAddress("nobody@example.com")});
+
+        Failure f = classifier.classify(send);
+
+        assertThat(f.category()).isEqualTo(Category.PERMANENT);
+        assertThat(f.reason()).contains("recipient address was refused");
+        assertThat(f.serverReply()).contains("550 5.1.1");
+    }
+
+    @Test
+    void classifies_message_too_large_as_permanent() {
+        Failure f = classifier.classify(dataRefused(552,
+                "552 5.3.4 Message size exceeds fixed maximum message size"));
+
+        assertThat(f.category()).isEqualTo(Category.PERMANENT);
+        assertThat(f.reason()).contains("too large");
+        assertThat(f.advice()).contains("35 MB");
+    }
+
+    @Test
+    void classifies_535_authentication_unsuccessful_as_auth_with_exchange_advice() {
+        Failure f = classifier.classify(new SMTPSendFailedException("AUTH", 535,
+                "535 5.7.3 Authentication unsuccessful [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]", null, null,
+                null, null));
+
+        assertThat(f.category()).isEqualTo(Category.AUTH);
+        assertThat(f.advice()).contains("SMTP.SendAsApp").contains("New-ServicePrincipal")
+                .contains("Add-MailboxPermission").contains("Set-CASMailbox");
+    }
+
+    @Test
+    void classifies_smtp_auth_disabled_5_7_139_as_auth() {
+        Failure f = classifier.classify(dataRefused(535,
+                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox."));
+
+        assertThat(f.category()).isEqualTo(Category.AUTH);
+        assertThat(f.advice()).contains("Set-CASMailbox");
+    }
+
+    @Test
+    void classifies_an_unrecognised_5xx_reply_as_permanent() {
+        Failure f = classifier.classify(dataRefused(554, "554 5.6.0 Corrupt message content"));
+
+        assertThat(f.category()).isEqualTo(Category.PERMANENT);
+        assertThat(f.serverReply()).isEqualTo("554 5.6.0 Corrupt message content");
+    }
+
+    // --- connection and TLS -----------------------------------------------------------------------------
+
+    @Test
+    void classifies_a_server_without_starttls_as_configuration() {
+        Failure f = classifier.classify(new MessagingException(
+                "STARTTLS is required but host does not support STARTTLS"));
+
+        assertThat(f.category()).isEqualTo(Category.CONFIGURATION);
+        assertThat(f.reason()).contains("does not offer STARTTLS");
+        assertThat(f.advice()).contains("mailgate.smtp.host");
+    }
+
+    @Test
+    void classifies_an_untrusted_certificate_as_configuration() {
+        Failure f = classifier.classify(new MessagingException("Could not convert socket to TLS",
+                new SSLHandshakeException("PKIX path building failed")));
+
+        assertThat(f.category()).isEqualTo(Category.CONFIGURATION);
+        assertThat(f.reason()).contains("TLS with the SMTP server failed").contains("PKIX path building failed");
+        assertThat(f.advice()).contains("mailgate.tls.truststore");
+    }
+
+    @Test
+    void classifies_a_certificate_for_another_host_as_configuration() {
+        Failure f = classifier.classify(new MessagingException("Could not connect to SMTP host: x, port: 587",
+                new IOException("Can't verify identity of server: smtp.example.net")));
+
+        assertThat(f.category()).isEqualTo(Category.CONFIGURATION);
+        assertThat(f.reason()).contains("does not match the host name smtp.example.net");
+    }
+
+    @Test
+    void classifies_a_refused_connection_as_transient() {
+        Failure f = classifier.classify(new MessagingException("Couldn't connect to host, port: localhost, 587",
+                new ConnectException("Connection refused")));
+
+        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(f.reason()).contains("cannot connect to the SMTP server (Connection refused)");
+    }
+
+    @Test
+    void classifies_a_timeout_as_transient() {
+        Failure f = classifier.classify(new MessagingException("Exception reading response",
+                new SocketTimeoutException("Read timed out")));
+
+        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(f.reason()).contains("did not answer in time");
+    }
+
+    @Test
+    void classifies_an_unknown_host_as_transient_naming_dns() {
+        Failure f = classifier.classify(new MessagingException("Unknown SMTP host: smtp.office365.con",
+                new UnknownHostException("smtp.office365.con")));
+
+        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(f.reason()).contains("does not resolve").contains("smtp.office365.con");
+    }
+
+    @Test
+    void classifies_a_server_without_xoauth2_as_configuration() {
+        Failure f = classifier.classify(new AuthenticationFailedException(
+                "The SMTP server at relay.example.com:25 does not offer AUTH XOAUTH2 (it offers: LOGIN PLAIN)"));
+
+        assertThat(f.category()).isEqualTo(Category.CONFIGURATION);
+        assertThat(f.advice()).contains("XOAUTH2");
+    }
+
+    @Test
+    void classifies_any_other_messaging_exception_as_transient() {
+        Failure f = classifier.classify(new MessagingException("[EOF]"));
+
+        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+    }
+
+    @Test
+    void classifies_a_vanished_attachment_file_as_permanent() {
+        Failure f = classifier.classify(new NoSuchFileException("/outbox/attachments/a.pdf"));
+
+        assertThat(f.category()).isEqualTo(Category.PERMANENT);
+        assertThat(f.reason()).contains("could not be read");
+    }
+
+    @Test
+    void classifies_an_unexpected_error_as_permanent_naming_its_type() {
+        Failure f = classifier.classify(new IllegalStateException("boom"));
+
+        assertThat(f.category()).isEqualTo(Category.PERMANENT);
+        assertThat(f.reason()).contains("IllegalStateException: boom");
+    }
+}

@@ -1,0 +1,199 @@
+package dev.mailgate.request;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AttachmentRootTest {
+
+    private static final String FIELD = "attachments[2].path";
+
+    @TempDir
+    Path tmp;
+
+    private Path folder;
+    private AttachmentRoot root;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        folder = Files.createDirectories(tmp.resolve("attachments"));
+        root = new AttachmentRoot(folder);
+        // something worth stealing next to the root
+        Files.writeString(tmp.resolve("secret.txt"), "secret");
+    }
+
+    private Problem rejection(String relative) {
+        Throwable thrown = catchThrowable(() -> root.resolve(FIELD, relative));
+        assertThat(thrown).isInstanceOf(InvalidRequestException.class);
+        return ((InvalidRequestException) thrown).problems().get(0);
+    }
+
+    private void assertRejected(String relative, String phrase) {
+        Problem problem = rejection(relative);
+        assertThat(problem.field()).isEqualTo(FIELD);
+        assertThat(problem.message()).contains(phrase);
+    }
+
+    @Test
+    void resolves_a_nested_relative_path_to_the_real_file() throws IOException {
+        Path file = Files.writeString(Files.createDirectories(folder.resolve("2024/06")).resolve("report.pdf"), "pdf");
+
+        Path resolved = root.resolve(FIELD, "2024/06/report.pdf");
+
+        assertThat(resolved).isEqualTo(file.toRealPath());
+        assertThat(Files.readString(resolved)).isEqualTo("pdf");
+    }
+
+    @Test
+    void resolves_a_path_with_a_harmless_dot_segment() throws IOException {
+        Path file = Files.writeString(folder.resolve("a.txt"), "a");
+
+        assertThat(root.resolve(FIELD, "./a.txt")).isEqualTo(file.toRealPath());
+    }
+
+    @Test
+    void rejects_attachment_path_that_climbs_out_with_dot_dot() {
+        assertRejected("../secret.txt", "climbs out with '..'");
+    }
+
+    @Test
+    void rejects_dot_dot_after_a_subfolder_that_climbs_out() throws IOException {
+        Files.createDirectories(folder.resolve("a"));
+
+        assertRejected("a/../../secret.txt", "climbs out with '..'");
+    }
+
+    @Test
+    void rejects_dot_dot_even_when_it_stays_inside() throws IOException {
+        Files.writeString(Files.createDirectories(folder.resolve("a")).resolve("x.txt"), "x");
+
+        assertRejected("a/../a/x.txt", "climbs out with '..'");
+    }
+
+    @Test
+    void rejects_a_unix_absolute_path() {
+        assertRejected("/etc/passwd", "is an absolute path");
+    }
+
+    @Test
+    void rejects_an_absolute_path_pointing_into_the_root_itself() throws IOException {
+        Path file = Files.writeString(folder.resolve("a.txt"), "a");
+
+        assertRejected(file.toString(), "is an absolute path");
+    }
+
+    @Test
+    void rejects_a_windows_drive_path() {
+        assertRejected("C:\\x", "is an absolute path");
+    }
+
+    @Test
+    void rejects_a_windows_unc_path() {
+        assertRejected("\\\\server\\share", "is an absolute path");
+    }
+
+    @Test
+    void rejects_url_encoded_dots() {
+        assertRejected("%2e%2e/secret.txt", "contains encoded or control characters");
+    }
+
+    @Test
+    void rejects_url_encoded_upper_case_dots() {
+        assertRejected("%2E%2E/secret.txt", "contains encoded or control characters");
+    }
+
+    @Test
+    void rejects_url_encoded_slash() {
+        assertRejected("..%2fsecret.txt", "contains encoded or control characters");
+    }
+
+    @Test
+    void rejects_url_encoded_backslash() {
+        assertRejected("..%5csecret.txt", "contains encoded or control characters");
+    }
+
+    @Test
+    void rejects_a_nul_character_and_prints_it_harmlessly() {
+        Problem problem = rejection("a.txt\0.pdf");
+
+        assertThat(problem.field()).isEqualTo(FIELD);
+        assertThat(problem.message()).contains("'a.txt?.pdf' contains encoded or control characters")
+                .doesNotContain("\0");
+    }
+
+    @Test
+    void rejects_a_symlink_inside_the_root_that_points_outside() throws IOException {
+        Files.createSymbolicLink(folder.resolve("innocent.txt"), tmp.resolve("secret.txt"));
+
+        assertRejected("innocent.txt", "is a link that leads outside the attachments folder");
+    }
+
+    @Test
+    void rejects_a_file_below_a_symlinked_folder_that_points_outside() throws IOException {
+        Path outside = Files.createDirectories(tmp.resolve("elsewhere"));
+        Files.writeString(outside.resolve("x.txt"), "x");
+        Files.createSymbolicLink(folder.resolve("docs"), outside);
+
+        assertRejected("docs/x.txt", "is a link that leads outside the attachments folder");
+    }
+
+    @Test
+    void rejects_a_sibling_folder_that_shares_the_name_prefix() throws IOException {
+        Files.writeString(Files.createDirectories(tmp.resolve("attachments-evil")).resolve("x"), "x");
+
+        assertRejected("../attachments-evil/x", "climbs out with '..'");
+    }
+
+    @Test
+    void rejects_a_symlink_into_a_sibling_folder_that_shares_the_name_prefix() throws IOException {
+        Path evil = Files.writeString(Files.createDirectories(tmp.resolve("attachments-evil")).resolve("x"), "x");
+        Files.createSymbolicLink(folder.resolve("x"), evil);
+
+        assertRejected("x", "is a link that leads outside the attachments folder");
+    }
+
+    @Test
+    void accepts_a_symlink_that_stays_inside_the_root() throws IOException {
+        Path target = Files.writeString(Files.createDirectories(folder.resolve("store")).resolve("a.txt"), "a");
+        Files.createSymbolicLink(folder.resolve("latest.txt"), target);
+
+        assertThat(root.resolve(FIELD, "latest.txt")).isEqualTo(target.toRealPath());
+    }
+
+    @Test
+    void rejects_a_directory() throws IOException {
+        Files.createDirectories(folder.resolve("reports"));
+
+        assertRejected("reports", "is not a regular file");
+    }
+
+    @Test
+    void rejects_the_root_itself() {
+        assertRejected(".", "is outside the attachments folder");
+    }
+
+    @Test
+    void rejects_a_missing_file_and_says_where_to_put_it() {
+        assertRejected("missing.pdf", "does not exist in the attachments folder");
+    }
+
+    @Test
+    void rejects_an_empty_path() {
+        assertRejected(" ", "is empty");
+    }
+
+    @Test
+    void works_when_the_root_is_reached_through_a_symlink() throws IOException {
+        Path link = Files.createSymbolicLink(tmp.resolve("link-to-attachments"), folder);
+        Path file = Files.writeString(folder.resolve("a.txt"), "a");
+
+        assertThat(new AttachmentRoot(link).resolve(FIELD, "a.txt")).isEqualTo(file.toRealPath());
+    }
+}
