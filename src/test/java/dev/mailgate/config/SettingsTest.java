@@ -60,7 +60,7 @@ class SettingsTest {
 
         assertThat(t.refreshMargin()).isEqualTo(Duration.ofMinutes(10));
         assertThat(t.refreshAhead()).isEqualTo(Duration.ofMinutes(5));
-        assertThat(t.failureBackoff()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(t.failureBackoff()).isEqualTo(Duration.ofSeconds(5));
     }
 
     @Test

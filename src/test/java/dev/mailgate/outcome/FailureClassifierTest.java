@@ -140,14 +140,14 @@ class FailureClassifierTest {
     }
 
     @Test
-    void classifies_send_as_denied_as_permanent_with_send_as_advice() {
+    void classifies_send_as_denied_as_permanent_with_mailbox_permission_advice() {
         Failure f = classifier.classify(dataRefused(554, "554 5.2.0 STOREDRV.Submission.Exception:"
                 + "SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent "
                 + "exception with message Cannot submit message."));
 
         assertThat(f.category()).isEqualTo(Category.PERMANENT);
-        assertThat(f.reason()).contains("not allowed to send as the From address");
-        assertThat(f.advice()).contains("Add-RecipientPermission");
+        assertThat(f.reason()).contains("may not send as this mailbox");
+        assertThat(f.advice()).contains("Add-MailboxPermission", "FullAccess");
     }
 
     @Test
@@ -231,7 +231,8 @@ class FailureClassifierTest {
                 new IOException("Can't verify identity of server: smtp.example.net")));
 
         assertThat(f.category()).isEqualTo(Category.CONFIGURATION);
-        assertThat(f.reason()).contains("does not match the host name smtp.example.net");
+        assertThat(f.reason()).contains("does not match the host name", "smtp.example.net",
+                "before any token was sent");
     }
 
     @Test
