@@ -46,10 +46,8 @@ public final class MimeComposer {
 
     public MimeComposer(TemplateRenderer renderer) {
         this.renderer = renderer;
-        Properties mime = new Properties();
-        // RFC 2231 file names and RFC 2047 subjects for non-ASCII text
-        mime.setProperty("mail.mime.encodefilename", "true");
-        this.session = Session.getInstance(mime);
+        // MIME settings are read from system properties; the defaults (RFC 2231 file names) are what we want
+        this.session = Session.getInstance(new Properties());
     }
 
     /** @param id the delivery id; it becomes the Message-ID's left part and the X-Mailgate-Id header */

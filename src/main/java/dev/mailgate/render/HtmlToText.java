@@ -11,8 +11,12 @@ import org.jsoup.select.NodeVisitor;
 /** The plain-text alternative of an HTML body: paragraphs, line breaks, list items and link targets kept. */
 final class HtmlToText {
 
+    /** Elements that start on a new line. */
     private static final Set<String> BLOCKS = Set.of("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
             "ul", "ol", "blockquote", "pre", "section", "article", "header", "footer", "hr");
+    /** Elements followed by an empty line, as paragraphs are in plain text. */
+    private static final Set<String> PARAGRAPHS = Set.of("p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul",
+            "ol", "blockquote", "pre");
 
     private HtmlToText() {
     }
@@ -48,6 +52,8 @@ final class HtmlToText {
                                 && !href.equals(e.text())) {
                             out.append(" (").append(href).append(')');
                         }
+                    } else if (PARAGRAPHS.contains(tag)) {
+                        out.append("\n\n");
                     } else if (BLOCKS.contains(tag) || tag.equals("td")) {
                         out.append(tag.equals("td") ? "\t" : "\n");
                     }

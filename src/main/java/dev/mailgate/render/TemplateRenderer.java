@@ -4,14 +4,12 @@ import java.io.IOException;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
 import freemarker.cache.ClassTemplateLoader;
 import freemarker.cache.FileTemplateLoader;
-import freemarker.cache.MultiTemplateLoader;
 import freemarker.cache.TemplateLoader;
 import freemarker.core.InvalidReferenceException;
 import freemarker.core.TemplateClassResolver;
@@ -42,20 +40,27 @@ public final class TemplateRenderer {
     public record Rendered(String subject, String text, String html) {
     }
 
-    private final Configuration freemarker;
+    /** The templates folder, when it exists. */
+    private final Configuration folder;
+    /** The templates built into the jar. */
+    private final Configuration builtin;
 
     public TemplateRenderer(Path templatesDir) {
-        freemarker = new Configuration(Configuration.VERSION_2_3_34);
-        List<TemplateLoader> loaders = new ArrayList<>();
+        Configuration fromFolder = null;
         if (Files.isDirectory(templatesDir)) {
             try {
-                loaders.add(new FileTemplateLoader(templatesDir.toFile()));
+                fromFolder = configuration(new FileTemplateLoader(templatesDir.toFile()));
             } catch (IOException e) {
                 throw new IllegalStateException("templates folder " + templatesDir + " cannot be read", e);
             }
         }
-        loaders.add(new ClassTemplateLoader(TemplateRenderer.class, "/templates"));
-        freemarker.setTemplateLoader(new MultiTemplateLoader(loaders.toArray(TemplateLoader[]::new)));
+        folder = fromFolder;
+        builtin = configuration(new ClassTemplateLoader(TemplateRenderer.class, "/templates"));
+    }
+
+    private static Configuration configuration(TemplateLoader loader) {
+        Configuration freemarker = new Configuration(Configuration.VERSION_2_3_34);
+        freemarker.setTemplateLoader(loader);
         freemarker.setDefaultEncoding("UTF-8");
         freemarker.setRecognizeStandardFileExtensions(true);
         freemarker.setTemplateExceptionHandler(TemplateExceptionHandler.RETHROW_HANDLER);
@@ -65,22 +70,41 @@ public final class TemplateRenderer {
         // templates are data, not code: no Java class instantiation, no ?api
         freemarker.setNewBuiltinClassResolver(TemplateClassResolver.ALLOWS_NOTHING_RESOLVER);
         freemarker.setAPIBuiltinEnabled(false);
+        return freemarker;
     }
 
     public boolean exists(String name) {
-        return NAME.matcher(name).matches() && (find(name + ".html.ftlh") != null || find(name + ".txt.ftl") != null);
+        return source(name) != null;
+    }
+
+    /**
+     * Where template {@code name} comes from: a template is a set of files taken as a whole from one place, the
+     * folder if it has the template's HTML or text body, else the jar. Overriding only {@code report.html.ftlh}
+     * in the folder must not pair it with the jar's {@code report.txt.ftl}.
+     */
+    private Configuration source(String name) {
+        if (!NAME.matcher(name).matches()) {
+            return null;
+        }
+        for (Configuration place : folder == null ? List.of(builtin) : List.of(folder, builtin)) {
+            if (find(place, name + ".html.ftlh") != null || find(place, name + ".txt.ftl") != null) {
+                return place;
+            }
+        }
+        return null;
     }
 
     /**
      * @throws InvalidRequestException naming the missing value when the data does not fit the template
      */
     public Rendered render(String name, Map<String, Object> data) {
-        if (!exists(name)) {
+        Configuration place = source(name);
+        if (place == null) {
             throw new InvalidRequestException("template", "unknown template '" + name + "'");
         }
-        String html = process(find(name + ".html.ftlh"), data, name);
-        String text = process(find(name + ".txt.ftl"), data, name);
-        String subject = process(find(name + ".subject.ftl"), data, name);
+        String html = process(find(place, name + ".html.ftlh"), data, name);
+        String text = process(find(place, name + ".txt.ftl"), data, name);
+        String subject = process(find(place, name + ".subject.ftl"), data, name);
         if (text == null && html != null) {
             text = HtmlToText.convert(html);
         }
@@ -90,16 +114,16 @@ public final class TemplateRenderer {
     /** Renders a one-line template given inline, such as a route's subject {@code "Invoice ${file.baseName}"}. */
     public String renderInline(String field, String source, Map<String, Object> data) {
         try {
-            Template template = new Template(field, source, freemarker);
+            Template template = new Template(field, source, builtin);
             return process(template, data, field);
         } catch (IOException e) {
             throw new InvalidRequestException(field, "is not a valid template: " + firstLine(e.getMessage()));
         }
     }
 
-    private Template find(String file) {
+    private static Template find(Configuration place, String file) {
         try {
-            return freemarker.getTemplate(file);
+            return place.getTemplate(file);
         } catch (TemplateNotFoundException e) {
             return null;
         } catch (IOException e) {

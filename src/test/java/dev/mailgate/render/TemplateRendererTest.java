@@ -107,10 +107,10 @@ class TemplateRendererTest {
     }
 
     @Test
-    void puts_each_paragraph_of_compact_html_on_its_own_line() throws IOException {
+    void separates_paragraphs_of_compact_html_by_a_blank_line_however_the_html_is_laid_out() throws IOException {
         write("note.html.ftlh", "<p>First</p><p>Second</p><div>Third</div>");
 
-        assertThat(renderer.render("note", Map.of()).text()).isEqualTo("First\nSecond\nThird\n");
+        assertThat(renderer.render("note", Map.of()).text()).isEqualTo("First\n\nSecond\n\nThird\n");
     }
 
     @Test
@@ -283,5 +283,16 @@ class TemplateRendererTest {
 
         assertThat(problem.field()).isEqualTo("subject");
         assertThat(problem.message()).contains("is not a valid template");
+    }
+
+    @Test
+    void a_template_overridden_in_the_folder_is_taken_whole_from_the_folder() throws IOException {
+        // the jar has report.html.ftlh and report.txt.ftl; overriding only the HTML must not pair it with the jar's text
+        write("report.html.ftlh", "<p>Our own report ${file.name}</p>");
+
+        TemplateRenderer.Rendered rendered = renderer.render("report", Map.of("file", Map.of("name", "q3.pdf")));
+
+        assertThat(rendered.html()).isEqualTo("<p>Our own report q3.pdf</p>");
+        assertThat(rendered.text()).isEqualTo("Our own report q3.pdf\n");
     }
 }
