@@ -67,10 +67,10 @@ public final class FailureClassifier {
             }
         }
         for (Throwable e : chain) {
-            if (e instanceof jakarta.mail.AuthenticationFailedException) {
-                return new Failure(Category.CONFIGURATION, oneLine(e.getMessage()),
-                        "Mailgate only authenticates with OAuth2 (XOAUTH2); use an Exchange Online submission "
-                                + "endpoint (smtp.office365.com:587)");
+            if (e instanceof XOAuth2MailSender.XOAuth2NotOfferedException) {
+                return new Failure(Category.CONFIGURATION, oneLine(e.getMessage()) + "; no token was sent",
+                        "Mailgate only authenticates with OAuth2 (XOAUTH2): point mailgate.smtp.host/port at an "
+                                + "Exchange Online submission endpoint (smtp.office365.com:587)");
             }
             String message = String.valueOf(e.getMessage());
             if (message.contains("STARTTLS is required")) {

@@ -60,8 +60,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 int code = transport.getLastReturnCode();
                 boolean tokenRejected = code == 535 || code == 334;
                 if (!tokenRejected) {
-                    throw new AuthenticationFailedException("The SMTP server at " + getHost() + ":" + getPort()
-                            + " does not accept AUTH XOAUTH2 (" + oneLine(e.getMessage()) + ")");
+                    throw new XOAuth2NotOfferedException(getHost() + ":" + getPort(), oneLine(e.getMessage()));
                 }
                 authenticator.rejected(token);
                 if (attempt == 1) {
@@ -107,9 +106,8 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         String mechanisms = transport.getExtensionParameter("AUTH");
         if (mechanisms == null || !mechanisms.toUpperCase(Locale.ROOT).contains("XOAUTH2")) {
             close(transport);
-            throw new AuthenticationFailedException("The SMTP server at " + getHost() + ":" + getPort()
-                    + " does not offer AUTH XOAUTH2 (it offers: " + (mechanisms == null ? "no AUTH" : mechanisms)
-                    + "); point mailgate.smtp.host at an OAuth2 submission server such as smtp.office365.com:587");
+            throw new XOAuth2NotOfferedException(getHost() + ":" + getPort(), mechanisms == null ? "no AUTH"
+                    : "AUTH " + mechanisms);
         }
     }
 
@@ -162,6 +160,13 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
 
         public String serverReply() {
             return serverReply;
+        }
+    }
+
+    /** The server does not do SASL XOAUTH2 (it offers other mechanisms, or no AUTH at all). */
+    public static final class XOAuth2NotOfferedException extends MessagingException {
+        XOAuth2NotOfferedException(String server, String offered) {
+            super("the SMTP server at " + server + " does not offer AUTH XOAUTH2 (" + offered + ")");
         }
     }
 

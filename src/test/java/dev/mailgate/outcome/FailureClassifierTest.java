@@ -263,15 +263,6 @@ class FailureClassifierTest {
     }
 
     @Test
-    void classifies_a_server_without_xoauth2_as_configuration() {
-        Failure f = classifier.classify(new AuthenticationFailedException(
-                "The SMTP server at relay.example.com:25 does not offer AUTH XOAUTH2 (it offers: LOGIN PLAIN)"));
-
-        assertThat(f.category()).isEqualTo(Category.CONFIGURATION);
-        assertThat(f.advice()).contains("XOAUTH2");
-    }
-
-    @Test
     void classifies_any_other_messaging_exception_as_transient() {
         Failure f = classifier.classify(new MessagingException("[EOF]"));
 

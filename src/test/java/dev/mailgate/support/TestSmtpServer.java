@@ -22,9 +22,12 @@ import jakarta.mail.Session;
 import jakarta.mail.internet.MimeMessage;
 
 import org.awaitility.Awaitility;
+import org.subethamail.smtp.AuthenticationHandlerFactory;
 import org.subethamail.smtp.MessageContext;
 import org.subethamail.smtp.MessageHandler;
 import org.subethamail.smtp.RejectException;
+import org.subethamail.smtp.auth.EasyAuthenticationHandlerFactory;
+import org.subethamail.smtp.auth.LoginFailedException;
 import org.subethamail.smtp.server.SMTPServer;
 
 import dev.mailgate.sandbox.SandboxTokens;
@@ -59,8 +62,8 @@ public final class TestSmtpServer implements AutoCloseable {
     private final Queue<RejectException> dataReplies = new ConcurrentLinkedQueue<>();
     private final AtomicInteger transactions = new AtomicInteger();
 
-    private TestSmtpServer(SSLContext tls, SandboxTokens tokens) {
-        XOAuth2Authentication auth = new XOAuth2Authentication((mailbox, token) -> {
+    private TestSmtpServer(SSLContext tls, SandboxTokens tokens, AuthenticationHandlerFactory otherAuth) {
+        AuthenticationHandlerFactory auth = otherAuth != null ? otherAuth : new XOAuth2Authentication((mailbox, token) -> {
             if (authRejections.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
                 return Optional.of("scripted rejection");
             }
@@ -89,12 +92,20 @@ public final class TestSmtpServer implements AutoCloseable {
 
     /** STARTTLS with {@code tls}'s certificate, then XOAUTH2. */
     public static TestSmtpServer withStartTls(SSLContext tls, SandboxTokens tokens) {
-        return new TestSmtpServer(tls, tokens);
+        return new TestSmtpServer(tls, tokens, null);
+    }
+
+    /** STARTTLS, then only AUTH PLAIN and LOGIN (a classic relay): every password attempt is recorded. */
+    public static TestSmtpServer withPasswordAuthOnly(SSLContext tls, List<String> passwordsSeen) {
+        return new TestSmtpServer(tls, null, new EasyAuthenticationHandlerFactory((user, password, context) -> {
+            passwordsSeen.add(password);
+            throw new LoginFailedException();
+        }));
     }
 
     /** No STARTTLS at all, but AUTH XOAUTH2 offered in the clear: a server Mailgate must refuse. */
     public static TestSmtpServer cleartext(SandboxTokens tokens) {
-        return new TestSmtpServer(null, tokens);
+        return new TestSmtpServer(null, tokens, null);
     }
 
     public int port() {

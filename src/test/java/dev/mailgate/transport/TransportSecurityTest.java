@@ -72,6 +72,19 @@ class TransportSecurityTest {
     }
 
     @Test
+    void server_offering_only_password_auth_gets_no_token() {
+        List<String> passwords = new java.util.concurrent.CopyOnWriteArrayList<>();
+        smtp = TestSmtpServer.withPasswordAuthOnly(trusted.serverContext(), passwords);
+
+        JsonNode error = sendAndExpectFailure();
+
+        assertThat(error.path("category").asText()).isEqualTo("configuration");
+        assertThat(error.path("reason").asText()).contains("does not offer AUTH XOAUTH2", "no token was sent");
+        assertThat(passwords).isEmpty();
+        assertThat(smtp.received()).isEmpty();
+    }
+
+    @Test
     void server_with_an_untrusted_certificate_is_refused_before_auth() {
         SelfSignedCertificate stranger = SelfSignedCertificate.forLocalhost();
         smtp = TestSmtpServer.withStartTls(stranger.serverContext(), entra.tokens());

@@ -8,10 +8,9 @@ import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.FailureClassifier;
 
 /**
- * Lives in the transport package because {@link XOAuth2MailSender.TokenRejectedException}'s constructor is
- * package-private: only the sender raises it.
+ * The failures only the sender raises (their constructors are package-private), as the classifier sees them.
  */
-class TokenRejectedClassificationTest {
+class SenderFailureClassificationTest {
 
     @Test
     void classifies_a_rejected_fresh_token_as_auth_with_mailbox_and_exchange_advice() {
@@ -27,4 +26,14 @@ class TokenRejectedClassificationTest {
                 .contains("Set-CASMailbox");
     }
 
+    @Test
+    void classifies_a_server_without_xoauth2_as_configuration() {
+        Failure f = new FailureClassifier().classify(new XOAuth2MailSender.XOAuth2NotOfferedException(
+                "relay.example.com:25", "AUTH LOGIN PLAIN"));
+
+        assertThat(f.category()).isEqualTo(Failure.Category.CONFIGURATION);
+        assertThat(f.reason()).contains("relay.example.com:25 does not offer AUTH XOAUTH2 (AUTH LOGIN PLAIN)",
+                "no token was sent");
+        assertThat(f.advice()).contains("smtp.office365.com:587");
+    }
 }
