@@ -19,9 +19,10 @@ import dev.mailgate.config.MailgateConfiguration;
  */
 public final class Mailgate {
 
-    /** sysexits.h EX_USAGE and EX_CONFIG, so scripts can tell a typo from a broken configuration. */
+    /** sysexits.h codes, so scripts can tell a usage error from a broken configuration or a failure. */
     static final int EX_USAGE = 64;
     static final int EX_CONFIG = 78;
+    static final int EX_SOFTWARE = 70;
 
     private Mailgate() {
     }
@@ -35,12 +36,15 @@ public final class Mailgate {
         try {
             main.run();
         } catch (Exception e) {
+            // exit even though servers started before the failure (the sandbox) still have threads running
             ConfigurationException config = configurationProblem(e);
-            if (config == null) {
-                throw e;
+            if (config != null) {
+                System.err.println(config.getMessage());
+                System.exit(EX_CONFIG);
             }
-            System.err.println(config.getMessage());
-            System.exit(EX_CONFIG);
+            System.err.println("Mailgate could not start:");
+            e.printStackTrace();
+            System.exit(EX_SOFTWARE);
         }
         System.exit(main.getExitCode());
     }

@@ -1,9 +1,12 @@
 package dev.mailgate.auth;
 
+import static dev.mailgate.Text.oneLine;
+
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.UnknownHostException;
+import java.security.cert.CertificateException;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -13,6 +16,7 @@ import javax.net.ssl.SSLException;
 import com.microsoft.aad.msal4j.MsalServiceException;
 import com.microsoft.aad.msal4j.MsalThrottlingException;
 
+import dev.mailgate.Text;
 import dev.mailgate.config.Settings;
 
 /**
@@ -71,10 +75,14 @@ public final class EntraErrors {
             if (e instanceof InterruptedIOException) {
                 return unreachable(entra, "it did not answer in time (mailgate.entra.connect-timeout / read-timeout)");
             }
-            if (e instanceof SSLException) {
+            if (e instanceof CertificateException
+                    || e instanceof SSLException && String.valueOf(e.getMessage()).matches("(?is).*(certificate|pkix).*")) {
                 return new TokenException(TokenException.Kind.REJECTED, "TLS to Entra ID at " + entra.authorityHost()
-                        + " failed (" + e.getMessage() + "): its certificate is not trusted by this Java runtime; "
-                        + "check proxies that intercept TLS and mailgate.tls.truststore");
+                        + " failed (" + oneLine(e.getMessage()) + "): its certificate is not trusted by this Java "
+                        + "runtime; check proxies that intercept TLS and mailgate.tls.truststore");
+            }
+            if (e instanceof SSLException) {
+                return unreachable(entra, "the TLS connection broke (" + oneLine(e.getMessage()) + ")");
             }
         }
         return unreachable(entra, error.getClass().getSimpleName());
@@ -82,8 +90,9 @@ public final class EntraErrors {
 
     private static TokenException fromService(MsalServiceException e, Settings.Entra entra) {
         Integer status = e.statusCode();
-        if (status != null && status >= 500) {
-            return unreachable(entra, "it answered HTTP " + status);
+        if (status != null && (status >= 500 || status == 429)) {
+            return unreachable(entra, status == 429 ? "it is throttling token requests (HTTP 429)"
+                    : "it answered HTTP " + status);
         }
         String description = firstLine(e.getMessage());
         Matcher m = AADSTS.matcher(description);
@@ -106,10 +115,7 @@ public final class EntraErrors {
 
     /** Entra's descriptions end with trace and correlation ids over several lines; the first sentence says it. */
     private static String firstLine(String message) {
-        if (message == null) {
-            return "";
-        }
-        String line = message.strip().lines().findFirst().orElse("");
+        String line = Text.firstLine(message);
         int trace = line.indexOf(" Trace ID:");
         return trace > 0 ? line.substring(0, trace) : line;
     }

@@ -106,7 +106,6 @@ public final class TokenCache {
                 LOG.info("The SMTP server rejected the access token that expires at {}; dropping it",
                         token.expiresAt());
                 current = null;
-                lastFailure = null;
             }
         } finally {
             lock.unlock();

@@ -88,18 +88,23 @@ public final class MimeComposer {
     }
 
     private OutgoingMessage raw(MailRequest request, String id, String mailbox) throws MessagingException, IOException {
-        OutgoingMessage message = new OutgoingMessage(session, new SharedFileInputStream(request.rawMessage().toFile()),
-                id, mailbox);
-        // the minimum an MTA adds to a message that lacks it; the body stays byte for byte as it was
-        if (message.getHeader("From") == null) {
-            message.setFrom(new InternetAddress(request.from()));
+        SharedFileInputStream in = new SharedFileInputStream(request.rawMessage().toFile());
+        try {
+            OutgoingMessage message = new OutgoingMessage(session, in, id, mailbox);
+            // the minimum an MTA adds to a message that lacks it; the body stays byte for byte as it was
+            if (message.getHeader("From") == null) {
+                message.setFrom(new InternetAddress(request.from()));
+            }
+            if (message.getHeader("Date") == null) {
+                message.setSentDate(new Date());
+            }
+            message.ensureMessageId();
+            message.setHeader("X-Mailgate-Id", id);
+            return message;
+        } catch (MessagingException | RuntimeException e) {
+            in.close();
+            throw e;
         }
-        if (message.getHeader("Date") == null) {
-            message.setSentDate(new Date());
-        }
-        message.ensureMessageId();
-        message.setHeader("X-Mailgate-Id", id);
-        return message;
     }
 
     private static void setContent(OutgoingMessage message, List<MailRequest.Attachment> attachments, String text,

@@ -17,7 +17,6 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
 
     private final String id;
     private final String mailbox;
-    private final boolean raw;
     private final InputStream source;
     private volatile String serverReply;
 
@@ -26,7 +25,6 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
         super(session);
         this.id = id;
         this.mailbox = mailbox;
-        this.raw = false;
         this.source = null;
         setEnvelopeFrom(mailbox);
     }
@@ -36,7 +34,6 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
         super(session, in);
         this.id = id;
         this.mailbox = mailbox;
-        this.raw = true;
         this.source = in;
         setEnvelopeFrom(mailbox);
     }
@@ -48,11 +45,6 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
     /** The mailbox the SASL XOAUTH2 {@code user=} names and the envelope sender. */
     public String mailbox() {
         return mailbox;
-    }
-
-    /** Raw messages are transmitted as read: no {@code saveChanges()}, which would re-encode their parts. */
-    public boolean raw() {
-        return raw;
     }
 
     /** The server's reply to the end of DATA, e.g. {@code 250 2.0.0 OK <id> [Hostname=...]}. */

@@ -58,12 +58,15 @@ public class MailgateConfiguration implements CamelConfiguration {
         Settings settings = Settings.read(key -> context.getPropertiesComponent().resolveProperty(key));
         Optional<KeyStore> trust = Optional.empty();
         if (settings.sandbox()) {
+            String why = settings.entra().tenantId().isBlank()
+                    ? "no Microsoft tenant is configured: mailgate.entra.tenant-id is empty"
+                    : "forced by mailgate.sandbox=true, although a tenant is configured";
             Sandbox sandbox = Sandbox.start(settings.sandboxDir(), settings.entra().clientSecret());
             context.addService(sandbox, true, true);
             settings = settings.withSandbox("localhost", sandbox.smtpPort(), sandbox.authorityHost(), Sandbox.TENANT,
                     Sandbox.CLIENT_ID, sandbox.clientSecret(), Sandbox.SENDER);
             trust = Optional.of(sandbox.trustStore());
-            banner(settings, sandbox);
+            banner(settings, sandbox, why);
         } else if (settings.trust().isPresent()) {
             trust = Optional.of(loadTrustStore(settings.trust().get()));
             LOG.warn("TLS: trusting ONLY the certificates in {} (mailgate.tls.truststore) for SMTP and Entra ID, "
@@ -93,7 +96,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer),
                 SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
-                settings.sandbox() ? settings.sandboxDir() : null);
+                validator, settings.sandbox() ? settings.sandboxDir() : null);
         context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
         loadUserRoutes(context, settings.routesDir());
     }
@@ -119,14 +122,14 @@ public class MailgateConfiguration implements CamelConfiguration {
         Files.createDirectories(settings.dataDir());
     }
 
-    private static void banner(Settings settings, Sandbox sandbox) {
+    private static void banner(Settings settings, Sandbox sandbox, String why) {
         String line = "=".repeat(92);
-        LOG.warn("\n{}\n  SANDBOX MODE: no Microsoft tenant is configured (mailgate.entra.tenant-id is empty).\n"
+        LOG.warn("\n{}\n  SANDBOX MODE ({}).\n"
                 + "  Mail goes to an embedded STARTTLS + XOAUTH2 server on localhost:{}, with tokens from an\n"
                 + "  embedded HTTPS token endpoint at {}. Delivered mail is written to\n"
                 + "  {}  --  NOTHING LEAVES THIS MACHINE.\n"
                 + "  To send for real, see the README section \"From sandbox to a real tenant\".\n{}", line,
-                sandbox.smtpPort(), sandbox.authorityHost(), settings.sandboxDir().toAbsolutePath(), line);
+                why, sandbox.smtpPort(), sandbox.authorityHost(), settings.sandboxDir().toAbsolutePath(), line);
     }
 
     private static KeyStore loadTrustStore(Settings.Trust trust) {

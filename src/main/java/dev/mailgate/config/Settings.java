@@ -9,6 +9,9 @@ import java.util.Optional;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
+import jakarta.mail.internet.AddressException;
+import jakarta.mail.internet.InternetAddress;
+
 import org.apache.camel.util.TimeUtils;
 
 /**
@@ -118,8 +121,8 @@ public final class Settings {
                         r.optional("mailgate.entra.private-key-password"),
                         r.optionalPath("mailgate.entra.pkcs12-file"),
                         r.optional("mailgate.entra.pkcs12-password"),
-                        r.duration("mailgate.entra.connect-timeout", "10s"),
-                        r.duration("mailgate.entra.read-timeout", "15s")),
+                        r.timeout("mailgate.entra.connect-timeout", "10s"),
+                        r.timeout("mailgate.entra.read-timeout", "15s")),
                 new Token(
                         r.duration("mailgate.token.refresh-margin", "10m"),
                         r.duration("mailgate.token.refresh-ahead", "5m"),
@@ -127,9 +130,9 @@ public final class Settings {
                 new Smtp(
                         r.string("mailgate.smtp.host", "smtp.office365.com"),
                         r.port("mailgate.smtp.port", 587),
-                        r.duration("mailgate.smtp.connect-timeout", "15s"),
-                        r.duration("mailgate.smtp.read-timeout", "60s"),
-                        r.duration("mailgate.smtp.write-timeout", "60s"),
+                        r.timeout("mailgate.smtp.connect-timeout", "15s"),
+                        r.timeout("mailgate.smtp.read-timeout", "60s"),
+                        r.timeout("mailgate.smtp.write-timeout", "60s"),
                         r.bool("mailgate.smtp.debug", false)),
                 r.optionalPath("mailgate.tls.truststore")
                         .map(p -> new Trust(p, r.string("mailgate.tls.truststore-password", ""))),
@@ -263,6 +266,17 @@ public final class Settings {
             }
         }
 
+        /** A timeout: zero would mean "wait forever" to the libraries that get it. */
+        Duration timeout(String key, String defaultValue) {
+            Duration d = duration(key, defaultValue);
+            if (d.isZero()) {
+                problems.add(key + "=" + string(key, defaultValue) + " would mean waiting forever; give a timeout such "
+                        + "as " + defaultValue);
+                return TimeUtils.toDuration(defaultValue);
+            }
+            return d;
+        }
+
         int port(String key, int defaultValue) {
             int port = integer(key, defaultValue);
             if (port < 1 || port > 65535) {
@@ -358,6 +372,17 @@ public final class Settings {
         }
 
         void crossChecks(Settings s) {
+            s.sender.ifPresent(sender -> {
+                try {
+                    InternetAddress address = new InternetAddress(sender, true);
+                    if (address.isGroup() || !address.getAddress().contains("@")) {
+                        throw new AddressException(sender);
+                    }
+                } catch (AddressException ex) {
+                    problems.add("mailgate.sender='" + sender + "' is not a mailbox address; write it like "
+                            + "mailgate@contoso.com");
+                }
+            });
             if (s.sandbox()) {
                 return;
             }
@@ -369,6 +394,9 @@ public final class Settings {
             if (e.clientId().isBlank()) {
                 problems.add("mailgate.entra.client-id is empty; set it to the app registration's "
                         + "Application (client) ID");
+            }
+            if (e.clientSecret().isPresent() && e.clientSecretFile().isPresent()) {
+                problems.add("both mailgate.entra.client-secret and mailgate.entra.client-secret-file are set; keep one");
             }
             int credentials = (e.clientSecret().isPresent() || e.clientSecretFile().isPresent() ? 1 : 0)
                     + (e.certificateFile().isPresent() || e.privateKeyFile().isPresent() ? 1 : 0)

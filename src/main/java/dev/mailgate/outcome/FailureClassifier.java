@@ -1,11 +1,15 @@
 package dev.mailgate.outcome;
 
+import static dev.mailgate.Text.oneLine;
+
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.SocketException;
 import java.net.UnknownHostException;
+import java.nio.file.NoSuchFileException;
 import java.security.cert.CertificateException;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,7 +57,7 @@ public final class FailureClassifier {
             if (e instanceof TokenException token) {
                 return token.kind() == TokenException.Kind.UNREACHABLE
                         ? new Failure(Category.TRANSIENT, "no access token: " + token.getMessage(),
-                                "Mailgate retries by itself; if it keeps failing, check outbound HTTPS to Entra ID")
+                                "temporary; if it persists, check outbound HTTPS to Entra ID (DNS, firewall, proxy)")
                         : new Failure(Category.AUTH, "no access token: " + token.getMessage(),
                                 "fix the Entra ID app registration or credential as described");
             }
@@ -86,7 +90,7 @@ public final class FailureClassifier {
                         + "any token was sent",
                         "use the host name the certificate was issued for (smtp.office365.com) in mailgate.smtp.host");
             }
-            if (e instanceof CertificateException || e instanceof SSLException) {
+            if (e instanceof CertificateException || e instanceof SSLException && isCertificateProblem(message)) {
                 return new Failure(Category.CONFIGURATION, "TLS with the SMTP server failed (" + oneLine(message)
                         + "); its certificate is not trusted, so no token was sent",
                         "check that mailgate.smtp.host is the real server and that no proxy intercepts TLS; for an "
@@ -104,17 +108,27 @@ public final class FailureClassifier {
             }
             if (e instanceof InterruptedIOException) {
                 return new Failure(Category.TRANSIENT, "the SMTP server did not answer in time",
-                        "Mailgate retries by itself; check the network if it persists "
-                                + "(mailgate.smtp.read-timeout, mailgate.smtp.write-timeout)");
+                        "temporary; if it persists, check the network and mailgate.smtp.read-timeout / "
+                                + "mailgate.smtp.write-timeout");
+            }
+            if (e instanceof SSLException) {
+                return new Failure(Category.TRANSIENT, "the TLS connection to the SMTP server broke ("
+                        + oneLine(e.getMessage()) + ")", "temporary; if it persists, check the network path to the "
+                                + "server");
+            }
+            if (e instanceof FileNotFoundException || e instanceof NoSuchFileException) {
+                return new Failure(Category.PERMANENT, "a file of the request disappeared before it was sent ("
+                        + oneLine(e.getMessage()) + ")", "keep attachment files in place until the request is "
+                                + "sent, then submit it again");
             }
             if (e instanceof SocketException) {
                 return new Failure(Category.TRANSIENT, "the connection to the SMTP server broke ("
-                        + oneLine(e.getMessage()) + ")", "Mailgate retries by itself");
+                        + oneLine(e.getMessage()) + ")", "temporary; if it persists, check the network path to the server");
             }
         }
         if (error instanceof MessagingException) {
             return new Failure(Category.TRANSIENT, "sending failed: " + oneLine(error.getMessage()),
-                    "Mailgate retries by itself");
+                    "temporary as far as Mailgate can tell; read the reason");
         }
         if (error instanceof IOException) {
             return new Failure(Category.PERMANENT, "a file of the request could not be read ("
@@ -137,8 +151,8 @@ public final class FailureClassifier {
                     List.of());
         }
         if (code >= 400 && code < 500) {
-            return new Failure(Category.TRANSIENT, "the SMTP server deferred the message", "Mailgate retries by "
-                    + "itself", reply, List.of());
+            return new Failure(Category.TRANSIENT, "the SMTP server deferred the message", "temporary: the server "
+                    + "was busy or throttling; if it persists, check the mailbox's sending rate", reply, List.of());
         }
         if (text.contains("SENDASDENIED") || text.contains("5.7.60")) {
             return new Failure(Category.PERMANENT, "the app may not send as this mailbox",
@@ -183,7 +197,10 @@ public final class FailureClassifier {
         return chain;
     }
 
-    static String oneLine(String text) {
-        return text == null ? "" : text.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
+    /** JSSE's words for a certificate it refused, as opposed to a connection that broke during the handshake. */
+    private static boolean isCertificateProblem(String message) {
+        String m = message.toLowerCase(Locale.ROOT);
+        return m.contains("certificate") || m.contains("pkix") || m.contains("trust anchor")
+                || m.contains("unable to find valid certification path");
     }
 }

@@ -1,5 +1,7 @@
 package dev.mailgate.render;
 
+import static dev.mailgate.Text.firstLine;
+
 import java.io.IOException;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -19,6 +21,7 @@ import freemarker.template.TemplateException;
 import freemarker.template.TemplateExceptionHandler;
 import freemarker.template.TemplateNotFoundException;
 
+import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.request.InvalidRequestException;
 
 /**
@@ -127,7 +130,8 @@ public final class TemplateRenderer {
         } catch (TemplateNotFoundException e) {
             return null;
         } catch (IOException e) {
-            throw new InvalidRequestException("template", "'" + file + "' cannot be parsed: " + firstLine(e.getMessage()));
+            throw new ConfigurationException("template file " + file + " cannot be parsed: " + firstLine(e.getMessage())
+                    + "; fix it in mailgate.templates.dir");
         }
     }
 
@@ -149,9 +153,5 @@ public final class TemplateRenderer {
             throw new InvalidRequestException("template", "'" + name + "' could not be rendered ("
                     + e.getClass().getSimpleName() + ")");
         }
-    }
-
-    private static String firstLine(String message) {
-        return message == null ? "" : message.strip().lines().findFirst().orElse("");
     }
 }

@@ -7,10 +7,17 @@ import java.util.stream.Collectors;
 public class InvalidRequestException extends RuntimeException {
 
     private final List<Problem> problems;
+    private final MailRequest partial;
 
     public InvalidRequestException(List<Problem> problems) {
+        this(problems, null);
+    }
+
+    /** @param partial what could be read despite the problems, so the validator can add its own findings */
+    public InvalidRequestException(List<Problem> problems, MailRequest partial) {
         super(problems.stream().map(Problem::toString).collect(Collectors.joining("; ")), null, false, false);
         this.problems = List.copyOf(problems);
+        this.partial = partial;
     }
 
     public InvalidRequestException(String field, String message) {
@@ -19,5 +26,10 @@ public class InvalidRequestException extends RuntimeException {
 
     public List<Problem> problems() {
         return problems;
+    }
+
+    /** The request as far as it could be read, or {@code null}. */
+    public MailRequest partial() {
+        return partial;
     }
 }

@@ -24,6 +24,7 @@ import jakarta.mail.internet.MimeUtility;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -44,7 +45,8 @@ public final class MailRequestReader {
     private static final Pattern WHITESPACE = Pattern.compile("\\s+");
 
     private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private MailRequestReader() {
     }
@@ -105,7 +107,7 @@ public final class MailRequestReader {
                 priority,
                 f.text(request, "idempotencyKey"),
                 null);
-        f.throwIfProblems();
+        f.throwIfProblems(result);
         return result;
     }
 
@@ -131,7 +133,8 @@ public final class MailRequestReader {
         String subject = headers.getHeader("Subject", null);
         if (subject != null) {
             try {
-                subject = MimeUtility.decodeText(subject);
+                // long subjects are folded over several lines; the logical value is one line
+                subject = MimeUtility.decodeText(MimeUtility.unfold(subject));
             } catch (IOException e) {
                 // keep the raw text: the subject is informational here
             }
@@ -217,8 +220,12 @@ public final class MailRequestReader {
         }
 
         void throwIfProblems() {
+            throwIfProblems(null);
+        }
+
+        void throwIfProblems(MailRequest partial) {
             if (!problems.isEmpty()) {
-                throw new InvalidRequestException(problems);
+                throw new InvalidRequestException(problems, partial);
             }
         }
 
@@ -285,7 +292,7 @@ public final class MailRequestReader {
                 problem("headers", "must be an object of \"X-Name\": \"value\" pairs, not " + kind(value));
                 return result;
             }
-            value.fields().forEachRemaining(e -> {
+            value.properties().forEach(e -> {
                 if (e.getValue().isTextual()) {
                     result.put(e.getKey(), e.getValue().textValue());
                 } else {

@@ -39,6 +39,42 @@ public final class MailRequestValidator {
         this.templateExists = templateExists;
     }
 
+    /** A reader of one request shape, e.g. {@code () -> MailRequestReader.fromJson(in, root)}. */
+    @FunctionalInterface
+    public interface Read {
+        MailRequest read() throws java.io.IOException;
+    }
+
+    /**
+     * Reads and validates a request, reporting the reader's problems (unknown fields, wrong types) together with
+     * the validator's (bad addresses, no recipients) in one exception.
+     */
+    public MailRequest readAndValidate(Read reader) throws java.io.IOException {
+        try {
+            return validate(reader.read());
+        } catch (InvalidRequestException e) {
+            if (e.partial() == null) {
+                throw e;
+            }
+            List<Problem> all = new ArrayList<>(e.problems());
+            try {
+                validate(e.partial());
+            } catch (InvalidRequestException more) {
+                more.problems().stream().filter(p -> e.problems().stream().noneMatch(q -> related(p, q)))
+                        .forEach(all::add);
+            }
+            throw new InvalidRequestException(all);
+        }
+    }
+
+    /** Problems about the same field: the validator's "no recipients" adds nothing to the reader's "to: not a list". */
+    private static boolean related(Problem a, Problem b) {
+        String x = a.field();
+        String y = b.field();
+        return x.equals(y) || x.startsWith(y + "[") || x.startsWith(y + ".") || y.startsWith(x + "[")
+                || y.startsWith(x + ".");
+    }
+
     /**
      * @return the request with the default sender applied
      * @throws InvalidRequestException listing every problem
@@ -198,6 +234,10 @@ public final class MailRequestValidator {
         }
         try {
             InternetAddress parsed = new InternetAddress(value, true);
+            if (parsed.isGroup()) {
+                problems.add(new Problem(field, "'" + value + "' is a group; list its addresses one by one"));
+                return;
+            }
             parsed.validate();
             String addr = parsed.getAddress();
             if (addr == null || addr.indexOf('@') < 1 || addr.endsWith("@")) {

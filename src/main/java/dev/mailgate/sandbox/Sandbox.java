@@ -61,17 +61,9 @@ public final class Sandbox extends ServiceSupport {
         return clientSecret;
     }
 
-    public Path mailFolder() {
-        return smtp.folder();
-    }
-
     /** What clients trust: the sandbox certificate and nothing else. */
     public KeyStore trustStore() {
         return certificate.trustStore();
-    }
-
-    public SandboxTokenEndpoint tokenEndpoint() {
-        return entra;
     }
 
     @Override

@@ -19,7 +19,6 @@ import java.util.List;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
@@ -114,19 +113,6 @@ public final class SelfSignedCertificate {
             return trust;
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException("cannot build the trust store", e);
-        }
-    }
-
-    /** For clients: TLS that trusts only this certificate. */
-    public SSLContext clientContext() {
-        try {
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trustStore());
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, tmf.getTrustManagers(), new SecureRandom());
-            return context;
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("cannot build the client TLS context", e);
         }
     }
 

@@ -26,8 +26,11 @@ public final class XOAuth2Authentication implements AuthenticationHandlerFactory
     /** Decides whether {@code mailbox} may authenticate with {@code token}. */
     @FunctionalInterface
     public interface TokenCheck {
-        /** @return empty to accept, or why the token is refused */
-        Optional<String> problem(String mailbox, String token);
+        /**
+         * @return empty to accept, or why the token is refused (answered {@code 535 5.7.3})
+         * @throws RejectException to answer with another reply, e.g. {@code 454 4.7.0} for a temporary failure
+         */
+        Optional<String> problem(String mailbox, String token) throws RejectException;
     }
 
     private final TokenCheck check;

@@ -84,6 +84,12 @@ public final class DeliveryRoute extends RouteBuilder {
         LOG.info("Sent: {} [{}] as {} from {} to {} recipient(s) via {}{}: {}", DeliveryExchange.source(exchange),
                 receipt.id(), receipt.messageId(), receipt.mailbox(), receipt.recipients(), server,
                 sandbox ? " (SANDBOX: nothing left this machine)" : "", receipt.serverReply());
-        DeliveryExchange.handler(exchange).sent(exchange, receipt);
+        try {
+            DeliveryExchange.handler(exchange).sent(exchange, receipt);
+        } catch (RuntimeException e) {
+            // the server has the mail: whatever went wrong here must not be reported as a failed send
+            LOG.error("{} [{}] was sent, but recording its receipt failed", DeliveryExchange.source(exchange),
+                    receipt.id(), e);
+        }
     }
 }

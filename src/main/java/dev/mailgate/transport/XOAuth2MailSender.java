@@ -1,7 +1,11 @@
 package dev.mailgate.transport;
 
+import static dev.mailgate.Text.oneLine;
+
 import java.util.Date;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import jakarta.mail.AuthenticationFailedException;
 import jakarta.mail.MessagingException;
@@ -27,7 +31,8 @@ import dev.mailgate.compose.OutgoingMessage;
  * <li>authenticates as the message's own sending mailbox, with a token from the endpoint's
  * {@link XOAuth2Authenticator};</li>
  * <li>when the server rejects the token ({@code 535}, or a Gmail-style {@code 334 <json>}), drops it, gets a
- * fresh one and tries once more; a second rejection is a configuration fault;</li>
+ * fresh one and tries once more; a second rejection is a configuration fault. A token that works for other
+ * mailboxes but is refused for this one is kept: the refusal is about the mailbox's permissions;</li>
  * <li>refuses servers that do not offer {@code AUTH XOAUTH2} after STARTTLS, instead of silently sending
  * unauthenticated;</li>
  * <li>records the server's reply to the message ({@code 250 ...}) for the receipt;</li>
@@ -38,13 +43,21 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
 
     private static final Logger LOG = LoggerFactory.getLogger(XOAuth2MailSender.class);
 
+    /** Angus Mail's message when the server offers AUTH but none of the configured mechanisms. */
+    private static final String NO_COMMON_MECHANISM = "No authentication mechanisms supported";
+
     private volatile Session connectSession;
+    /** The last token a server accepted, and for which mailboxes. */
+    private volatile TokenUse lastAccepted;
+
+    private record TokenUse(String token, Set<String> mailboxes) {
+    }
 
     @Override
     public void send(MimeMessage message) throws MessagingException {
         if (!(getAuthenticator() instanceof XOAuth2Authenticator authenticator)) {
-            super.send(message);
-            return;
+            throw new IllegalStateException("the smtp endpoint using " + getClass().getSimpleName()
+                    + " needs authenticator=#" + SmtpEndpoint.AUTHENTICATOR_BEAN);
         }
         OutgoingMessage outgoing = message instanceof OutgoingMessage o ? o : null;
         String mailbox = outgoing != null ? outgoing.mailbox() : authenticator.defaultMailbox();
@@ -57,19 +70,30 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
             try {
                 connect(transport, mailbox, token);
             } catch (AuthenticationFailedException e) {
-                int code = transport.getLastReturnCode();
-                boolean tokenRejected = code == 535 || code == 334;
-                if (!tokenRejected) {
+                if (String.valueOf(e.getMessage()).startsWith(NO_COMMON_MECHANISM)) {
                     throw new XOAuth2NotOfferedException(getHost() + ":" + getPort(), oneLine(e.getMessage()));
+                }
+                int code = transport.getLastReturnCode();
+                if (code != 535 && code != 334) {
+                    // 454 temporary failure, 421, a timeout or reset during AUTH: not about the token
+                    throw e;
+                }
+                String reply = oneLine(transport.getLastServerResponse());
+                TokenUse used = lastAccepted;
+                if (used != null && used.token().equals(token.value()) && !used.mailboxes().contains(mailbox)) {
+                    // this token works for other mailboxes, so the refusal is about this one (no access to it):
+                    // a fresh token would not help, and dropping it would cost every other sender a token request
+                    throw new TokenRejectedException(mailbox, getHost(), reply);
                 }
                 authenticator.rejected(token);
                 if (attempt == 1) {
                     LOG.info("{}:{} rejected the access token for {} ({}); retrying once with a fresh token",
-                            getHost(), getPort(), mailbox, oneLine(transport.getLastServerResponse()));
+                            getHost(), getPort(), mailbox, reply);
                     continue;
                 }
-                throw new TokenRejectedException(mailbox, getHost(), oneLine(transport.getLastServerResponse()));
+                throw new TokenRejectedException(mailbox, getHost(), reply);
             }
+            accepted(token, mailbox);
             try {
                 transport.sendMessage(message, message.getAllRecipients());
                 String reply = oneLine(transport.getLastServerResponse());
@@ -83,6 +107,15 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 close(transport);
             }
         }
+    }
+
+    private void accepted(AccessToken token, String mailbox) {
+        TokenUse used = lastAccepted;
+        if (used == null || !used.token().equals(token.value())) {
+            used = new TokenUse(token.value(), ConcurrentHashMap.newKeySet());
+            lastAccepted = used;
+        }
+        used.mailboxes().add(mailbox);
     }
 
     /**
@@ -137,10 +170,6 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         } catch (MessagingException e) {
             LOG.debug("Closing the connection to {} failed: {}", getHost(), e.getMessage());
         }
-    }
-
-    static String oneLine(String text) {
-        return text == null ? "" : text.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
     }
 
     /** The server refused a freshly fetched token too: the app's permissions or the mailbox need fixing. */

@@ -188,17 +188,26 @@ class EntraCredentialsTest {
     }
 
     @Test
-    void valid_token_keeps_being_used_while_entra_is_unreachable() {
-        start(null, Map.of("mailgate.entra.client-secret", TestEntra.SECRET));
+    void valid_token_keeps_being_used_while_a_refresh_fails_because_entra_is_unreachable() throws Exception {
+        // tokens live 3599 s; margin + ahead = 3596 s, so a token enters the refresh window about 3 s after issue
+        start(null, Map.of("mailgate.entra.client-secret", TestEntra.SECRET,
+                "mailgate.token.refresh-margin", "1m", "mailgate.token.refresh-ahead", "3536s",
+                "mailgate.token.failure-backoff", "0s"));
         gateway.drop("first.json", HELLO);
         gateway.awaitSent("first.json");
         entra.close();
+        Thread.sleep(4500);
 
         gateway.drop("second.json", HELLO);
         gateway.awaitSent("second.json");
 
+        TokenCache tokens = gateway.context().getRegistry()
+                .lookupByNameAndType("xoauth2", XOAuth2Authenticator.class).tokens();
+        org.awaitility.Awaitility.await().until(() -> tokens.failureCount() >= 1);
+        assertThat(tokens.lastFailure()).hasValueSatisfying(
+                e -> assertThat(e.getMessage()).contains("cannot reach Entra ID"));
         assertThat(smtp.received()).hasSize(2);
-        assertThat(entra.requests()).isEqualTo(1);
+        assertThat(smtp.saslResponses()).hasSize(2).containsOnly(smtp.saslResponses().get(0));
     }
 
     @Test

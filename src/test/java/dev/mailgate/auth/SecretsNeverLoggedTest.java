@@ -31,8 +31,9 @@ import dev.mailgate.support.TestSmtpServer;
 
 /**
  * Runs representative flows (a send, a rejected token and its refresh, a wrong client secret) with every
- * logger at DEBUG and Jakarta Mail's protocol trace on, captures everything printed, and looks for the
- * secrets, every token Entra issued, the SASL response, {@code Bearer } and anything shaped like a JWT.
+ * logger at DEBUG and Jakarta Mail's protocol trace on, captures everything printed plus every receipt and error
+ * file, and looks for the secrets, every token Entra issued, the SASL response, {@code Bearer } and anything
+ * shaped like a JWT.
  */
 class SecretsNeverLoggedTest {
 
@@ -91,7 +92,16 @@ class SecretsNeverLoggedTest {
             tokens.addAll(entra.endpoint().issuedTokens());
             assertThat(smtp.saslResponses()).hasSize(3);
         }
-        String output = captured.toString(StandardCharsets.UTF_8);
+        // what the user reads besides the log: receipts and error files
+        StringBuilder outcomes = new StringBuilder();
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path f : files.filter(f -> f.toString().endsWith(".receipt.json")
+                    || f.toString().endsWith(".error.json")).toList()) {
+                outcomes.append(Files.readString(f)).append('\n');
+            }
+        }
+        assertThat(outcomes.toString()).contains("\"status\" : \"sent\"", "\"status\" : \"failed\"");
+        String output = captured.toString(StandardCharsets.UTF_8) + "\n" + outcomes;
 
         // the capture really holds DEBUG logs and the SMTP protocol trace
         assertThat(output).contains("DEBUG", "STARTTLS", "AUTH XOAUTH2", "AADSTS7000215");

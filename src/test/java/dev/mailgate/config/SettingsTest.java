@@ -279,4 +279,26 @@ class SettingsTest {
         assertThat(s.sender()).contains("mailgate@sandbox.test");
         assertThat(s.trust()).isEmpty();
     }
+
+    @Test
+    void a_sender_that_is_not_a_mailbox_address_is_a_problem_in_every_mode() {
+        assertThat(problems(Map.of("mailgate.sender", "mailgate")))
+                .anySatisfy(p -> assertThat(p).contains("mailgate.sender='mailgate' is not a mailbox address"));
+    }
+
+    @Test
+    void zero_timeouts_are_refused_because_they_mean_waiting_forever() {
+        assertThat(problems(Map.of("mailgate.smtp.read-timeout", "0s", "mailgate.smtp.write-timeout", "0")))
+                .anySatisfy(p -> assertThat(p).contains("mailgate.smtp.read-timeout=0s would mean waiting forever"))
+                .anySatisfy(p -> assertThat(p).contains("mailgate.smtp.write-timeout=0 would mean waiting forever"));
+    }
+
+    @Test
+    void client_secret_and_client_secret_file_together_are_a_problem() {
+        Map<String, String> values = new java.util.HashMap<>(real());
+        values.put("mailgate.entra.client-secret-file", "/run/secrets/mailgate");
+
+        assertThat(problems(values)).anySatisfy(p -> assertThat(p).contains(
+                "both mailgate.entra.client-secret and mailgate.entra.client-secret-file are set"));
+    }
 }

@@ -271,10 +271,12 @@ class FailureClassifierTest {
 
     @Test
     void classifies_a_vanished_attachment_file_as_permanent() {
-        Failure f = classifier.classify(new NoSuchFileException("/outbox/attachments/a.pdf"));
+        // how Angus Mail reports a FileDataSource whose file is gone while the message is written
+        Failure f = classifier.classify(new MessagingException("IOException while sending message",
+                new java.io.FileNotFoundException("/outbox/attachments/a.pdf (No such file or directory)")));
 
         assertThat(f.category()).isEqualTo(Category.PERMANENT);
-        assertThat(f.reason()).contains("could not be read");
+        assertThat(f.reason()).contains("disappeared", "a.pdf");
     }
 
     @Test

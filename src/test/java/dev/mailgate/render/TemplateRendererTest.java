@@ -1,6 +1,7 @@
 package dev.mailgate.render;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import java.io.IOException;
@@ -149,13 +150,13 @@ class TemplateRendererTest {
     }
 
     @Test
-    void reports_a_template_syntax_error_on_the_template_field() throws IOException {
+    void reports_a_template_syntax_error_as_configuration_naming_the_file() throws IOException {
         write("broken.html.ftlh", "<p>${name</p>");
 
-        Problem problem = problemOf(() -> renderer.render("broken", Map.of("name", "x")));
-
-        assertThat(problem.field()).isEqualTo("template");
-        assertThat(problem.message()).contains("'broken.html.ftlh' cannot be parsed");
+        assertThatThrownBy(() -> renderer.render("broken", Map.of("name", "x")))
+                .isInstanceOf(dev.mailgate.config.ConfigurationException.class)
+                .hasMessageContaining("template file broken.html.ftlh cannot be parsed")
+                .hasMessageContaining("mailgate.templates.dir");
     }
 
     @Test

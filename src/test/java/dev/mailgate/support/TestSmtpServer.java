@@ -22,6 +22,7 @@ import jakarta.mail.Session;
 import jakarta.mail.internet.MimeMessage;
 
 import org.awaitility.Awaitility;
+import org.subethamail.smtp.AuthenticationHandler;
 import org.subethamail.smtp.AuthenticationHandlerFactory;
 import org.subethamail.smtp.MessageContext;
 import org.subethamail.smtp.MessageHandler;
@@ -59,16 +60,25 @@ public final class TestSmtpServer implements AutoCloseable {
     private final List<String> sasl = new CopyOnWriteArrayList<>();
     private final List<Received> received = new CopyOnWriteArrayList<>();
     private final AtomicInteger authRejections = new AtomicInteger();
+    private final Queue<RejectException> authReplies = new ConcurrentLinkedQueue<>();
+    private final List<String> refusedMailboxes = new CopyOnWriteArrayList<>();
+    private final AtomicInteger gmailRejections = new AtomicInteger();
+    private volatile Duration dataStall = Duration.ZERO;
     private final Queue<RejectException> dataReplies = new ConcurrentLinkedQueue<>();
     private final AtomicInteger transactions = new AtomicInteger();
 
     private TestSmtpServer(SSLContext tls, SandboxTokens tokens, AuthenticationHandlerFactory otherAuth) {
-        AuthenticationHandlerFactory auth = otherAuth != null ? otherAuth : new XOAuth2Authentication((mailbox, token) -> {
-            if (authRejections.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
-                return Optional.of("scripted rejection");
-            }
-            return tokens.problem(token);
-        }, sasl::add);
+        AuthenticationHandlerFactory auth = otherAuth != null ? otherAuth : gmailStyle(new XOAuth2Authentication(
+                (mailbox, token) -> {
+                    RejectException reply = authReplies.poll();
+                    if (reply != null) {
+                        throw reply;
+                    }
+                    if (authRejections.getAndUpdate(n -> Math.max(0, n - 1)) > 0 || refusedMailboxes.contains(mailbox)) {
+                        return Optional.of("scripted rejection");
+                    }
+                    return tokens.problem(token);
+                }, sasl::add));
         SMTPServer.Builder builder = SMTPServer.port(0)
                 .bindAddress(InetAddress.getLoopbackAddress())
                 .hostName("localhost")
@@ -117,6 +127,29 @@ public final class TestSmtpServer implements AutoCloseable {
         authRejections.set(n);
     }
 
+    /** The next AUTH is answered with this reply, e.g. {@code 454, "4.7.0 Temporary authentication failure"}. */
+    public void replyToNextAuth(int code, String text) {
+        authReplies.add(new RejectException(code, text));
+    }
+
+    /** Every AUTH as this mailbox is refused, whatever the token: the app has no access to it. */
+    public void refuseMailbox(String mailbox) {
+        refusedMailboxes.add(mailbox);
+    }
+
+    /**
+     * The next {@code n} AUTH attempts fail the way Gmail does it: {@code 334 <base64 JSON error>}, then, after the
+     * client's empty line, {@code 535 5.7.8}.
+     */
+    public void rejectNextAuthGmailStyle(int n) {
+        gmailRejections.set(n);
+    }
+
+    /** The next DATA is read only after this pause, so a client writing a large message blocks. */
+    public void stallNextData(Duration pause) {
+        dataStall = pause;
+    }
+
     /** The next DATA is answered with this reply instead of 250, e.g. {@code 451, "4.7.500 Server busy"}. */
     public void replyToNextData(int code, String text) {
         dataReplies.add(new RejectException(code, text));
@@ -146,6 +179,47 @@ public final class TestSmtpServer implements AutoCloseable {
         server.stop();
     }
 
+    /** Wraps the XOAUTH2 handler so that scripted rejections take Gmail's {@code 334 <json>} form. */
+    private AuthenticationHandlerFactory gmailStyle(AuthenticationHandlerFactory xoauth2) {
+        return new AuthenticationHandlerFactory() {
+            @Override
+            public List<String> getAuthenticationMechanisms() {
+                return xoauth2.getAuthenticationMechanisms();
+            }
+
+            @Override
+            public AuthenticationHandler create() {
+                AuthenticationHandler real = xoauth2.create();
+                return new AuthenticationHandler() {
+                    private boolean challenged;
+
+                    @Override
+                    public Optional<String> auth(String input, MessageContext context) throws RejectException {
+                        if (challenged) {
+                            throw new RejectException(535, "5.7.8 Username and Password not accepted");
+                        }
+                        if (gmailRejections.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                            if (input.trim().split(" +").length > 2) {
+                                sasl.add(new String(java.util.Base64.getDecoder().decode(input.trim().split(" +")[2]),
+                                        java.nio.charset.StandardCharsets.UTF_8));
+                            }
+                            challenged = true;
+                            return Optional.of("334 " + java.util.Base64.getEncoder().encodeToString(
+                                    "{\"status\":\"401\",\"schemes\":\"Bearer\",\"scope\":\"https://mail.google.com/\"}"
+                                            .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                        }
+                        return real.auth(input, context);
+                    }
+
+                    @Override
+                    public Object getIdentity() {
+                        return real.getIdentity();
+                    }
+                };
+            }
+        };
+    }
+
     private final class Transaction implements MessageHandler {
         private final MessageContext context;
         private String from;
@@ -171,6 +245,15 @@ public final class TestSmtpServer implements AutoCloseable {
         @Override
         public String data(InputStream data) throws RejectException, IOException {
             transactions.incrementAndGet();
+            Duration stall = dataStall;
+            if (!stall.isZero()) {
+                dataStall = Duration.ZERO;
+                try {
+                    Thread.sleep(stall.toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             byte[] bytes = data.readAllBytes();
             RejectException scripted = dataReplies.poll();
             if (scripted != null) {

@@ -194,4 +194,73 @@ class XOAuth2SendingTest {
         assertThat(error.path("fix").asText()).contains("recipient");
         assertThat(smtp.dataCommands()).isZero();
     }
+
+    @Test
+    void temporary_auth_failure_is_retried_without_blaming_the_token() {
+        start(Map.of());
+        smtp.replyToNextAuth(454, "4.7.0 Temporary authentication failure");
+        gateway.drop("hello.json", HELLO);
+
+        JsonNode receipt = gateway.awaitSent("hello.json");
+
+        assertThat(receipt.path("attempts").asInt()).isEqualTo(2);
+        assertThat(entra.requests()).isEqualTo(1);
+    }
+
+    @Test
+    void gmail_style_334_rejection_counts_as_a_rejected_token() {
+        start(Map.of());
+        smtp.rejectNextAuthGmailStyle(1);
+        gateway.drop("hello.json", HELLO);
+
+        gateway.awaitSent("hello.json");
+
+        assertThat(entra.requests()).isEqualTo(2);
+        List<String> tokens = entra.endpoint().issuedTokens();
+        assertThat(smtp.saslResponses()).extracting(s -> s.split("Bearer ")[1].replace("\u0001", ""))
+                .containsExactly(tokens.get(0), tokens.get(1));
+    }
+
+    @Test
+    void refusal_for_one_mailbox_keeps_the_token_that_works_for_the_others() {
+        start(Map.of());
+        smtp.refuseMailbox("shared@contoso.test");
+        gateway.drop("first.json", HELLO);
+        gateway.awaitSent("first.json");
+
+        gateway.drop("shared.json", """
+                {"from": "shared@contoso.test", "to": "alice@example.com", "subject": "Hello", "text": "Hi"}
+                """);
+        JsonNode error = gateway.awaitFailed("shared.json");
+        gateway.drop("again.json", HELLO);
+        gateway.awaitSent("again.json");
+
+        assertThat(error.path("category").asText()).isEqualTo("auth");
+        assertThat(error.path("reason").asText()).contains("shared@contoso.test");
+        assertThat(error.path("fix").asText()).contains("Add-MailboxPermission");
+        assertThat(entra.requests()).isEqualTo(1);
+    }
+
+    @Test
+    void stalled_server_hits_the_write_timeout_instead_of_blocking_the_sender() throws Exception {
+        start(Map.of("mailgate.smtp.write-timeout", "1s", "mailgate.smtp.read-timeout", "60s",
+                "mailgate.delivery.max-attempts", "1", "mailgate.limits.max-message-size", "60MB"));
+        byte[] big = new byte[24 * 1024 * 1024];
+        java.util.Arrays.fill(big, (byte) 'x');
+        gateway.attachment("big.bin", big);
+        // without a write timeout the send would simply wait for the server and succeed after 8 s
+        smtp.stallNextData(java.time.Duration.ofSeconds(8));
+        long started = System.nanoTime();
+        gateway.drop("big.json", """
+                {"to": "alice@example.com", "subject": "Big", "text": "x", "attachments": [{"path": "big.bin"}]}
+                """);
+
+        JsonNode error = gateway.awaitFailed("big.json");
+
+        assertThat((System.nanoTime() - started) / 1_000_000_000.0).isLessThan(6.0);
+        assertThat(error.path("category").asText()).isEqualTo("transient");
+        // Angus Mail enforces the write timeout by closing the socket under the blocked writer
+        assertThat(error.path("reason").asText()).contains("connection to the SMTP server broke");
+        assertThat(smtp.received()).isEmpty();
+    }
 }

@@ -11,76 +11,103 @@ import java.util.Locale;
 
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.outcome.DeliveryExchange;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.OutcomeHandler;
 import dev.mailgate.outcome.Receipt;
 import dev.mailgate.render.TemplateRenderer;
 import dev.mailgate.request.AttachmentRoot;
+import dev.mailgate.request.InvalidRequestException;
 import dev.mailgate.request.MailRequest;
 import dev.mailgate.request.MailRequestReader;
+import dev.mailgate.request.MailRequestValidator;
 
 /**
  * The Java side of the outbox channel: turns a picked-up file into a {@link MailRequest}, and records the
- * outcome next to it: {@code .sent/<name>} plus {@code <name>.receipt.json}, or {@code .failed/<name>} plus
- * {@code <name>.error.json}. Receipts and error files are written before the file is moved, each atomically,
- * so a crash leaves the file pending (and sent again) rather than recorded wrongly.
+ * outcome by moving the file to {@code .sent/} (then writing {@code <name>.receipt.json}) or {@code .failed/}
+ * (then {@code <name>.error.json}). Mailgate moves the file itself, under a name no earlier outcome uses, so
+ * nothing is ever overwritten, and the file is in exactly one place at every moment: a crash before the move
+ * leaves it pending (it is sent again), a crash after it leaves at worst a missing receipt.
  */
 public final class OutboxChannel implements OutcomeHandler {
 
-    static final String OUTCOME_PATH = "mailgateOutcome";
     static final String SENT = ".sent";
     static final String FAILED = ".failed";
 
+    private static final Logger LOG = LoggerFactory.getLogger(OutboxChannel.class);
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final AttachmentRoot attachments;
     private final TemplateRenderer renderer;
+    private final MailRequestValidator validator;
     private final Path sandboxDir;
 
     /** @param sandboxDir where the sandbox keeps delivered mail, or {@code null} when sending for real */
-    public OutboxChannel(AttachmentRoot attachments, TemplateRenderer renderer, Path sandboxDir) {
+    public OutboxChannel(AttachmentRoot attachments, TemplateRenderer renderer, MailRequestValidator validator,
+            Path sandboxDir) {
         this.attachments = attachments;
         this.renderer = renderer;
+        this.validator = validator;
         this.sandboxDir = sandboxDir;
     }
 
-    /** A {@code *.json} request or {@code *.eml} message. */
+    /** A {@code *.json} request or {@code *.eml} message, read and validated (every problem reported at once). */
     public void readRequest(Exchange exchange) throws IOException {
         Path file = begin(exchange);
         MailRequest request;
         if (file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".eml")) {
-            request = MailRequestReader.fromEml(file);
+            request = validator.readAndValidate(() -> MailRequestReader.fromEml(file));
         } else {
-            try (InputStream in = Files.newInputStream(file)) {
-                request = MailRequestReader.fromJson(in, attachments);
-            }
+            request = validator.readAndValidate(() -> {
+                try (InputStream in = Files.newInputStream(file)) {
+                    return MailRequestReader.fromJson(in, attachments);
+                }
+            });
         }
         exchange.getIn().setBody(request);
     }
 
-    /** Reads plain files into mails as the route describes them. */
-    public Processor fileReader(MailRequestReader.FileMail route) {
-        return exchange -> {
-            Path file = begin(exchange);
-            MailRequest request = MailRequestReader.forFile(file, route);
-            if (route.subject() != null) {
-                request = request.withSubject(renderer.renderInline("subject", route.subject(), request.data()));
+    /**
+     * Reads plain files into mails as the route describes them. The route's own settings are checked now, when
+     * the route is created: a wrong recipient in {@code routes/*.yaml} stops start-up with the parameter named,
+     * instead of failing every file.
+     */
+    public Processor fileReader(String folder, MailRequestReader.FileMail route) {
+        try {
+            Path sample = Files.createTempFile("mailgate-route-check", ".pdf");
+            try {
+                MailRequest request = forFile(sample, route);
+                validator.validate(request);
+            } finally {
+                Files.deleteIfExists(sample);
             }
-            exchange.getIn().setBody(request);
-        };
+        } catch (InvalidRequestException e) {
+            throw new ConfigurationException(e.problems().stream()
+                    .map(p -> "the route for folder " + folder + ": parameter " + p.field() + ": " + p.message())
+                    .toList());
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return exchange -> exchange.getIn().setBody(forFile(begin(exchange), route));
+    }
+
+    private MailRequest forFile(Path file, MailRequestReader.FileMail route) {
+        MailRequest request = MailRequestReader.forFile(file, route);
+        return route.subject() == null ? request
+                : request.withSubject(renderer.renderInline("subject", route.subject(), request.data()));
     }
 
     private Path begin(Exchange exchange) {
         Path file = Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class));
-        // whatever happens from here on, the file must not stay where it is unless we crash
-        exchange.setProperty(OUTCOME_PATH, FAILED + "/" + file.getFileName());
         DeliveryExchange.begin(exchange, file.toString(), this);
         return file;
     }
@@ -104,7 +131,7 @@ public final class OutboxChannel implements OutcomeHandler {
             json.put("notice", "SANDBOX: this message was delivered to Mailgate's embedded test server and stored in "
                     + sandboxDir + "; nothing left this machine");
         }
-        record(exchange, file, SENT, ".receipt.json", json);
+        record(file, SENT, ".receipt.json", json);
     }
 
     @Override
@@ -129,19 +156,39 @@ public final class OutboxChannel implements OutcomeHandler {
         if (failure.retryable()) {
             json.put("retry", "this failure is temporary: move the file back into the outbox to try again");
         }
-        record(exchange, file, FAILED, ".error.json", json);
+        record(file, FAILED, ".error.json", json);
     }
 
-    /** Writes the receipt or error file under a name no earlier outcome uses, then tells Camel where to move. */
-    private static void record(Exchange exchange, Path file, String folder, String suffix, ObjectNode json) {
+    /**
+     * Moves the file into its outcome folder under a free name, then writes the receipt or error file next to it.
+     * Never throws: the outcome is already decided (a sent mail must not be reported as a failure), so a file
+     * system problem here is logged for the operator.
+     */
+    private static void record(Path file, String folder, String suffix, ObjectNode json) {
         Path dir = file.toAbsolutePath().getParent().resolve(folder);
+        Path target = null;
         try {
             Files.createDirectories(dir);
-            String name = freeName(dir, file.getFileName().toString(), suffix);
-            writeAtomically(dir.resolve(name + suffix), JSON.writeValueAsBytes(json));
-            exchange.setProperty(OUTCOME_PATH, folder + "/" + name);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot write the outcome of " + file + " into " + dir + ": " + e, e);
+            target = dir.resolve(freeName(dir, file.getFileName().toString(), suffix));
+            move(file, target);
+        } catch (IOException | RuntimeException e) {
+            LOG.error("{} could not be moved to {}/ ({}); it stays in the outbox and is not picked up again until "
+                    + "Mailgate restarts", file, folder, e.toString());
+            target = target == null ? dir.resolve(file.getFileName()) : target;
+        }
+        try {
+            writeAtomically(target.resolveSibling(target.getFileName() + suffix), JSON.writeValueAsBytes(json));
+        } catch (IOException | RuntimeException e) {
+            LOG.error("The {} of {} could not be written into {} ({}); it was: {}", suffix.substring(1), file, dir,
+                    e.toString(), json);
+        }
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to);
         }
     }
 

@@ -23,7 +23,7 @@ import dev.mailgate.transport.DeliveryRoute;
  * <li>{@value #FILES}: any other files (PDFs from a scanner, reports) in a folder, each sent as the
  * attachment of a mail whose recipients, subject and template the route gives.</li>
  * </ul>
- * A file is taken only once it has stopped changing for {@code mailgate.outbox.settle-time}; afterwards it
+ * A file is taken only once it has not been modified for {@code mailgate.outbox.settle-time}; afterwards it
  * is in exactly one of {@code .sent/} (with a receipt) or {@code .failed/} (with an error file), or still
  * waiting in the folder.
  */
@@ -59,7 +59,8 @@ public final class OutboxRoutes extends RouteBuilder {
                 .templateOptionalParameter("subject", "FreeMarker text, e.g. Invoice ${file.baseName}")
                 .templateOptionalParameter("text", "the body text when no template is given")
                 .templateOptionalParameter("template", "a template from the templates folder")
-                .templateBean("mailgateReadFile", Processor.class, context -> channel.fileReader(fileMail(context)))
+                .templateBean("mailgateReadFile", Processor.class,
+                        context -> channel.fileReader(text(context, "folder"), fileMail(context)))
                 .from(folder("{{folder}}", "{{extensions}}"))
                 .routeConfigurationId(DeliveryPolicy.ID)
                 .process("mailgateReadFile")
@@ -79,9 +80,10 @@ public final class OutboxRoutes extends RouteBuilder {
                 + "&readLockTimeout=" + lockTimeout
                 + "&delay=" + outbox.pollInterval().toMillis()
                 + "&sortBy=file:modified"
-                // decided by the OutboxChannel once the outcome is known: .sent/<name> or .failed/<name>
-                + "&move=${exchangeProperty." + OutboxChannel.OUTCOME_PATH + "}"
-                + "&moveFailed=.failed/${file:name}";
+                // the OutboxChannel moves each file to .sent/ or .failed/ itself, under a name nothing else uses;
+                // a file it could not move is not taken again (same name, size and time) until a restart
+                + "&noop=true"
+                + "&idempotentKey=${file:name}-${file:size}-${file:modified}";
     }
 
     private static MailRequestReader.FileMail fileMail(RouteTemplateContext context) {

@@ -309,6 +309,54 @@ class OutboxChannelTest {
         assertThat(sha256(bytes(attachment))).isEqualTo(sha256(big));
     }
 
+    @Test
+    void eml_with_a_folded_long_subject_is_sent_unchanged() {
+        String eml = "From: sender@contoso.test\r\nTo: frank@example.com\r\nSubject: A long subject that a mail "
+                + "client\r\n folded onto a second line\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"
+                + "Body\r\n";
+        gateway.drop("folded.eml", eml);
+
+        JsonNode receipt = gateway.awaitSent("folded.eml");
+
+        assertThat(receivedFor(receipt).text()).contains("Subject: A long subject that a mail client\r\n folded onto "
+                + "a second line\r\n");
+    }
+
+    @Test
+    void structural_and_content_problems_are_reported_together() {
+        gateway.drop("both.json", "{\"to\": \"bad@\", \"colour\": \"blue\", \"text\": \"x\"}");
+
+        JsonNode error = gateway.awaitFailed("both.json");
+
+        assertThat(error.path("errors")).extracting(e -> e.path("field").asText())
+                .containsExactlyInAnyOrder("colour", "to[0]");
+    }
+
+    @Test
+    void group_address_is_refused_so_the_recipient_limit_cannot_be_bypassed() {
+        gateway.drop("group.json", "{\"to\": \"team: a@example.com, b@example.com;\", \"text\": \"x\"}");
+
+        JsonNode error = gateway.awaitFailed("group.json");
+
+        assertThat(error.path("errors").get(0).path("field").asText()).isEqualTo("to[0]");
+        assertThat(error.path("errors").get(0).path("message").asText()).contains("is a group");
+    }
+
+    @Test
+    void a_second_failure_under_the_same_name_never_overwrites_the_first() throws Exception {
+        gateway.drop("twice.json", "{\"to\": \"first@\"}");
+        gateway.awaitFailed("twice.json");
+        gateway.drop("twice.json", "{\"to\": \"second@\"}");
+
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20))
+                .until(() -> Files.exists(gateway.outbox().resolve(".failed/twice-2.json.error.json")));
+
+        assertThat(gateway.outbox().resolve(".failed/twice.json")).hasContent("{\"to\": \"first@\"}");
+        assertThat(gateway.outbox().resolve(".failed/twice-2.json")).hasContent("{\"to\": \"second@\"}");
+        assertThat(Files.readString(gateway.outbox().resolve(".failed/twice.json.error.json"))).contains("first@");
+        assertThat(Files.readString(gateway.outbox().resolve(".failed/twice-2.json.error.json"))).contains("second@");
+    }
+
     private static byte[] pattern(int size) {
         byte[] bytes = new byte[size];
         for (int i = 0; i < size; i++) {

@@ -1,0 +1,51 @@
+package dev.mailgate.channel.outbox;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import org.apache.camel.util.ObjectHelper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.mailgate.config.ConfigurationException;
+import dev.mailgate.support.Gateway;
+
+/** A mistake in a folder route's parameters stops start-up naming the parameter, instead of failing every file. */
+class FileRouteConfigurationTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void bad_recipient_and_unknown_template_in_a_folder_route_stop_start_up_with_the_parameters_named()
+            throws Exception {
+        Path routes = Files.createDirectories(dir.resolve("routes"));
+        Files.writeString(routes.resolve("invoices.yaml"), """
+                - templatedRoute:
+                    routeTemplateRef: mailgate-outbox-files
+                    routeId: invoices
+                    parameters:
+                      - name: folder
+                        value: invoices-in
+                      - name: to
+                        value: "billing@"
+                      - name: template
+                        value: invoyce
+                """);
+        Map<String, String> properties = Gateway.folders(dir);
+        properties.put("mailgate.routes.dir", routes.toString());
+
+        Throwable failure = catchThrowable(() -> Gateway.start(dir, properties).close());
+
+        ConfigurationException config = ObjectHelper.getException(ConfigurationException.class, failure);
+        assertThat(config).as("a ConfigurationException in %s", failure).isNotNull();
+        assertThat(config.problems()).anySatisfy(p -> assertThat(p).contains("the route for folder invoices-in",
+                "parameter to[0]", "'billing@' is not an email address"));
+        assertThat(config.problems()).anySatisfy(p -> assertThat(p).contains("parameter template",
+                "unknown template 'invoyce'"));
+    }
+}
