@@ -17,8 +17,10 @@ import java.util.Optional;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 
+import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
+import org.apache.camel.component.jms.JmsComponent;
 import org.apache.camel.spi.Resource;
 import org.apache.camel.support.PluginHelper;
 import org.apache.camel.support.jsse.KeyStoreParameters;
@@ -26,16 +28,26 @@ import org.apache.camel.support.jsse.SSLContextParameters;
 import org.apache.camel.support.jsse.TrustManagersParameters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.jms.connection.CachingConnectionFactory;
 
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+
+import dev.mailgate.Text;
 import dev.mailgate.auth.ClientCredentials;
 import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.XOAuth2Authenticator;
+import dev.mailgate.channel.jms.EmbeddedBroker;
+import dev.mailgate.channel.jms.JmsChannel;
+import dev.mailgate.channel.jms.JmsRoutes;
 import dev.mailgate.channel.outbox.OutboxChannel;
 import dev.mailgate.channel.outbox.OutboxRoutes;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.outcome.DeliveryPolicy;
 import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.outcome.JdbcJournal;
+import dev.mailgate.outcome.Journal;
 import dev.mailgate.render.TemplateRenderer;
 import dev.mailgate.request.AttachmentRoot;
 import dev.mailgate.request.MailRequestValidator;
@@ -50,6 +62,9 @@ import dev.mailgate.transport.XOAuth2MailSender;
  * the user's routes from {@code routes/*.yaml} (or the defaults inside the jar).
  */
 public class MailgateConfiguration implements CamelConfiguration {
+
+    /** The journal in Camel's registry, for the HTTP API's state queries and for tests. */
+    public static final String JOURNAL_BEAN = "mailgateJournal";
 
     private static final Logger LOG = LoggerFactory.getLogger(MailgateConfiguration.class);
 
@@ -91,14 +106,78 @@ public class MailgateConfiguration implements CamelConfiguration {
         TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
         MailRequestValidator validator = new MailRequestValidator(settings.sender(), settings.limits(),
                 renderer::exists);
+        Journal journal = journal(context, settings.journal());
         Settings.Smtp smtp = settings.smtp();
-        context.addRoutes(new DeliveryPolicy(settings.delivery(), new FailureClassifier()));
-        context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer),
+        context.addRoutes(new DeliveryPolicy(settings.delivery(), new FailureClassifier(), journal));
+        context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer), journal,
                 SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
-                validator, settings.sandbox() ? settings.sandboxDir() : null);
+                validator, journal, settings.sandbox() ? settings.sandboxDir() : null);
         context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
+        jms(context, settings, validator, journal);
         loadUserRoutes(context, settings.routesDir());
+    }
+
+    /** The journal database (embedded H2 unless configured), its schema migrated before anything uses it. */
+    private static Journal journal(CamelContext context, Settings.Journal settings) throws Exception {
+        HikariConfig pool = new HikariConfig();
+        pool.setPoolName("mailgate-journal");
+        pool.setJdbcUrl(settings.url());
+        settings.user().ifPresent(pool::setUsername);
+        settings.password().ifPresent(pool::setPassword);
+        pool.setMaximumPoolSize(4);
+        HikariDataSource dataSource;
+        try {
+            dataSource = new HikariDataSource(pool);
+        } catch (RuntimeException e) {
+            throw new ConfigurationException("the delivery journal database at mailgate.journal.url cannot be opened ("
+                    + Text.oneLine(e.getMessage()) + "); check the URL, user and password");
+        }
+        context.addService(new Closer(dataSource), true, true);
+        JdbcJournal journal = new JdbcJournal(dataSource, settings.idempotencyWindow(), Clock.systemUTC()).migrate();
+        context.getRegistry().bind(JOURNAL_BEAN, journal);
+        return journal;
+    }
+
+    /** The broker (embedded unless mailgate.jms.url is set), the jms component, and the JMS channel template. */
+    private static void jms(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal)
+            throws Exception {
+        Settings.Jms jms = settings.jms();
+        String url;
+        if (settings.broker().embedded()) {
+            context.addService(new EmbeddedBroker(settings.broker(), jms), true, true);
+            url = EmbeddedBroker.IN_VM;
+        } else {
+            url = jms.url().orElseThrow();
+            LOG.info("JMS: using the external broker at {}", url);
+        }
+        ActiveMQConnectionFactory broker = new ActiveMQConnectionFactory(url, jms.user().orElse(null),
+                jms.password().orElse(null));
+        CachingConnectionFactory connections = new CachingConnectionFactory(broker);
+        connections.setReconnectOnException(true);
+        context.addComponent("jms", JmsComponent.jmsComponent(connections));
+        context.getPropertiesComponent().addInitialProperty("mailgate.jms.queue", jms.queue());
+        context.getPropertiesComponent().addInitialProperty("mailgate.jms.consumers",
+                Integer.toString(jms.consumers()));
+        Files.createDirectories(jms.attachmentsDir());
+        context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, new AttachmentRoot(jms.attachmentsDir()),
+                jms.deadLetterQueue())));
+    }
+
+    /** Closes a resource when Camel stops. */
+    private record Closer(AutoCloseable resource) implements org.apache.camel.Service {
+        @Override
+        public void start() {
+        }
+
+        @Override
+        public void stop() {
+            try {
+                resource.close();
+            } catch (Exception e) {
+                LOG.warn("Closing {} failed: {}", resource, e.toString());
+            }
+        }
     }
 
     /** {@code routes/*.yaml} from the working directory when that folder exists, else the jar's defaults. */

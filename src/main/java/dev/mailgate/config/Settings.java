@@ -22,7 +22,23 @@ import org.apache.camel.util.TimeUtils;
  * Reading never throws on the first bad value: all problems are collected and reported together,
  * each naming the key and what to put there.
  */
-public final class Settings {
+public record Settings(
+        SandboxMode sandboxMode,
+        Optional<String> sender,
+        Path dataDir,
+        Path templatesDir,
+        Path routesDir,
+        Entra entra,
+        Token token,
+        Smtp smtp,
+        Optional<Trust> trust,
+        Outbox outbox,
+        Delivery delivery,
+        Limits limits,
+        Broker broker,
+        Jms jms,
+        Journal journal,
+        Http http) {
 
     public enum SandboxMode { AUTO, ON, OFF }
 
@@ -64,34 +80,25 @@ public final class Settings {
     public record Limits(int maxRecipients, long maxMessageBytes) {
     }
 
-    private final SandboxMode sandboxMode;
-    private final Optional<String> sender;
-    private final Path dataDir;
-    private final Path templatesDir;
-    private final Path routesDir;
-    private final Entra entra;
-    private final Token token;
-    private final Smtp smtp;
-    private final Optional<Trust> trust;
-    private final Outbox outbox;
-    private final Delivery delivery;
-    private final Limits limits;
+    /**
+     * The embedded Artemis broker. {@code port} is its TCP acceptor for other processes on this machine (0: in-VM
+     * only).
+     */
+    public record Broker(boolean embedded, Path dir, String host, int port) {
+    }
 
-    private Settings(SandboxMode sandboxMode, Optional<String> sender, Path dataDir, Path templatesDir, Path routesDir,
-            Entra entra, Token token, Smtp smtp, Optional<Trust> trust, Outbox outbox, Delivery delivery,
-            Limits limits) {
-        this.sandboxMode = sandboxMode;
-        this.sender = sender;
-        this.dataDir = dataDir;
-        this.templatesDir = templatesDir;
-        this.routesDir = routesDir;
-        this.entra = entra;
-        this.token = token;
-        this.smtp = smtp;
-        this.trust = trust;
-        this.outbox = outbox;
-        this.delivery = delivery;
-        this.limits = limits;
+    /** The JMS channel: where requests queue, where dead letters go, and how the gateway connects. */
+    public record Jms(Optional<String> url, Optional<String> user, Optional<String> password, String queue,
+            String deadLetterQueue, int maxDeliveries, int consumers, Path attachmentsDir) {
+    }
+
+    /** The delivery journal's database (embedded H2 unless a JDBC URL is given). */
+    public record Journal(String url, Optional<String> user, Optional<String> password, Duration idempotencyWindow) {
+    }
+
+    /** The HTTP API's listener. */
+    public record Http(boolean enabled, String host, int port, long maxBodyBytes, List<String> apiKeys,
+            Optional<Path> apiKeysFile) {
     }
 
     /**
@@ -103,10 +110,11 @@ public final class Settings {
     public static Settings read(Function<String, Optional<String>> lookup) {
         Reader r = new Reader(lookup);
         Path outboxDir = r.path("mailgate.outbox.dir", "outbox");
+        Path dataDir = r.path("mailgate.data.dir", "data");
         Settings settings = new Settings(
                 r.sandboxMode(),
                 r.optional("mailgate.sender"),
-                r.path("mailgate.data.dir", "data"),
+                dataDir,
                 r.path("mailgate.templates.dir", "templates"),
                 r.path("mailgate.routes.dir", "routes"),
                 new Entra(
@@ -148,7 +156,34 @@ public final class Settings {
                         r.duration("mailgate.delivery.max-delay", "30s")),
                 new Limits(
                         r.positiveInt("mailgate.limits.max-recipients", 500),
-                        r.size("mailgate.limits.max-message-size", "35MB")));
+                        r.size("mailgate.limits.max-message-size", "35MB")),
+                new Broker(
+                        r.optional("mailgate.jms.url").isEmpty(),
+                        r.optionalPath("mailgate.broker.dir").orElse(dataDir.resolve("broker")),
+                        r.string("mailgate.broker.host", "127.0.0.1"),
+                        r.portOrZero("mailgate.broker.port", 61616)),
+                new Jms(
+                        r.optional("mailgate.jms.url"),
+                        r.optional("mailgate.jms.user"),
+                        r.optional("mailgate.jms.password"),
+                        r.string("mailgate.jms.queue", "mailgate.outbox"),
+                        r.string("mailgate.jms.dead-letter-queue", "mailgate.dlq"),
+                        r.positiveInt("mailgate.jms.max-deliveries", 5),
+                        r.positiveInt("mailgate.jms.consumers", 1),
+                        r.optionalPath("mailgate.jms.attachments-dir").orElse(dataDir.resolve("uploads"))),
+                new Journal(
+                        r.string("mailgate.journal.url", "jdbc:h2:file:" + dataDir.resolve("journal").resolve("mailgate")
+                                .toAbsolutePath()),
+                        r.optional("mailgate.journal.user"),
+                        r.optional("mailgate.journal.password"),
+                        r.duration("mailgate.journal.idempotency-window", "24h")),
+                new Http(
+                        r.bool("mailgate.http.enabled", true),
+                        r.string("mailgate.http.host", "127.0.0.1"),
+                        r.portOrZero("mailgate.http.port", 8025),
+                        r.size("mailgate.http.max-body-size", "50MB"),
+                        r.list("mailgate.http.api-keys"),
+                        r.optionalPath("mailgate.http.api-keys-file")));
         r.crossChecks(settings);
         r.throwIfProblems();
         return settings;
@@ -168,55 +203,12 @@ public final class Settings {
             String clientSecret, String sandboxSender) {
         return new Settings(SandboxMode.ON, Optional.of(sender.orElse(sandboxSender)), dataDir, templatesDir,
                 routesDir, entra.withEndpoint(authorityHost, tenantId, clientId, clientSecret), token,
-                smtp.withEndpoint(smtpHost, smtpPort), Optional.empty(), outbox, delivery, limits);
-    }
-
-    public Optional<String> sender() {
-        return sender;
-    }
-
-    public Path dataDir() {
-        return dataDir;
+                smtp.withEndpoint(smtpHost, smtpPort), Optional.empty(), outbox, delivery, limits, broker, jms,
+                journal, http);
     }
 
     public Path sandboxDir() {
         return dataDir.resolve("sandbox");
-    }
-
-    public Path templatesDir() {
-        return templatesDir;
-    }
-
-    public Path routesDir() {
-        return routesDir;
-    }
-
-    public Entra entra() {
-        return entra;
-    }
-
-    public Token token() {
-        return token;
-    }
-
-    public Smtp smtp() {
-        return smtp;
-    }
-
-    public Optional<Trust> trust() {
-        return trust;
-    }
-
-    public Outbox outbox() {
-        return outbox;
-    }
-
-    public Delivery delivery() {
-        return delivery;
-    }
-
-    public Limits limits() {
-        return limits;
     }
 
     /** Reads and converts values, remembering every problem instead of stopping at the first. */
@@ -284,6 +276,22 @@ public final class Settings {
                 return defaultValue;
             }
             return port;
+        }
+
+        /** A port, or 0 for "none". */
+        int portOrZero(String key, int defaultValue) {
+            int port = integer(key, defaultValue);
+            if (port < 0 || port > 65535) {
+                problems.add(key + "=" + port + " is not a TCP port; use a number from 1 to 65535, or 0 for none");
+                return defaultValue;
+            }
+            return port;
+        }
+
+        /** Comma-separated values, blanks dropped. */
+        List<String> list(String key) {
+            return optional(key).map(v -> java.util.Arrays.stream(v.split(",")).map(String::trim)
+                    .filter(x -> !x.isEmpty()).toList()).orElse(List.of());
         }
 
         int positiveInt(String key, int defaultValue) {

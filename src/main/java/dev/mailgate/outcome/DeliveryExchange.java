@@ -15,18 +15,29 @@ public final class DeliveryExchange {
     /** Where the request came from, for people: {@code outbox/orders/123.json}. */
     public static final String SOURCE = "mailgate.source";
     public static final String HANDLER = "mailgate.outcomeHandler";
+    public static final String CHANNEL = "mailgate.channel";
     private static final String ATTEMPTS = "mailgate.attempts";
 
     private DeliveryExchange() {
     }
 
     /** Marks the start of a request's delivery: gives it an id and says who hears the outcome. */
-    public static String begin(Exchange exchange, String source, OutcomeHandler handler) {
-        String id = UUID.randomUUID().toString();
+    public static String begin(Exchange exchange, String channel, String source, OutcomeHandler handler) {
+        return begin(exchange, UUID.randomUUID().toString(), channel, source, handler);
+    }
+
+    /** The same, for a request that already has its delivery id (queued by the HTTP API). */
+    public static String begin(Exchange exchange, String id, String channel, String source, OutcomeHandler handler) {
         exchange.setProperty(ID, id);
+        exchange.setProperty(CHANNEL, channel);
         exchange.setProperty(SOURCE, source);
         exchange.setProperty(HANDLER, handler);
         return id;
+    }
+
+    /** The request's journal reference. */
+    public static Journal.Ref ref(Exchange exchange) {
+        return new Journal.Ref(id(exchange), exchange.getProperty(CHANNEL, "unknown", String.class), source(exchange));
     }
 
     public static String id(Exchange exchange) {

@@ -20,10 +20,12 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
 
     private final Settings.Delivery delivery;
     private final FailureClassifier classifier;
+    private final Journal journal;
 
-    public DeliveryPolicy(Settings.Delivery delivery, FailureClassifier classifier) {
+    public DeliveryPolicy(Settings.Delivery delivery, FailureClassifier classifier, Journal journal) {
         this.delivery = delivery;
         this.classifier = classifier;
+        this.journal = journal;
     }
 
     @Override
@@ -51,6 +53,8 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
 
     private void logRetry(Exchange exchange) {
         Failure failure = classifier.classify(caught(exchange));
+        Journal.Ref ref = DeliveryExchange.ref(exchange);
+        Journal.quietly(journal, ref, j -> j.retrying(ref, DeliveryExchange.attempts(exchange), failure));
         LOG.warn("{} [{}] attempt {} of {} failed ({}: {}{}); trying again", DeliveryExchange.source(exchange),
                 DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange), delivery.maxAttempts(),
                 failure.category().label(), failure.reason(),
@@ -59,6 +63,8 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
 
     private void failed(Exchange exchange) {
         Failure failure = classifier.classify(caught(exchange));
+        Journal.Ref ref = DeliveryExchange.ref(exchange);
+        Journal.quietly(journal, ref, j -> j.failed(ref, DeliveryExchange.attempts(exchange), failure));
         LOG.warn("Not sent: {} [{}] after {} attempt(s): {}: {}{}. Fix: {}", DeliveryExchange.source(exchange),
                 DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange), failure.category().label(),
                 failure.reason(), failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")",

@@ -51,6 +51,10 @@ public final class FailureClassifier {
                 return new Failure(Category.INVALID_REQUEST, "the request is invalid: " + invalid.getMessage(),
                         "correct the fields listed and submit the request again", null, invalid.problems());
             }
+            if (e instanceof JdbcJournal.JournalException journal) {
+                return new Failure(Category.TRANSIENT, oneLine(journal.getMessage()),
+                        "check the journal database (mailgate.journal.url)");
+            }
             if (e instanceof ConfigurationException config) {
                 return new Failure(Category.CONFIGURATION, config.getMessage(), "fix the setting named and restart");
             }

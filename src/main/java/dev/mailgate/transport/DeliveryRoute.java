@@ -12,6 +12,7 @@ import org.slf4j.LoggerFactory;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.compose.OutgoingMessage;
 import dev.mailgate.outcome.DeliveryExchange;
+import dev.mailgate.outcome.Journal;
 import dev.mailgate.outcome.Receipt;
 import dev.mailgate.request.MailRequest;
 import dev.mailgate.request.MailRequestValidator;
@@ -30,14 +31,16 @@ public final class DeliveryRoute extends RouteBuilder {
 
     private final MailRequestValidator validator;
     private final MimeComposer composer;
+    private final Journal journal;
     private final String smtpUri;
     private final String server;
     private final boolean sandbox;
 
-    public DeliveryRoute(MailRequestValidator validator, MimeComposer composer, String smtpUri, String server,
-            boolean sandbox) {
+    public DeliveryRoute(MailRequestValidator validator, MimeComposer composer, Journal journal, String smtpUri,
+            String server, boolean sandbox) {
         this.validator = validator;
         this.composer = composer;
+        this.journal = journal;
         this.smtpUri = smtpUri;
         this.server = server;
         this.sandbox = sandbox;
@@ -55,6 +58,8 @@ public final class DeliveryRoute extends RouteBuilder {
 
     private void compose(Exchange exchange) throws Exception {
         DeliveryExchange.attempt(exchange);
+        Journal.Ref ref = DeliveryExchange.ref(exchange);
+        Journal.quietly(journal, ref, j -> j.sending(ref, DeliveryExchange.attempts(exchange)));
         // kept as a property: on a retry the body is the message built by the failed attempt
         MailRequest received = exchange.getProperty(REQUEST, MailRequest.class);
         if (received == null) {
@@ -84,6 +89,8 @@ public final class DeliveryRoute extends RouteBuilder {
         LOG.info("Sent: {} [{}] as {} from {} to {} recipient(s) via {}{}: {}", DeliveryExchange.source(exchange),
                 receipt.id(), receipt.messageId(), receipt.mailbox(), receipt.recipients(), server,
                 sandbox ? " (SANDBOX: nothing left this machine)" : "", receipt.serverReply());
+        Journal.Ref ref = DeliveryExchange.ref(exchange);
+        Journal.quietly(journal, ref, j -> j.sent(ref, receipt));
         try {
             DeliveryExchange.handler(exchange).sent(exchange, receipt);
         } catch (RuntimeException e) {

@@ -17,6 +17,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.mailgate.Mailgate;
+import dev.mailgate.config.MailgateConfiguration;
+import dev.mailgate.outcome.Journal;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 
 /**
@@ -69,7 +71,18 @@ public final class Gateway implements AutoCloseable {
         p.put("mailgate.outbox.poll-interval", "50ms");
         p.put("mailgate.delivery.initial-delay", "50ms");
         p.put("mailgate.delivery.max-delay", "200ms");
+        // in-VM only: tests talk to the embedded broker from inside the JVM
+        p.put("mailgate.broker.port", "0");
+        p.put("mailgate.http.port", Integer.toString(freePort()));
         return p;
+    }
+
+    public static int freePort() {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public static Gateway start(Path dir, Map<String, String> properties) {
@@ -78,6 +91,17 @@ public final class Gateway implements AutoCloseable {
 
     public CamelContext context() {
         return main.getCamelContext();
+    }
+
+    public Journal journal() {
+        return context().getRegistry().lookupByNameAndType(MailgateConfiguration.JOURNAL_BEAN, Journal.class);
+    }
+
+    /** The journal entry of {@code id} once it reached {@code state}. */
+    public Journal.Entry awaitState(String id, Journal.State state) {
+        Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
+                .until(() -> journal().find(id).map(e -> e.state() == state).orElse(false));
+        return journal().find(id).orElseThrow();
     }
 
     public Path outbox() {

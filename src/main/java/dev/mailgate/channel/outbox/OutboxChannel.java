@@ -2,12 +2,16 @@ package dev.mailgate.channel.outbox;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.UUID;
 
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
@@ -22,6 +26,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.outcome.DeliveryExchange;
 import dev.mailgate.outcome.Failure;
+import dev.mailgate.outcome.Journal;
 import dev.mailgate.outcome.OutcomeHandler;
 import dev.mailgate.outcome.Receipt;
 import dev.mailgate.render.TemplateRenderer;
@@ -49,14 +54,16 @@ public final class OutboxChannel implements OutcomeHandler {
     private final AttachmentRoot attachments;
     private final TemplateRenderer renderer;
     private final MailRequestValidator validator;
+    private final Journal journal;
     private final Path sandboxDir;
 
     /** @param sandboxDir where the sandbox keeps delivered mail, or {@code null} when sending for real */
     public OutboxChannel(AttachmentRoot attachments, TemplateRenderer renderer, MailRequestValidator validator,
-            Path sandboxDir) {
+            Journal journal, Path sandboxDir) {
         this.attachments = attachments;
         this.renderer = renderer;
         this.validator = validator;
+        this.journal = journal;
         this.sandboxDir = sandboxDir;
     }
 
@@ -72,6 +79,23 @@ public final class OutboxChannel implements OutcomeHandler {
                     return MailRequestReader.fromJson(in, attachments);
                 }
             });
+        }
+        admit(exchange, file, request);
+    }
+
+    /** Records the request in the journal; a repeat of an idempotency key is not sent again. */
+    private void admit(Exchange exchange, Path file, MailRequest request) {
+        Optional<String> earlier = journal.admit(DeliveryExchange.ref(exchange), request);
+        if (earlier.isPresent()) {
+            LOG.info("Not sending {} again: its idempotencyKey arrived before with delivery {}", file, earlier.get());
+            record(file, SENT, ".receipt.json", JSON.createObjectNode()
+                    .put("status", "duplicate")
+                    .put("id", earlier.get())
+                    .put("file", file.getFileName().toString())
+                    .put("note", "the idempotencyKey of this request arrived before, with delivery " + earlier.get()
+                            + "; nothing was sent again"));
+            exchange.setRouteStop(true);
+            return;
         }
         exchange.getIn().setBody(request);
     }
@@ -97,7 +121,10 @@ public final class OutboxChannel implements OutcomeHandler {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        return exchange -> exchange.getIn().setBody(forFile(begin(exchange), route));
+        return exchange -> {
+            Path file = begin(exchange);
+            admit(exchange, file, forFile(file, route));
+        };
     }
 
     private MailRequest forFile(Path file, MailRequestReader.FileMail route) {
@@ -106,10 +133,21 @@ public final class OutboxChannel implements OutcomeHandler {
                 : request.withSubject(renderer.renderInline("subject", route.subject(), request.data()));
     }
 
-    private Path begin(Exchange exchange) {
+    private Path begin(Exchange exchange) throws IOException {
         Path file = Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class));
-        DeliveryExchange.begin(exchange, file.toString(), this);
+        DeliveryExchange.begin(exchange, deliveryId(file), "outbox", file.toString(), this);
         return file;
+    }
+
+    /**
+     * The same file (path, inode, size, modification time) always gets the same delivery id: after a crash the
+     * file is read again, and its idempotency key must not make it look like a repeat of itself.
+     */
+    private static String deliveryId(Path file) throws IOException {
+        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+        String identity = file.toAbsolutePath() + "|" + attributes.fileKey() + "|" + attributes.size() + "|"
+                + attributes.lastModifiedTime().toMillis();
+        return UUID.nameUUIDFromBytes(identity.getBytes(StandardCharsets.UTF_8)).toString();
     }
 
     @Override

@@ -1,0 +1,88 @@
+package dev.mailgate.channel.jms;
+
+import org.apache.activemq.artemis.api.core.QueueConfiguration;
+import org.apache.activemq.artemis.api.core.RoutingType;
+import org.apache.activemq.artemis.api.core.SimpleString;
+import org.apache.activemq.artemis.core.config.Configuration;
+import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
+import org.apache.activemq.artemis.core.remoting.impl.invm.InVMConnector;
+import org.apache.activemq.artemis.core.server.JournalType;
+import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
+import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
+import org.apache.camel.support.service.ServiceSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.mailgate.config.Settings;
+
+/**
+ * The default broker: ActiveMQ Artemis inside the gateway, with a persistent journal under {@code data/broker},
+ * the mail queue and its dead-letter queue, and a bounded delivery count (a message that keeps failing is moved
+ * to the dead-letter queue by the broker itself). Gateway code connects in-VM ({@value #IN_VM}); other processes on
+ * this machine through the TCP acceptor on {@code mailgate.broker.host:port}.
+ */
+public final class EmbeddedBroker extends ServiceSupport {
+
+    public static final String IN_VM = "vm://0";
+
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedBroker.class);
+
+    private final Settings.Broker broker;
+    private final Settings.Jms jms;
+    private EmbeddedActiveMQ server;
+
+    public EmbeddedBroker(Settings.Broker broker, Settings.Jms jms) {
+        this.broker = broker;
+        this.jms = jms;
+    }
+
+    /** The URL other processes use, or {@code null} when only in-VM connections are accepted. */
+    public String tcpUrl() {
+        return broker.port() > 0 ? "tcp://" + broker.host() + ":" + broker.port() : null;
+    }
+
+    @Override
+    protected void doStart() throws Exception {
+        Configuration config = new ConfigurationImpl()
+                .setName("mailgate")
+                .setPersistenceEnabled(true)
+                // NIO: works everywhere (no libaio needed); the journal is fsynced on every durable send
+                .setJournalType(JournalType.NIO)
+                .setJournalDirectory(broker.dir().resolve("journal").toString())
+                .setBindingsDirectory(broker.dir().resolve("bindings").toString())
+                .setPagingDirectory(broker.dir().resolve("paging").toString())
+                .setLargeMessagesDirectory(broker.dir().resolve("large-messages").toString())
+                .setSecurityEnabled(false)
+                .setJMXManagementEnabled(false)
+                .addAcceptorConfiguration("in-vm", IN_VM);
+        if (broker.port() > 0) {
+            config.addAcceptorConfiguration("tcp", tcpUrl() + "?protocols=CORE");
+        }
+        config.addAddressSetting("#", new AddressSettings()
+                .setDeadLetterAddress(SimpleString.of(jms.deadLetterQueue()))
+                .setExpiryAddress(SimpleString.of(jms.deadLetterQueue()))
+                .setMaxDeliveryAttempts(jms.maxDeliveries())
+                .setRedeliveryDelay(1000)
+                .setRedeliveryMultiplier(2)
+                .setMaxRedeliveryDelay(30_000));
+        config.addQueueConfiguration(QueueConfiguration.of(jms.queue()).setRoutingType(RoutingType.ANYCAST)
+                .setDurable(true));
+        config.addQueueConfiguration(QueueConfiguration.of(jms.deadLetterQueue()).setRoutingType(RoutingType.ANYCAST)
+                .setDurable(true));
+        server = new EmbeddedActiveMQ().setConfiguration(config);
+        server.start();
+        LOG.info("Embedded broker started: queue {}, dead letters to {}, journal in {}{}", jms.queue(),
+                jms.deadLetterQueue(), broker.dir().toAbsolutePath(),
+                tcpUrl() == null ? "" : ", accepting connections on " + tcpUrl());
+    }
+
+    @Override
+    protected void doStop() throws Exception {
+        if (server != null) {
+            server.stop();
+            server = null;
+        }
+        // the in-VM connector's thread pool is not a daemon and would keep the JVM alive after shutdown
+        InVMConnector.resetThreadPool();
+    }
+}

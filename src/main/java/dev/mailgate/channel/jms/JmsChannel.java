@@ -1,0 +1,164 @@
+package dev.mailgate.channel.jms;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import jakarta.jms.BytesMessage;
+import jakarta.jms.JMSException;
+import jakarta.jms.Message;
+import jakarta.jms.TextMessage;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.ProducerTemplate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.mailgate.outcome.DeliveryExchange;
+import dev.mailgate.outcome.Failure;
+import dev.mailgate.outcome.Journal;
+import dev.mailgate.outcome.OutcomeHandler;
+import dev.mailgate.outcome.Receipt;
+import dev.mailgate.request.AttachmentRoot;
+import dev.mailgate.request.InvalidRequestException;
+import dev.mailgate.request.MailRequest;
+import dev.mailgate.request.MailRequestReader;
+import dev.mailgate.request.MailRequestValidator;
+
+/**
+ * The Java side of the JMS channel. A message's body is MailRequest JSON (a TextMessage, or UTF-8 in a
+ * BytesMessage); its JMS properties are read for the delivery id only and never reach the mail or Camel's
+ * routing. The consuming route is transacted: the message is acknowledged when the server accepted the mail,
+ * or after it was copied to the dead-letter queue with the reason as message properties.
+ */
+public final class JmsChannel implements OutcomeHandler {
+
+    /** Set by the HTTP API on the messages it queues: the delivery id it answered with. */
+    public static final String ID_PROPERTY = "mailgateId";
+
+    private static final Logger LOG = LoggerFactory.getLogger(JmsChannel.class);
+    private static final Pattern UUID_TEXT = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    private static final String BODY = "mailgate.jmsBody";
+    private static final String MESSAGE_ID = "mailgate.jmsMessageId";
+
+    private final MailRequestValidator validator;
+    private final Journal journal;
+    private final AttachmentRoot uploads;
+    private final String deadLetterUri;
+    private volatile ProducerTemplate producer;
+
+    public JmsChannel(MailRequestValidator validator, Journal journal, AttachmentRoot uploads, String deadLetterQueue) {
+        this.validator = validator;
+        this.journal = journal;
+        this.uploads = uploads;
+        this.deadLetterUri = "jms:queue:" + deadLetterQueue;
+    }
+
+    /** Reads the consumed message into a {@link MailRequest}, after stripping every inbound header. */
+    public void readRequest(Exchange exchange, String queue) throws Exception {
+        Message message = exchange.getIn().getMandatoryBody(Message.class);
+        String jmsId = message.getJMSMessageID();
+        String given = message.getStringProperty(ID_PROPERTY);
+        boolean queuedByApi = given != null && UUID_TEXT.matcher(given).matches();
+        // a redelivered message must keep its id: idempotency and the journal recognise it by that
+        String id = queuedByApi ? given
+                : UUID.nameUUIDFromBytes(("jms:" + jmsId).getBytes(StandardCharsets.UTF_8)).toString();
+        DeliveryExchange.begin(exchange, id, queuedByApi ? "http" : "jms", "jms:" + queue + " " + jmsId, this);
+        exchange.getIn().removeHeaders("*");
+        byte[] body = body(message);
+        exchange.setProperty(BODY, body);
+        exchange.setProperty(MESSAGE_ID, jmsId);
+        MailRequest request = validator.readAndValidate(
+                () -> MailRequestReader.fromJson(new ByteArrayInputStream(body), uploads));
+        if (!queuedByApi) {
+            Optional<String> earlier = journal.admit(DeliveryExchange.ref(exchange), request);
+            if (earlier.isPresent()) {
+                LOG.info("Not sending JMS message {} again: its idempotencyKey arrived before with delivery {}",
+                        jmsId, earlier.get());
+                exchange.setRouteStop(true);
+                return;
+            }
+        }
+        exchange.getIn().setBody(request);
+    }
+
+    private static byte[] body(Message message) throws JMSException {
+        if (message instanceof TextMessage text) {
+            String json = text.getText();
+            return json == null ? new byte[0] : json.getBytes(StandardCharsets.UTF_8);
+        }
+        if (message instanceof BytesMessage bytes) {
+            byte[] data = new byte[(int) bytes.getBodyLength()];
+            bytes.readBytes(data);
+            return data;
+        }
+        throw new InvalidRequestException("(message)", "is a " + message.getClass().getSimpleName()
+                + "; send the MailRequest JSON as a TextMessage (or UTF-8 in a BytesMessage)");
+    }
+
+    @Override
+    public void sent(Exchange exchange, Receipt receipt) {
+        deleteUploads(receipt.id());
+    }
+
+    /**
+     * Copies the message to the dead-letter queue with why it failed and what to do. Throws if that fails: the
+     * consumed message is then rolled back and redelivered, never acknowledged without a trace.
+     */
+    @Override
+    public void failed(Exchange exchange, Failure failure) {
+        byte[] body = exchange.getProperty(BODY, byte[].class);
+        Map<String, Object> properties = new java.util.LinkedHashMap<>();
+        properties.put(ID_PROPERTY, DeliveryExchange.id(exchange));
+        properties.put("mailgateCategory", failure.category().label());
+        properties.put("mailgateReason", failure.reason());
+        properties.put("mailgateFix", failure.advice());
+        properties.put("mailgateAttempts", DeliveryExchange.attempts(exchange));
+        properties.put("mailgateFailedAt", Instant.now().toString());
+        properties.put("mailgateSource", DeliveryExchange.source(exchange));
+        if (failure.serverReply() != null) {
+            properties.put("mailgateServerReply", failure.serverReply());
+        }
+        if (!failure.problems().isEmpty()) {
+            properties.put("mailgateErrors", String.join("; ", failure.problems().stream().map(Object::toString)
+                    .toList()));
+        }
+        producer(exchange).sendBodyAndHeaders(deadLetterUri,
+                body == null ? "" : new String(body, StandardCharsets.UTF_8), properties);
+        LOG.info("Dead-lettered {} [{}] to {}", DeliveryExchange.source(exchange), DeliveryExchange.id(exchange),
+                deadLetterUri);
+    }
+
+    private ProducerTemplate producer(Exchange exchange) {
+        ProducerTemplate template = producer;
+        if (template == null) {
+            template = exchange.getContext().createProducerTemplate();
+            producer = template;
+        }
+        return template;
+    }
+
+    /** Files the HTTP API stored for this delivery are not needed once the mail has gone. */
+    private void deleteUploads(String id) {
+        Path dir = uploads.path().resolve(id);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        } catch (IOException e) {
+            LOG.warn("Could not delete the uploaded files of delivery {} in {}: {}", id, dir, e.toString());
+        }
+    }
+}

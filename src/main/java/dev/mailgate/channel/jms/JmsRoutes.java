@@ -1,0 +1,36 @@
+package dev.mailgate.channel.jms;
+
+import org.apache.camel.builder.RouteBuilder;
+
+import dev.mailgate.outcome.DeliveryPolicy;
+import dev.mailgate.transport.DeliveryRoute;
+
+/**
+ * The JMS channel as a route template ({@value #TEMPLATE}), instantiated from {@code routes/jms.yaml}: MailRequest
+ * JSON from a queue, consumed in a local JMS transaction.
+ */
+public final class JmsRoutes extends RouteBuilder {
+
+    public static final String TEMPLATE = "mailgate-jms";
+
+    private final JmsChannel channel;
+
+    public JmsRoutes(JmsChannel channel) {
+        this.channel = channel;
+    }
+
+    @Override
+    public void configure() {
+        routeTemplate(TEMPLATE)
+                .templateParameter("queue", "mailgate.outbox", "the queue to consume MailRequest JSON from")
+                .templateParameter("consumers", "1", "how many messages are worked on at once")
+                // mapJmsMessage=false: the body stays the JMS message; an ObjectMessage is never deserialized
+                .from("jms:queue:{{queue}}?transacted=true&mapJmsMessage=false&concurrentConsumers={{consumers}}"
+                        + "&cacheLevelName=CACHE_CONSUMER")
+                .routeConfigurationId(DeliveryPolicy.ID)
+                .process(exchange -> channel.readRequest(exchange,
+                        exchange.getFromEndpoint().getEndpointUri().replaceFirst("^jms://queue:", "")
+                                .replaceFirst("\\?.*", "")))
+                .to(DeliveryRoute.URI);
+    }
+}

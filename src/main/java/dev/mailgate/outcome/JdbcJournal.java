@@ -1,0 +1,305 @@
+package dev.mailgate.outcome;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.SQLIntegrityConstraintViolationException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import javax.sql.DataSource;
+
+import org.flywaydb.core.Flyway;
+
+import dev.mailgate.request.MailRequest;
+
+/**
+ * The journal in any JDBC database (embedded H2 by default, PostgreSQL by configuration); the schema is
+ * created and upgraded by versioned Flyway migrations in {@code db/migration}.
+ */
+public final class JdbcJournal implements Journal {
+
+    private static final int TEXT = 4000;
+
+    private final DataSource dataSource;
+    private final Duration idempotencyWindow;
+    private final Clock clock;
+
+    public JdbcJournal(DataSource dataSource, Duration idempotencyWindow, Clock clock) {
+        this.dataSource = dataSource;
+        this.idempotencyWindow = idempotencyWindow;
+        this.clock = clock;
+    }
+
+    /** Creates or upgrades the schema. */
+    public JdbcJournal migrate() {
+        Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load().migrate();
+        return this;
+    }
+
+    @Override
+    public Optional<String> admit(Ref ref, MailRequest request) {
+        return inTransaction(c -> {
+            Instant now = clock.instant();
+            String key = request.idempotencyKey();
+            if (key != null) {
+                Optional<String> earlier = claimKey(c, key, ref.id(), now);
+                if (earlier.isPresent()) {
+                    return earlier;
+                }
+            }
+            upsert(c, ref, State.RECEIVED, now);
+            event(c, ref.id(), State.RECEIVED, now, null);
+            try (PreparedStatement update = c.prepareStatement(
+                    "UPDATE delivery SET sender = ?, recipients = ?, idempotency_key = ? WHERE id = ?")) {
+                update.setString(1, cut(request.from(), 400));
+                update.setInt(2, request.recipientCount());
+                update.setString(3, key);
+                update.setString(4, ref.id());
+                update.executeUpdate();
+            }
+            return Optional.empty();
+        });
+    }
+
+    /** Takes the key for {@code id} unless another delivery holds it within the window; returns that one. */
+    private Optional<String> claimKey(Connection c, String key, String id, Instant now) throws SQLException {
+        try (PreparedStatement select = c.prepareStatement(
+                "SELECT delivery_id, created_at FROM idempotency_key WHERE idempotency_key = ? FOR UPDATE")) {
+            select.setString(1, key);
+            try (ResultSet rs = select.executeQuery()) {
+                if (rs.next()) {
+                    Instant since = rs.getObject(2, OffsetDateTime.class).toInstant();
+                    if (since.plus(idempotencyWindow).isAfter(now)) {
+                        return Optional.of(rs.getString(1));
+                    }
+                    try (PreparedStatement renew = c.prepareStatement(
+                            "UPDATE idempotency_key SET delivery_id = ?, created_at = ? WHERE idempotency_key = ?")) {
+                        renew.setString(1, id);
+                        renew.setObject(2, time(now));
+                        renew.setString(3, key);
+                        renew.executeUpdate();
+                    }
+                    return Optional.empty();
+                }
+            }
+        }
+        try (PreparedStatement insert = c.prepareStatement(
+                "INSERT INTO idempotency_key (idempotency_key, delivery_id, created_at) VALUES (?, ?, ?)")) {
+            insert.setString(1, key);
+            insert.setString(2, id);
+            insert.setObject(3, time(now));
+            insert.executeUpdate();
+        } catch (SQLException e) {
+            if (e instanceof SQLIntegrityConstraintViolationException || "23505".equals(e.getSQLState())) {
+                // another request with the same key got in first, between our SELECT and INSERT
+                throw new KeyRace();
+            }
+            throw e;
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public void queued(Ref ref) {
+        transition(ref, State.QUEUED, null, "durable in the queue");
+    }
+
+    @Override
+    public void sending(Ref ref, int attempt) {
+        transition(ref, State.SENDING, c -> {
+            try (PreparedStatement s = c.prepareStatement("UPDATE delivery SET attempts = ? WHERE id = ?")) {
+                s.setInt(1, attempt);
+                s.setString(2, ref.id());
+                s.executeUpdate();
+            }
+        }, "attempt " + attempt);
+    }
+
+    @Override
+    public void sent(Ref ref, Receipt receipt) {
+        transition(ref, State.SENT, c -> {
+            try (PreparedStatement s = c.prepareStatement("UPDATE delivery SET attempts = ?, message_id = ?, "
+                    + "server_reply = ?, sender = COALESCE(sender, ?), recipients = COALESCE(recipients, ?), "
+                    + "failure_category = NULL, failure_reason = NULL, failure_advice = NULL WHERE id = ?")) {
+                s.setInt(1, receipt.attempts());
+                s.setString(2, cut(receipt.messageId(), 1000));
+                s.setString(3, cut(receipt.serverReply(), 2000));
+                s.setString(4, cut(receipt.mailbox(), 400));
+                s.setInt(5, receipt.recipients());
+                s.setString(6, ref.id());
+                s.executeUpdate();
+            }
+        }, receipt.serverReply());
+    }
+
+    @Override
+    public void retrying(Ref ref, int attempt, Failure failure) {
+        transition(ref, State.RETRYING, c -> failure(c, ref, attempt, failure), describe(failure));
+    }
+
+    @Override
+    public void failed(Ref ref, int attempts, Failure failure) {
+        transition(ref, State.FAILED, c -> failure(c, ref, attempts, failure), describe(failure));
+    }
+
+    private static String describe(Failure failure) {
+        return failure.category().label() + ": " + failure.reason()
+                + (failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")");
+    }
+
+    private static void failure(Connection c, Ref ref, int attempts, Failure failure) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("UPDATE delivery SET attempts = ?, failure_category = ?, "
+                + "failure_reason = ?, failure_advice = ?, server_reply = COALESCE(?, server_reply) WHERE id = ?")) {
+            s.setInt(1, attempts);
+            s.setString(2, failure.category().label());
+            s.setString(3, cut(failure.reason(), TEXT));
+            s.setString(4, cut(failure.advice(), TEXT));
+            s.setString(5, cut(failure.serverReply(), 2000));
+            s.setString(6, ref.id());
+            s.executeUpdate();
+        }
+    }
+
+    @Override
+    public Optional<Entry> find(String id) {
+        return inTransaction(c -> {
+            List<Event> events = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement(
+                    "SELECT state, at, detail FROM delivery_event WHERE delivery_id = ? ORDER BY id")) {
+                s.setString(1, id);
+                try (ResultSet rs = s.executeQuery()) {
+                    while (rs.next()) {
+                        events.add(new Event(State.valueOf(rs.getString(1)),
+                                rs.getObject(2, OffsetDateTime.class).toInstant(), rs.getString(3)));
+                    }
+                }
+            }
+            try (PreparedStatement s = c.prepareStatement("SELECT id, channel, source, sender, recipients, state, "
+                    + "attempts, message_id, server_reply, failure_category, failure_reason, failure_advice, "
+                    + "idempotency_key, created_at, updated_at FROM delivery WHERE id = ?")) {
+                s.setString(1, id);
+                try (ResultSet rs = s.executeQuery()) {
+                    if (!rs.next()) {
+                        return Optional.empty();
+                    }
+                    Integer recipients = rs.getObject(5) == null ? null : rs.getInt(5);
+                    return Optional.of(new Entry(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                            recipients, State.valueOf(rs.getString(6)), rs.getInt(7), rs.getString(8),
+                            rs.getString(9), rs.getString(10), rs.getString(11), rs.getString(12), rs.getString(13),
+                            rs.getObject(14, OffsetDateTime.class).toInstant(),
+                            rs.getObject(15, OffsetDateTime.class).toInstant(), List.copyOf(events)));
+                }
+            }
+        });
+    }
+
+    /** Moves the request to {@code state}, creating its record if this is the first the journal hears of it. */
+    private void transition(Ref ref, State state, Update extra, String detail) {
+        inTransaction(c -> {
+            Instant now = clock.instant();
+            upsert(c, ref, state, now);
+            if (extra != null) {
+                extra.apply(c);
+            }
+            event(c, ref.id(), state, now, detail);
+            return null;
+        });
+    }
+
+    private static void upsert(Connection c, Ref ref, State state, Instant now) throws SQLException {
+        try (PreparedStatement update = c.prepareStatement(
+                "UPDATE delivery SET state = ?, updated_at = ? WHERE id = ?")) {
+            update.setString(1, state.name());
+            update.setObject(2, time(now));
+            update.setString(3, ref.id());
+            if (update.executeUpdate() > 0) {
+                return;
+            }
+        }
+        try (PreparedStatement insert = c.prepareStatement("INSERT INTO delivery (id, channel, source, state, attempts, "
+                + "created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)")) {
+            insert.setString(1, ref.id());
+            insert.setString(2, ref.channel());
+            insert.setString(3, cut(ref.source(), 1000));
+            insert.setString(4, state.name());
+            insert.setObject(5, time(now));
+            insert.setObject(6, time(now));
+            insert.executeUpdate();
+        }
+        if (state != State.RECEIVED) {
+            // the first the journal hears of a request can be its failure (an unreadable file): keep the order
+            event(c, ref.id(), State.RECEIVED, now, null);
+        }
+    }
+
+    private static void event(Connection c, String id, State state, Instant at, String detail) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement(
+                "INSERT INTO delivery_event (delivery_id, state, at, detail) VALUES (?, ?, ?, ?)")) {
+            s.setString(1, id);
+            s.setString(2, state.name());
+            s.setObject(3, time(at));
+            s.setString(4, cut(detail, TEXT));
+            s.executeUpdate();
+        }
+    }
+
+    private interface Work<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    private interface Update {
+        void apply(Connection c) throws SQLException;
+    }
+
+    private <T> T inTransaction(Work<T> work) {
+        for (int attempt = 1;; attempt++) {
+            try (Connection c = dataSource.getConnection()) {
+                c.setAutoCommit(false);
+                try {
+                    T result = work.run(c);
+                    c.commit();
+                    return result;
+                } catch (SQLException | RuntimeException e) {
+                    c.rollback();
+                    throw e;
+                }
+            } catch (KeyRace race) {
+                if (attempt == 3) {
+                    throw new JournalException("idempotency key claimed concurrently; try again", null);
+                }
+            } catch (SQLException e) {
+                throw new JournalException("the delivery journal is not available: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static OffsetDateTime time(Instant instant) {
+        return OffsetDateTime.ofInstant(instant, ZoneOffset.UTC);
+    }
+
+    private static String cut(String text, int max) {
+        return text == null || text.length() <= max ? text : text.substring(0, max - 1) + "…";
+    }
+
+    /** Two requests raced for the same new idempotency key; the transaction is retried and then sees the winner. */
+    private static final class KeyRace extends RuntimeException {
+        KeyRace() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** The journal database failed. */
+    public static final class JournalException extends RuntimeException {
+        JournalException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

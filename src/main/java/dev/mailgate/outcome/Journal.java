@@ -1,0 +1,64 @@
+package dev.mailgate.outcome;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+import org.slf4j.LoggerFactory;
+
+import dev.mailgate.request.MailRequest;
+
+/**
+ * The delivery journal: every request from every channel, with its state changes and timestamps, the sender,
+ * the recipient count, the Message-ID and the server's reply. Never bodies, attachments or tokens.
+ * Every transition is an upsert, so a request that failed before it could be read still gets a record.
+ */
+public interface Journal {
+
+    enum State { RECEIVED, QUEUED, SENDING, SENT, RETRYING, FAILED }
+
+    /** Which request: its delivery id, its channel ({@code outbox}, {@code jms}, {@code http}) and where it came from. */
+    record Ref(String id, String channel, String source) {
+    }
+
+    record Event(State state, Instant at, String detail) {
+    }
+
+    record Entry(String id, String channel, String source, String sender, Integer recipients, State state,
+            int attempts, String messageId, String serverReply, String failureCategory, String failureReason,
+            String failureAdvice, String idempotencyKey, Instant createdAt, Instant updatedAt, List<Event> events) {
+    }
+
+    /**
+     * Records a request that was read and validated. When its idempotency key arrived before, within the window,
+     * nothing is recorded and the earlier delivery's id is returned: the caller sends nothing.
+     */
+    Optional<String> admit(Ref ref, MailRequest request);
+
+    /** The request is durable in the queue (HTTP requests, before {@code 202 Accepted}). */
+    void queued(Ref ref);
+
+    void sending(Ref ref, int attempt);
+
+    void sent(Ref ref, Receipt receipt);
+
+    void retrying(Ref ref, int attempt, Failure failure);
+
+    void failed(Ref ref, int attempts, Failure failure);
+
+    Optional<Entry> find(String id);
+
+    /**
+     * Records a step of the delivery path. The journal is a record, not the means of delivery: if its database
+     * fails, the mail still goes out (or stays queued) and the failure is logged.
+     */
+    static void quietly(Journal journal, Ref ref, Consumer<Journal> step) {
+        try {
+            step.accept(journal);
+        } catch (RuntimeException e) {
+            LoggerFactory.getLogger(Journal.class).error("The delivery journal could not record a step of {} [{}]: {}",
+                    ref.source(), ref.id(), e.getMessage());
+        }
+    }
+}

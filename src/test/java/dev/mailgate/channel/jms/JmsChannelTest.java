@@ -1,0 +1,198 @@
+package dev.mailgate.channel.jms;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.IntStream;
+
+import jakarta.jms.Message;
+import jakarta.jms.TextMessage;
+import jakarta.mail.internet.MimeMessage;
+
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.mailgate.outcome.Journal;
+import dev.mailgate.sandbox.SelfSignedCertificate;
+import dev.mailgate.support.Gateway;
+import dev.mailgate.support.Jms;
+import dev.mailgate.support.TestEntra;
+import dev.mailgate.support.TestSmtpServer;
+
+/**
+ * The JMS channel against the real embedded Artemis broker and a real SMTP server: delivery and acknowledgement,
+ * dead letters with their reason, smuggled properties, idempotency, and messages that survive a restart.
+ */
+class JmsChannelTest {
+
+    private static final String QUEUE = "mailgate.outbox";
+    private static final String DLQ = "mailgate.dlq";
+    private static final String HELLO = "{\"to\": \"alice@example.com\", \"subject\": \"Hello\", \"text\": \"Hi\"}";
+
+    @TempDir
+    Path dir;
+
+    private final SelfSignedCertificate tls = SelfSignedCertificate.forLocalhost();
+    private TestEntra entra;
+    private TestSmtpServer smtp;
+    private Gateway gateway;
+    private Jms jms;
+
+    @BeforeEach
+    void start() {
+        entra = new TestEntra(tls, null);
+        smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens());
+        gateway = Gateway.start(dir, Gateway.realTenant(dir, entra, smtp.port(), tls));
+        jms = Jms.inVm();
+    }
+
+    @AfterEach
+    void stop() {
+        jms.close();
+        if (gateway != null) {
+            gateway.close();
+        }
+        smtp.close();
+        entra.close();
+    }
+
+    /** The delivery id the JMS channel gives a message from another application. */
+    private static String idOf(String jmsMessageId) {
+        return UUID.nameUUIDFromBytes(("jms:" + jmsMessageId).getBytes(StandardCharsets.UTF_8)).toString();
+    }
+
+    @Test
+    void request_from_the_queue_is_delivered_journaled_and_acknowledged() {
+        String jmsId = jms.send(QUEUE, HELLO, Map.of());
+
+        Journal.Entry entry = gateway.awaitState(idOf(jmsId), Journal.State.SENT);
+
+        assertThat(smtp.awaitReceived(1).get(0).recipients()).containsExactly("alice@example.com");
+        assertThat(entry.channel()).isEqualTo("jms");
+        assertThat(entry.sender()).isEqualTo(Gateway.SENDER);
+        assertThat(entry.recipients()).isEqualTo(1);
+        assertThat(entry.serverReply()).startsWith("250 2.0.0 OK");
+        assertThat(entry.messageId()).isEqualTo("<" + idOf(jmsId) + "@contoso.test>");
+        assertThat(entry.events()).extracting(Journal.Event::state)
+                .containsExactly(Journal.State.RECEIVED, Journal.State.SENDING, Journal.State.SENT);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> jms.browse(QUEUE).isEmpty());
+        assertThat(jms.browse(DLQ)).isEmpty();
+    }
+
+    @Test
+    void poison_message_is_dead_lettered_at_once_with_its_reason_and_the_next_one_is_delivered() throws Exception {
+        String poison = jms.send(QUEUE, "this is not JSON", Map.of());
+        String good = jms.send(QUEUE, HELLO, Map.of());
+
+        gateway.awaitState(idOf(good), Journal.State.SENT);
+        Journal.Entry failed = gateway.awaitState(idOf(poison), Journal.State.FAILED);
+
+        List<Message> dead = jms.browse(DLQ);
+        assertThat(dead).hasSize(1);
+        Message letter = dead.get(0);
+        assertThat(((TextMessage) letter).getText()).isEqualTo("this is not JSON");
+        assertThat(letter.getStringProperty("mailgateCategory")).isEqualTo("invalid-request");
+        assertThat(letter.getStringProperty("mailgateReason")).contains("is not valid JSON");
+        assertThat(letter.getStringProperty("mailgateFix")).contains("correct the fields");
+        assertThat(letter.getStringProperty("mailgateId")).isEqualTo(idOf(poison));
+        assertThat(failed.failureCategory()).isEqualTo("invalid-request");
+        assertThat(failed.attempts()).isEqualTo(1);
+        assertThat(smtp.received()).hasSize(1);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> jms.browse(QUEUE).isEmpty());
+    }
+
+    @Test
+    void refused_recipient_is_dead_lettered_with_the_server_reply() throws Exception {
+        String jmsId = jms.send(QUEUE, "{\"to\": \"nobody@contoso.test\", \"subject\": \"x\", \"text\": \"y\"}",
+                Map.of());
+
+        Journal.Entry failed = gateway.awaitState(idOf(jmsId), Journal.State.FAILED);
+
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> jms.browse(DLQ).size() == 1);
+        Message letter = jms.browse(DLQ).get(0);
+        assertThat(letter.getStringProperty("mailgateCategory")).isEqualTo("permanent");
+        assertThat(letter.getStringProperty("mailgateServerReply")).startsWith("550 5.1.1");
+        assertThat(failed.serverReply()).startsWith("550 5.1.1");
+        assertThat(failed.events()).extracting(Journal.Event::state)
+                .containsExactly(Journal.State.RECEIVED, Journal.State.SENDING, Journal.State.FAILED);
+    }
+
+    @Test
+    void transient_failures_are_journaled_as_retrying_before_the_mail_goes_out() {
+        smtp.replyToNextData(451, "4.7.500 Server busy. Please try again later.");
+        String jmsId = jms.send(QUEUE, HELLO, Map.of());
+
+        Journal.Entry sent = gateway.awaitState(idOf(jmsId), Journal.State.SENT);
+
+        assertThat(sent.attempts()).isEqualTo(2);
+        assertThat(sent.events()).extracting(Journal.Event::state).containsExactly(Journal.State.RECEIVED,
+                Journal.State.SENDING, Journal.State.RETRYING, Journal.State.SENDING, Journal.State.SENT);
+        assertThat(sent.events().get(2).detail()).contains("transient", "451 4.7.500");
+    }
+
+    @Test
+    void smuggled_jms_properties_reach_neither_the_mail_nor_the_smtp_session_nor_camel() throws Exception {
+        String jmsId = jms.send(QUEUE, HELLO, Map.of(
+                "To", "attacker@evil.test",
+                "Bcc", "attacker@evil.test",
+                "From", "ceo@contoso.test",
+                "Subject", "Wire the money",
+                "CamelFileName", "../../etc/passwd",
+                "CamelHttpUri", "http://evil.test/",
+                // how a JMS property named mail.smtp.host looks on the wire: Camel decodes _DOT_ back into dots
+                "mail_DOT_smtp_DOT_host", "evil.test",
+                "mail_DOT_smtp_DOT_starttls_DOT_enable", "false"));
+
+        gateway.awaitState(idOf(jmsId), Journal.State.SENT);
+
+        TestSmtpServer.Received received = smtp.awaitReceived(1).get(0);
+        MimeMessage mail = received.message();
+        assertThat(received.recipients()).containsExactly("alice@example.com");
+        assertThat(received.mailFrom()).isEqualTo(Gateway.SENDER);
+        assertThat(mail.getSubject()).isEqualTo("Hello");
+        assertThat(received.text()).doesNotContain("evil.test", "ceo@contoso.test", "Wire the money",
+                "CamelFileName", "passwd", "JMS");
+        assertThat(smtp.saslResponses()).hasSize(1);
+    }
+
+    @Test
+    void repeated_idempotency_key_is_sent_once() {
+        String request = "{\"to\": \"alice@example.com\", \"subject\": \"Once\", \"text\": \"x\", "
+                + "\"idempotencyKey\": \"order-4711\"}";
+        String first = jms.send(QUEUE, request, Map.of());
+        String second = jms.send(QUEUE, request, Map.of());
+
+        gateway.awaitState(idOf(first), Journal.State.SENT);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> jms.browse(QUEUE).isEmpty());
+
+        assertThat(smtp.received()).hasSize(1);
+        assertThat(gateway.journal().find(idOf(second))).isEmpty();
+        assertThat(jms.browse(DLQ)).isEmpty();
+    }
+
+    @Test
+    void messages_queued_while_nothing_consumes_are_delivered_after_a_broker_restart() throws Exception {
+        gateway.context().getRouteController().stopRoute("jms");
+        List<String> ids = IntStream.range(0, 5).mapToObj(i -> jms.send(QUEUE,
+                "{\"to\": \"r" + i + "@example.com\", \"subject\": \"Queued " + i + "\", \"text\": \"x\"}", Map.of()))
+                .toList();
+        assertThat(jms.browse(QUEUE)).hasSize(5);
+        jms.close();
+        gateway.close();
+
+        gateway = Gateway.start(dir, Gateway.realTenant(dir, entra, smtp.port(), tls));
+        jms = Jms.inVm();
+
+        ids.forEach(id -> gateway.awaitState(idOf(id), Journal.State.SENT));
+        assertThat(smtp.received()).extracting(r -> r.recipients().get(0)).containsExactlyInAnyOrder(
+                "r0@example.com", "r1@example.com", "r2@example.com", "r3@example.com", "r4@example.com");
+    }
+}
