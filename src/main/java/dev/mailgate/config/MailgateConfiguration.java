@@ -13,6 +13,9 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+import io.vertx.core.Vertx;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
@@ -21,6 +24,8 @@ import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.component.jms.JmsComponent;
+import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServer;
+import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServerConfiguration;
 import org.apache.camel.spi.Resource;
 import org.apache.camel.support.PluginHelper;
 import org.apache.camel.support.jsse.KeyStoreParameters;
@@ -38,6 +43,10 @@ import dev.mailgate.auth.ClientCredentials;
 import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.XOAuth2Authenticator;
+import dev.mailgate.channel.http.ApiKeyAuthentication;
+import dev.mailgate.channel.http.ApiKeys;
+import dev.mailgate.channel.http.HttpApi;
+import dev.mailgate.channel.http.HttpRoutes;
 import dev.mailgate.channel.jms.EmbeddedBroker;
 import dev.mailgate.channel.jms.JmsChannel;
 import dev.mailgate.channel.jms.JmsRoutes;
@@ -115,7 +124,35 @@ public class MailgateConfiguration implements CamelConfiguration {
                 validator, journal, settings.sandbox() ? settings.sandboxDir() : null);
         context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
         jms(context, settings, validator, journal);
+        if (settings.http().enabled()) {
+            http(context, settings, validator, journal);
+        }
         loadUserRoutes(context, settings.routesDir());
+    }
+
+    /**
+     * The HTTP API on a Vert.x platform-http server: API keys checked before any body is read, a body limit
+     * ({@code 413} beyond it), uploads kept out of the working directory.
+     */
+    private static void http(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal)
+            throws Exception {
+        Settings.Http http = settings.http();
+        ApiKeys keys = ApiKeys.load(http, settings.dataDir());
+        Vertx vertx = Vertx.vertx();
+        context.getRegistry().bind("mailgateVertx", vertx);
+        context.addService(new Closer(() -> vertx.close().toCompletionStage().toCompletableFuture()
+                .get(10, TimeUnit.SECONDS)), true, true);
+        VertxPlatformHttpServerConfiguration server = new VertxPlatformHttpServerConfiguration();
+        server.setBindHost(http.host());
+        server.setBindPort(http.port());
+        server.setMaxBodySize(http.maxBodyBytes());
+        server.getBodyHandler().setUploadsDirectory(settings.dataDir().resolve("http-uploads").toString());
+        server.getBodyHandler().setDeleteUploadedFilesOnEnd(true);
+        server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys));
+        context.addService(new VertxPlatformHttpServer(server), true, true);
+        context.addRoutes(new HttpRoutes(new HttpApi(validator, journal, settings.jms().attachmentsDir(),
+                settings.jms().queue())));
+        LOG.info("HTTP API on http://{}:{}{} ({} API key(s))", http.host(), http.port(), HttpApi.BASE, keys.count());
     }
 
     /** The journal database (embedded H2 unless configured), its schema migrated before anything uses it. */

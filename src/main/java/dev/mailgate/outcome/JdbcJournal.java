@@ -109,7 +109,18 @@ public final class JdbcJournal implements Journal {
 
     @Override
     public void queued(Ref ref) {
-        transition(ref, State.QUEUED, null, "durable in the queue");
+        transition(ref, State.QUEUED, null, "handed to the queue");
+    }
+
+    @Override
+    public void notAccepted(Ref ref, Failure failure) {
+        transition(ref, State.FAILED, c -> {
+            failure(c, ref, 0, failure);
+            try (PreparedStatement s = c.prepareStatement("DELETE FROM idempotency_key WHERE delivery_id = ?")) {
+                s.setString(1, ref.id());
+                s.executeUpdate();
+            }
+        }, "not accepted: " + describe(failure));
     }
 
     @Override

@@ -36,8 +36,17 @@ public interface Journal {
      */
     Optional<String> admit(Ref ref, MailRequest request);
 
-    /** The request is durable in the queue (HTTP requests, before {@code 202 Accepted}). */
+    /**
+     * The request is being handed to the durable queue (HTTP requests, before {@code 202 Accepted}); recorded just
+     * before the hand-off, because the consumer may start on it at once. {@link #notAccepted} follows if it fails.
+     */
     void queued(Ref ref);
+
+    /**
+     * An admitted request could not be handed on (the queue was unavailable) and the client was told so: it is
+     * recorded as failed and its idempotency key is released, so that the client's retry is not taken for a repeat.
+     */
+    void notAccepted(Ref ref, Failure failure);
 
     void sending(Ref ref, int attempt);
 

@@ -18,9 +18,16 @@ public final class AttachmentRoot {
     private static final Pattern WINDOWS_ABSOLUTE = Pattern.compile("^[A-Za-z]:.*|^\\\\\\\\.*");
 
     private final Path root;
+    /** How error messages name the root: the folder itself, or e.g. "the files uploaded with this request". */
+    private final String where;
 
     public AttachmentRoot(Path root) {
+        this(root, null);
+    }
+
+    public AttachmentRoot(Path root, String description) {
         this.root = root.toAbsolutePath().normalize();
+        this.where = description != null ? description : "the attachments folder " + this.root;
     }
 
     public Path path() {
@@ -33,16 +40,16 @@ public final class AttachmentRoot {
      */
     public Path resolve(String field, String relative) {
         if (relative == null || relative.isBlank()) {
-            throw new InvalidRequestException(field, "is empty; name a file inside the attachments folder " + root);
+            throw new InvalidRequestException(field, "is empty; name a file in " + where);
         }
         String lower = relative.toLowerCase(Locale.ROOT);
         if (lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || relative.indexOf('\0') >= 0) {
             throw new InvalidRequestException(field, "'" + printable(relative) + "' contains encoded or control "
-                    + "characters; write the plain relative path of a file inside " + root);
+                    + "characters; write the plain relative path of a file in " + where);
         }
         if (relative.startsWith("/") || relative.startsWith("\\") || WINDOWS_ABSOLUTE.matcher(relative).matches()) {
             throw new InvalidRequestException(field, "'" + relative + "' is an absolute path; attachment paths are "
-                    + "relative to the attachments folder " + root);
+                    + "relative to " + where);
         }
         Path candidate;
         try {
@@ -50,7 +57,7 @@ public final class AttachmentRoot {
             for (Path part : given) {
                 if (part.toString().equals("..")) {
                     throw new InvalidRequestException(field, "'" + relative + "' climbs out with '..'; attachment "
-                            + "paths must stay inside the attachments folder " + root);
+                            + "paths must stay inside " + where);
                 }
             }
             candidate = root.resolve(given).normalize();
@@ -58,18 +65,17 @@ public final class AttachmentRoot {
             throw new InvalidRequestException(field, "'" + printable(relative) + "' is not a valid path");
         }
         if (!candidate.startsWith(root) || candidate.equals(root)) {
-            throw new InvalidRequestException(field, "'" + relative + "' is outside the attachments folder " + root);
+            throw new InvalidRequestException(field, "'" + relative + "' is outside " + where);
         }
         if (!Files.exists(candidate)) {
-            throw new InvalidRequestException(field, "'" + relative + "' does not exist in the attachments folder "
-                    + root + "; copy the file there before the request");
+            throw new InvalidRequestException(field, "'" + relative + "' does not exist in " + where);
         }
         try {
             Path real = candidate.toRealPath();
             Path realRoot = root.toRealPath();
             if (!real.startsWith(realRoot)) {
-                throw new InvalidRequestException(field, "'" + relative + "' is a link that leads outside the "
-                        + "attachments folder " + root + "; copy the file into the folder instead");
+                throw new InvalidRequestException(field, "'" + relative + "' is a link that leads outside "
+                        + where + "; copy the file in instead");
             }
             if (!Files.isRegularFile(real)) {
                 throw new InvalidRequestException(field, "'" + relative + "' is not a regular file");

@@ -64,6 +64,7 @@ public final class TestSmtpServer implements AutoCloseable {
     private final List<String> refusedMailboxes = new CopyOnWriteArrayList<>();
     private final AtomicInteger gmailRejections = new AtomicInteger();
     private volatile Duration dataStall = Duration.ZERO;
+    private volatile boolean deferEveryData;
     private final Queue<RejectException> dataReplies = new ConcurrentLinkedQueue<>();
     private final AtomicInteger transactions = new AtomicInteger();
 
@@ -143,6 +144,11 @@ public final class TestSmtpServer implements AutoCloseable {
      */
     public void rejectNextAuthGmailStyle(int n) {
         gmailRejections.set(n);
+    }
+
+    /** While on, every DATA is answered {@code 451 4.7.500 Server busy}: the server is "down" for mail. */
+    public void deferEveryData(boolean on) {
+        deferEveryData = on;
     }
 
     /** The next DATA is read only after this pause, so a client writing a large message blocks. */
@@ -255,6 +261,9 @@ public final class TestSmtpServer implements AutoCloseable {
                 }
             }
             byte[] bytes = data.readAllBytes();
+            if (deferEveryData) {
+                throw new RejectException(451, "4.7.500 Server busy. Please try again later.");
+            }
             RejectException scripted = dataReplies.poll();
             if (scripted != null) {
                 throw scripted;

@@ -1,0 +1,288 @@
+package dev.mailgate.channel.http;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import jakarta.activation.DataHandler;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.ProducerTemplate;
+import org.apache.camel.attachment.AttachmentMessage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import dev.mailgate.Text;
+import dev.mailgate.channel.jms.JmsChannel;
+import dev.mailgate.outcome.Failure;
+import dev.mailgate.outcome.Journal;
+import dev.mailgate.request.AttachmentRoot;
+import dev.mailgate.request.InvalidRequestException;
+import dev.mailgate.request.MailRequest;
+import dev.mailgate.request.MailRequestReader;
+import dev.mailgate.request.MailRequestValidator;
+import dev.mailgate.request.MailRequestWriter;
+
+/**
+ * The HTTP API's Java side. {@code POST /api/v1/messages} reads a MailRequest (JSON, or multipart with a
+ * {@code request} part and file parts), validates it, records it, and makes it durable on the queue before it
+ * answers {@code 202 Accepted}; {@code GET /api/v1/messages/{id}} answers from the journal. Inbound headers never
+ * travel further than this class, and responses carry only the headers set here.
+ */
+public final class HttpApi {
+
+    public static final String BASE = "/api/v1/messages";
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String UPLOADED = "the file parts of this multipart request (send files as parts and name "
+            + "them in 'path')";
+    private static final Pattern ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+    private final MailRequestValidator validator;
+    private final Journal journal;
+    private final Path uploads;
+    private final String queueUri;
+    private volatile ProducerTemplate producer;
+
+    /** @param uploads the JMS channel's attachment folder: each request's files go into a folder named by its id */
+    public HttpApi(MailRequestValidator validator, Journal journal, Path uploads, String queue) {
+        this.validator = validator;
+        this.journal = journal;
+        this.uploads = uploads;
+        this.queueUri = "jms:queue:" + queue;
+    }
+
+    public void submit(Exchange exchange) {
+        String id = UUID.randomUUID().toString();
+        Path folder = uploads.resolve(id);
+        Journal.Ref ref = new Journal.Ref(id, "http", "http POST " + BASE);
+        try {
+            MailRequest request = read(exchange, folder);
+            Optional<String> earlier = journal.admit(ref, request);
+            if (earlier.isPresent()) {
+                delete(folder);
+                accepted(exchange, earlier.get(), true);
+                return;
+            }
+            String queued = MailRequestWriter.toJson(request, uploads, folder);
+            // recorded before the hand-off: once on the queue, the consumer may record 'sending' at any moment
+            journal.queued(ref);
+            try {
+                producer(exchange).sendBodyAndHeader(queueUri, queued, JmsChannel.ID_PROPERTY, id);
+            } catch (RuntimeException e) {
+                LOG.error("Could not queue HTTP request {}: {}", id, Text.oneLine(e.getMessage()));
+                journal.notAccepted(ref, new Failure(Failure.Category.TRANSIENT, "the queue is not available",
+                        "send the request again"));
+                delete(folder);
+                respond(exchange, 503, Problems.CONTENT_TYPE, Problems.of(503, "unavailable",
+                        "The request could not be queued", "nothing was accepted; send the request again"), Map.of());
+                return;
+            }
+            LOG.info("Accepted HTTP request {} for {} recipient(s); queued on {}", id, request.recipientCount(),
+                    queueUri);
+            accepted(exchange, id, false);
+        } catch (InvalidRequestException e) {
+            delete(folder);
+            respond(exchange, 400, Problems.CONTENT_TYPE, Problems.body(400, "invalid-request", "Invalid mail request",
+                    e.problems().size() + " problem(s); nothing was accepted", e.problems()), Map.of());
+        } catch (UnsupportedMediaType e) {
+            delete(folder);
+            respond(exchange, 415, Problems.CONTENT_TYPE, Problems.of(415, "unsupported-media-type",
+                    "Unsupported content type", e.getMessage()), Map.of());
+        } catch (RuntimeException | IOException e) {
+            delete(folder);
+            LOG.error("HTTP request {} failed inside Mailgate", id, e);
+            respond(exchange, 500, Problems.CONTENT_TYPE, Problems.of(500, "internal-error", "Internal error",
+                    "nothing was accepted; the gateway's log has the details under " + id), Map.of());
+        }
+    }
+
+    public void status(Exchange exchange) {
+        String id = exchange.getIn().getHeader("id", String.class);
+        Optional<Journal.Entry> entry = id != null && ID.matcher(id).matches() ? journal.find(id) : Optional.empty();
+        if (entry.isEmpty()) {
+            respond(exchange, 404, Problems.CONTENT_TYPE, Problems.of(404, "not-found", "No such message",
+                    "there is no message with id " + (id == null ? "" : Text.oneLine(id).replaceAll("[^\\w-]", "?"))),
+                    Map.of());
+            return;
+        }
+        respond(exchange, 200, "application/json", json(entry.get()), Map.of());
+    }
+
+    /** The request from a JSON body, or from the parts of a multipart form; file parts are stored in {@code folder}. */
+    private MailRequest read(Exchange exchange, Path folder) throws IOException {
+        String type = String.valueOf(exchange.getIn().getHeader(Exchange.CONTENT_TYPE, "", String.class))
+                .toLowerCase(Locale.ROOT);
+        if (type.startsWith("application/json")) {
+            byte[] body = exchange.getIn().getBody(byte[].class);
+            return validator.readAndValidate(() -> MailRequestReader.fromJson(
+                    new ByteArrayInputStream(body == null ? new byte[0] : body), new AttachmentRoot(folder, UPLOADED)));
+        }
+        if (!type.startsWith("multipart/form-data")) {
+            throw new UnsupportedMediaType("send the MailRequest as application/json, or as multipart/form-data with "
+                    + "a 'request' part and the files as further parts");
+        }
+        Map<String, DataHandler> parts = exchange.getIn(AttachmentMessage.class).getAttachments();
+        byte[] json = null;
+        List<Path> files = new ArrayList<>();
+        Files.createDirectories(folder);
+        for (Map.Entry<String, DataHandler> part : parts.entrySet()) {
+            if (part.getKey().equals("request")) {
+                try (InputStream in = part.getValue().getInputStream()) {
+                    json = in.readAllBytes();
+                }
+                continue;
+            }
+            Path file = folder.resolve(safeName(part.getValue().getName(), folder));
+            try (InputStream in = part.getValue().getInputStream()) {
+                Files.copy(in, file);
+            }
+            files.add(file);
+        }
+        if (json == null) {
+            Object field = exchange.getIn().getHeader("request");
+            json = field == null ? null : field.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+        if (json == null) {
+            throw new InvalidRequestException("request", "the multipart form has no 'request' part with the "
+                    + "MailRequest JSON");
+        }
+        byte[] request = json;
+        return validator.readAndValidate(() -> {
+            MailRequest read = MailRequestReader.fromJson(new ByteArrayInputStream(request), new AttachmentRoot(folder, UPLOADED));
+            return withUnreferenced(read, files);
+        });
+    }
+
+    /** File parts the JSON does not name by {@code path} are plain attachments. */
+    private static MailRequest withUnreferenced(MailRequest request, List<Path> files) throws IOException {
+        List<MailRequest.Attachment> all = new ArrayList<>(request.attachments());
+        for (Path file : files) {
+            Path real = file.toRealPath();
+            boolean named = request.attachments().stream().anyMatch(a -> a.file() != null && a.file().equals(real));
+            if (!named) {
+                all.add(MailRequest.Attachment.ofFile(real, file.getFileName().toString(), null, null));
+            }
+        }
+        return new MailRequest(request.from(), request.to(), request.cc(), request.bcc(), request.replyTo(),
+                request.subject(), request.text(), request.html(), request.template(), request.data(), all,
+                request.headers(), request.priority(), request.idempotencyKey(), request.rawMessage());
+    }
+
+    /** A part's file name as a plain name inside {@code folder}, never a path, never one already used. */
+    private static String safeName(String given, Path folder) {
+        String name = given == null ? "" : given.replace('\\', '/');
+        name = name.substring(name.lastIndexOf('/') + 1).replaceAll("[\\p{Cntrl}\\u0085\\u2028\\u2029]", "").trim();
+        if (name.isEmpty() || name.equals(".") || name.equals("..")) {
+            name = "attachment";
+        }
+        String candidate = name;
+        for (int n = 2; Files.exists(folder.resolve(candidate)); n++) {
+            candidate = n + "-" + name;
+        }
+        return candidate;
+    }
+
+    private void accepted(Exchange exchange, String id, boolean replay) {
+        ObjectNode body = JSON.createObjectNode().put("id", id).put("state", replay ? "duplicate" : "queued")
+                .put("location", BASE + "/" + id);
+        if (replay) {
+            body.put("note", "this idempotencyKey arrived before; nothing more will be sent");
+        }
+        respond(exchange, 202, "application/json", body.toString(), replay
+                ? Map.of("Location", BASE + "/" + id, "Idempotent-Replayed", "true")
+                : Map.of("Location", BASE + "/" + id));
+    }
+
+    private static String json(Journal.Entry e) {
+        ObjectNode body = JSON.createObjectNode()
+                .put("id", e.id())
+                .put("state", e.state().name().toLowerCase(Locale.ROOT))
+                .put("channel", e.channel())
+                .put("createdAt", e.createdAt().toString())
+                .put("updatedAt", e.updatedAt().toString())
+                .put("attempts", e.attempts());
+        putIf(body, "sender", e.sender());
+        if (e.recipients() != null) {
+            body.put("recipients", e.recipients());
+        }
+        putIf(body, "messageId", e.messageId());
+        putIf(body, "serverReply", e.serverReply());
+        if (e.failureCategory() != null) {
+            body.putObject("failure").put("category", e.failureCategory()).put("reason", e.failureReason())
+                    .put("fix", e.failureAdvice());
+        }
+        ArrayNode history = body.putArray("history");
+        e.events().forEach(ev -> {
+            ObjectNode item = history.addObject().put("state", ev.state().name().toLowerCase(Locale.ROOT))
+                    .put("at", ev.at().toString());
+            putIf(item, "detail", ev.detail());
+        });
+        return body.toString();
+    }
+
+    private static void putIf(ObjectNode node, String field, String value) {
+        if (value != null) {
+            node.put(field, value);
+        }
+    }
+
+    /** Replaces every header (the request's included) with the response's own. */
+    private static void respond(Exchange exchange, int status, String contentType, String body,
+            Map<String, String> headers) {
+        var message = exchange.getMessage();
+        message.removeHeaders("*");
+        if (message instanceof AttachmentMessage attachments && attachments.hasAttachments()) {
+            attachments.getAttachments().clear();
+        }
+        message.setHeader(Exchange.HTTP_RESPONSE_CODE, status);
+        message.setHeader(Exchange.CONTENT_TYPE, contentType);
+        headers.forEach(message::setHeader);
+        message.setBody(body);
+    }
+
+    private ProducerTemplate producer(Exchange exchange) {
+        ProducerTemplate template = producer;
+        if (template == null) {
+            template = exchange.getContext().createProducerTemplate();
+            producer = template;
+        }
+        return template;
+    }
+
+    private static void delete(Path folder) {
+        if (!Files.isDirectory(folder)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(folder)) {
+            for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        } catch (IOException e) {
+            LOG.warn("Could not delete {}: {}", folder, e.toString());
+        }
+    }
+
+    /** The body is neither JSON nor a multipart form. */
+    private static final class UnsupportedMediaType extends RuntimeException {
+        UnsupportedMediaType(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+package dev.mailgate.channel.http;
+
+import org.apache.camel.builder.RouteBuilder;
+
+/**
+ * The HTTP API's routes on the Vert.x platform-http server. Authentication happens in front of them (see
+ * {@link ApiKeyAuthentication}); a wrong method gets {@code 405} and an unknown path {@code 404} from the server.
+ */
+public final class HttpRoutes extends RouteBuilder {
+
+    private final HttpApi api;
+
+    public HttpRoutes(HttpApi api) {
+        this.api = api;
+    }
+
+    @Override
+    public void configure() {
+        from("platform-http:" + HttpApi.BASE + "?httpMethodRestrict=POST").routeId("http-submit")
+                .process(api::submit);
+        from("platform-http:" + HttpApi.BASE + "/{id}?httpMethodRestrict=GET").routeId("http-status")
+                .process(api::status);
+        from("platform-http:/api/v1/openapi.yaml?httpMethodRestrict=GET").routeId("http-openapi")
+                // response headers are the message's headers: drop the request's (its API key included)
+                .removeHeaders("*")
+                .setHeader("Content-Type", constant("application/yaml"))
+                .setBody(constant(openApi()));
+    }
+
+    private static String openApi() {
+        try (var in = HttpRoutes.class.getResourceAsStream("/openapi/mailgate-api.yaml")) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException | NullPointerException e) {
+            throw new IllegalStateException("the OpenAPI description is missing from the jar", e);
+        }
+    }
+}
