@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# HTTP and JMS benchmark on the packaged gateway in the sandbox:
+#  1. requests/s accepted by POST /api/v1/messages into the durable queue, at concurrency 1 and 16
+#     (the JMS route is left out for this phase, so the numbers are the hand-off alone);
+#  2. the gateway restarted with its default routes: the JMS channel drains that backlog into the
+#     sandbox SMTP server, and the delivery rate is measured.
+# With --write, the result replaces the "HTTP and JMS" section of BENCHMARKS.md.
+#
+#   bench/http-jms-bench.sh [N at concurrency 1] [N at concurrency 16] [--write]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+serial=300
+parallel=1200
+write=false
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --write) write=true ;;
+    *) args+=("$arg") ;;
+  esac
+done
+[ ${#args[@]} -ge 1 ] && serial=${args[0]}
+[ ${#args[@]} -ge 2 ] && parallel=${args[1]}
+
+[ -f target/mailgate.jar ] || mvn -B -ntp -q -DskipTests package
+
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+
+key="bench-key-$(date +%s%N)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/ingest-routes"
+cp routes/outbox.yaml "$work/ingest-routes/"
+
+start() {
+  (cd "$work" && MAILGATE_HTTP_API_KEYS="$key" MAILGATE_HTTP_PORT="$port" MAILGATE_BROKER_PORT=0 \
+    MAILGATE_ROUTES_DIR="$1" exec java -jar "$root/target/mailgate.jar" >> mailgate.log 2>&1) &
+  pid=$!
+}
+
+start "$work/ingest-routes"
+java "$root/bench/HttpJmsBench.java" ingest "$work" "$port" "$key" "$serial" "$parallel" "$pid" > "$work/ingest.md"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+start "$root/routes"
+java "$root/bench/HttpJmsBench.java" drain "$work" "$port" "$key" "$serial" "$parallel" "$pid" > "$work/drain.md"
+cat "$work/ingest.md" "$work/drain.md" | tee "$work/result.md"
+
+if $write; then
+  python3 - "$root/BENCHMARKS.md" "$work/result.md" <<'PY'
+import sys
+path, result = sys.argv[1], open(sys.argv[2]).read().strip()
+text = open(path).read()
+section = "## HTTP and JMS\n"
+start = text.index(section)
+end = text.find("\n## ", start + len(section))
+end = len(text) if end < 0 else end + 1
+intro = text[start:text.index("<!-- results -->", start) + len("<!-- results -->")]
+text = text[:start] + intro + "\n" + result + "\n" + text[end:]
+open(path, "w").write(text)
+PY
+  echo "BENCHMARKS.md updated"
+fi
