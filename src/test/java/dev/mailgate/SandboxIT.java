@@ -61,6 +61,17 @@ class SandboxIT {
             Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> sandboxMail().size() == 3
                     && Files.exists(workDir.resolve("outbox/.sent/hello.eml.receipt.json")));
 
+            // the README's curl example, with the key generated at first start
+            String key = Files.readString(workDir.resolve("data/http-api-key")).trim();
+            java.net.http.HttpResponse<String> posted = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:8025/api/v1/messages"))
+                            .header("X-API-Key", key).header("Content-Type", "application/json")
+                            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                                    "{\"to\": \"alice@example.com\", \"subject\": \"Hello over HTTP\", \"text\": \"Hi\"}"))
+                            .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(posted.statusCode()).isEqualTo(202);
+            Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> sandboxMail().size() == 4);
+
             JsonNode receipt = new ObjectMapper().readTree(workDir.resolve("outbox/.sent/hello.json.receipt.json")
                     .toFile());
             assertThat(receipt.path("sandbox").asBoolean()).isTrue();
@@ -69,7 +80,8 @@ class SandboxIT {
                     .contains("SANDBOX");
             String all = String.join("\n", sandboxMail().stream().map(SandboxIT::read).toList());
             assertThat(all).contains("Subject: Hello from Mailgate", "Subject: Welcome, Bob",
-                    "Subject: A ready-made message", "to=<carol@example.com>, <audit@example.com>");
+                    "Subject: A ready-made message", "to=<carol@example.com>, <audit@example.com>",
+                    "Subject: Hello over HTTP");
             assertThat(all).doesNotContain("Bcc:");
             assertThat(workDir.resolve("outbox/.failed")).doesNotExist();
         } finally {
@@ -79,8 +91,10 @@ class SandboxIT {
         String output = Files.readString(log);
         assertThat(output).contains("SANDBOX MODE", "NOTHING LEAVES THIS MACHINE", "DEBUG SMTP: AUTH XOAUTH2",
                 " DEBUG ");
+        String apiKey = Files.readString(workDir.resolve("data/http-api-key")).trim();
         for (String line : output.split("\n")) {
-            assertThat(line).doesNotContain(secret).doesNotContain("Bearer ").doesNotContain("dXNlcj");
+            assertThat(line).doesNotContain(secret).doesNotContain("Bearer ").doesNotContain("dXNlcj")
+                    .doesNotContain(apiKey);
             assertThat(JWT.matcher(line).find()).as("JWT-shaped text in: %s", line).isFalse();
         }
     }
