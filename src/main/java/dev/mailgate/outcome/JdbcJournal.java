@@ -76,6 +76,10 @@ public final class JdbcJournal implements Journal {
             select.setString(1, key);
             try (ResultSet rs = select.executeQuery()) {
                 if (rs.next()) {
+                    if (rs.getString(1).equals(id)) {
+                        // the same delivery read again (a redelivered message, a file re-read after a crash)
+                        return Optional.empty();
+                    }
                     Instant since = rs.getObject(2, OffsetDateTime.class).toInstant();
                     if (since.plus(idempotencyWindow).isAfter(now)) {
                         return Optional.of(rs.getString(1));

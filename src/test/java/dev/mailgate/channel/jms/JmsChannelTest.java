@@ -56,7 +56,9 @@ class JmsChannelTest {
 
     @AfterEach
     void stop() {
-        jms.close();
+        if (jms != null) {
+            jms.close();
+        }
         if (gateway != null) {
             gateway.close();
         }
@@ -194,5 +196,36 @@ class JmsChannelTest {
         ids.forEach(id -> gateway.awaitState(idOf(id), Journal.State.SENT));
         assertThat(smtp.received()).extracting(r -> r.recipients().get(0)).containsExactlyInAnyOrder(
                 "r0@example.com", "r1@example.com", "r2@example.com", "r3@example.com", "r4@example.com");
+    }
+
+    @Test
+    void an_external_broker_is_configuration_only() throws Exception {
+        // a second gateway whose broker stands in for an external one: it only hosts the queue
+        Path brokerHost = java.nio.file.Files.createDirectories(dir.resolve("broker-host"));
+        Path onlyOutbox = java.nio.file.Files.createDirectories(brokerHost.resolve("routes"));
+        java.nio.file.Files.copy(Path.of("routes/outbox.yaml"), onlyOutbox.resolve("outbox.yaml"));
+        int port = Gateway.freePort();
+        Map<String, String> hostSettings = Gateway.folders(brokerHost);
+        hostSettings.put("mailgate.routes.dir", onlyOutbox.toString());
+        hostSettings.put("mailgate.broker.port", Integer.toString(port));
+        jms.close();
+        gateway.close();
+        gateway = null;
+        try (Gateway host = Gateway.start(brokerHost, hostSettings)) {
+            Path clientDir = java.nio.file.Files.createDirectories(dir.resolve("client"));
+            Map<String, String> client = Gateway.realTenant(clientDir, entra, smtp.port(), tls);
+            client.put("mailgate.jms.url", "tcp://127.0.0.1:" + port);
+            gateway = Gateway.start(clientDir, client);
+            try (Jms external = new Jms("tcp://127.0.0.1:" + port)) {
+                String jmsId = external.send(QUEUE, HELLO, Map.of());
+
+                gateway.awaitState(idOf(jmsId), Journal.State.SENT);
+                assertThat(smtp.received()).hasSize(1);
+                assertThat(clientDir.resolve("data/broker")).as("no embedded broker in the client").doesNotExist();
+            }
+            jms = Jms.inVm();
+            gateway.close();
+            gateway = null;
+        }
     }
 }

@@ -357,6 +357,26 @@ class OutboxChannelTest {
         assertThat(Files.readString(gateway.outbox().resolve(".failed/twice-2.json.error.json"))).contains("second@");
     }
 
+    @Test
+    void outbox_requests_are_journaled_and_a_repeated_idempotency_key_is_not_sent_again() {
+        String request = "{\"to\": \"journal@example.com\", \"subject\": \"Once\", \"text\": \"x\", "
+                + "\"idempotencyKey\": \"outbox-key-1\"}";
+        gateway.drop("keyed.json", request);
+        JsonNode receipt = gateway.awaitSent("keyed.json");
+        gateway.drop("keyed-again.json", request);
+
+        JsonNode duplicate = gateway.awaitSent("keyed-again.json");
+
+        assertThat(duplicate.path("status").asText()).isEqualTo("duplicate");
+        assertThat(duplicate.path("id").asText()).isEqualTo(receipt.path("id").asText());
+        assertThat(smtp.received().stream().filter(r -> r.recipients().contains("journal@example.com"))).hasSize(1);
+        dev.mailgate.outcome.Journal.Entry entry = gateway.journal().find(receipt.path("id").asText()).orElseThrow();
+        assertThat(entry.channel()).isEqualTo("outbox");
+        assertThat(entry.state()).isEqualTo(dev.mailgate.outcome.Journal.State.SENT);
+        assertThat(entry.source()).endsWith("keyed.json");
+        assertThat(entry.messageId()).isEqualTo(receipt.path("messageId").asText());
+    }
+
     private static byte[] pattern(int size) {
         byte[] bytes = new byte[size];
         for (int i = 0; i < size; i++) {
