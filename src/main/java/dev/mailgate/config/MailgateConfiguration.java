@@ -47,6 +47,7 @@ import dev.mailgate.channel.http.ApiKeyAuthentication;
 import dev.mailgate.channel.http.ApiKeys;
 import dev.mailgate.channel.http.HttpApi;
 import dev.mailgate.channel.http.HttpRoutes;
+import dev.mailgate.channel.http.ResponseHeaders;
 import dev.mailgate.channel.jms.EmbeddedBroker;
 import dev.mailgate.channel.jms.JmsChannel;
 import dev.mailgate.channel.jms.JmsRoutes;
@@ -137,6 +138,8 @@ public class MailgateConfiguration implements CamelConfiguration {
     private static void http(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal)
             throws Exception {
         Settings.Http http = settings.http();
+        Ports.requireFree("mailgate.http.port", http.host(), http.port(), "another program listens there; set "
+                + "mailgate.http.port to a free port (or mailgate.http.enabled=false)");
         ApiKeys keys = ApiKeys.load(http, settings.dataDir());
         Vertx vertx = Vertx.vertx();
         context.getRegistry().bind("mailgateVertx", vertx);
@@ -150,6 +153,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.getBodyHandler().setDeleteUploadedFilesOnEnd(true);
         server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys));
         context.addService(new VertxPlatformHttpServer(server), true, true);
+        context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
         context.addRoutes(new HttpRoutes(new HttpApi(validator, journal, settings.jms().attachmentsDir(),
                 settings.jms().queue())));
         LOG.info("HTTP API on http://{}:{}{} ({} API key(s))", http.host(), http.port(), HttpApi.BASE, keys.count());
@@ -180,24 +184,30 @@ public class MailgateConfiguration implements CamelConfiguration {
     private static void jms(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal)
             throws Exception {
         Settings.Jms jms = settings.jms();
-        String url;
+        ActiveMQConnectionFactory broker;
         if (settings.broker().embedded()) {
-            context.addService(new EmbeddedBroker(settings.broker(), jms), true, true);
-            url = EmbeddedBroker.IN_VM;
+            String password = settings.broker().password().orElseGet(() -> GeneratedSecret.in(
+                    settings.dataDir().resolve("broker-password"), "password for the embedded broker",
+                    "MAILGATE_BROKER_PASSWORD"));
+            context.addService(new EmbeddedBroker(settings.broker(), jms, password), true, true);
+            broker = new ActiveMQConnectionFactory(EmbeddedBroker.IN_VM, settings.broker().user(), password);
         } else {
-            url = jms.url().orElseThrow();
-            LOG.info("JMS: using the external broker at {}", url);
+            LOG.info("JMS: using the external broker at {}", jms.url().orElseThrow());
+            broker = new ActiveMQConnectionFactory(jms.url().get(), jms.user().orElse(null), jms.password().orElse(null));
         }
-        ActiveMQConnectionFactory broker = new ActiveMQConnectionFactory(url, jms.user().orElse(null),
-                jms.password().orElse(null));
         CachingConnectionFactory connections = new CachingConnectionFactory(broker);
         connections.setReconnectOnException(true);
+        context.addService(new Closer(() -> {
+            connections.destroy();
+            broker.close();
+        }), true, true);
         context.addComponent("jms", JmsComponent.jmsComponent(connections));
         context.getPropertiesComponent().addInitialProperty("mailgate.jms.queue", jms.queue());
         context.getPropertiesComponent().addInitialProperty("mailgate.jms.consumers",
                 Integer.toString(jms.consumers()));
         Files.createDirectories(jms.attachmentsDir());
-        context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, new AttachmentRoot(jms.attachmentsDir()),
+        context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, new AttachmentRoot(jms.attachmentsDir(),
+                "the JMS attachments folder (mailgate.jms.attachments-dir)"),
                 jms.deadLetterQueue())));
     }
 

@@ -82,9 +82,9 @@ public record Settings(
 
     /**
      * The embedded Artemis broker. {@code port} is its TCP acceptor for other processes on this machine (0: in-VM
-     * only).
+     * only); every connection, the gateway's own included, authenticates as {@code user}.
      */
-    public record Broker(boolean embedded, Path dir, String host, int port) {
+    public record Broker(boolean embedded, Path dir, String host, int port, String user, Optional<String> password) {
     }
 
     /** The JMS channel: where requests queue, where dead letters go, and how the gateway connects. */
@@ -161,7 +161,9 @@ public record Settings(
                         r.optional("mailgate.jms.url").isEmpty(),
                         r.optionalPath("mailgate.broker.dir").orElse(dataDir.resolve("broker")),
                         r.string("mailgate.broker.host", "127.0.0.1"),
-                        r.portOrZero("mailgate.broker.port", 61616)),
+                        r.portOrZero("mailgate.broker.port", 61616),
+                        r.string("mailgate.broker.user", "mailgate"),
+                        r.optional("mailgate.broker.password")),
                 new Jms(
                         r.optional("mailgate.jms.url"),
                         r.optional("mailgate.jms.user"),
@@ -172,8 +174,10 @@ public record Settings(
                         r.positiveInt("mailgate.jms.consumers", 1),
                         r.optionalPath("mailgate.jms.attachments-dir").orElse(dataDir.resolve("uploads"))),
                 new Journal(
+                        // WRITE_DELAY=0: a commit reaches the file at once, so a crash cannot forget an
+                        // idempotency key whose request is already durable on the queue
                         r.string("mailgate.journal.url", "jdbc:h2:file:" + dataDir.resolve("journal").resolve("mailgate")
-                                .toAbsolutePath()),
+                                .toAbsolutePath() + ";WRITE_DELAY=0"),
                         r.optional("mailgate.journal.user"),
                         r.optional("mailgate.journal.password"),
                         r.duration("mailgate.journal.idempotency-window", "24h")),

@@ -27,6 +27,7 @@ import dev.mailgate.request.MailRequest;
 public final class JdbcJournal implements Journal {
 
     private static final int TEXT = 4000;
+    private static final Duration ABANDONED_AFTER = Duration.ofMinutes(1);
 
     private final DataSource dataSource;
     private final Duration idempotencyWindow;
@@ -48,6 +49,9 @@ public final class JdbcJournal implements Journal {
     public Optional<String> admit(Ref ref, MailRequest request) {
         return inTransaction(c -> {
             Instant now = clock.instant();
+            if (state(c, ref.id()).filter(s -> s == State.SENT).isPresent()) {
+                return Optional.of(ref.id());
+            }
             String key = request.idempotencyKey();
             if (key != null) {
                 Optional<String> earlier = claimKey(c, key, ref.id(), now);
@@ -80,9 +84,10 @@ public final class JdbcJournal implements Journal {
                         // the same delivery read again (a redelivered message, a file re-read after a crash)
                         return Optional.empty();
                     }
+                    String holder = rs.getString(1);
                     Instant since = rs.getObject(2, OffsetDateTime.class).toInstant();
-                    if (since.plus(idempotencyWindow).isAfter(now)) {
-                        return Optional.of(rs.getString(1));
+                    if (since.plus(idempotencyWindow).isAfter(now) && !abandoned(c, holder, now)) {
+                        return Optional.of(holder);
                     }
                     try (PreparedStatement renew = c.prepareStatement(
                             "UPDATE idempotency_key SET delivery_id = ?, created_at = ? WHERE idempotency_key = ?")) {
@@ -109,6 +114,33 @@ public final class JdbcJournal implements Journal {
             throw e;
         }
         return Optional.empty();
+    }
+
+    /**
+     * A holder of a key that never got past {@code RECEIVED} for a minute was admitted but never handed on (the
+     * process died in between): its key is free again, or the client's retry would be taken for a repeat of a
+     * request that is not going to be sent.
+     */
+    private static boolean abandoned(Connection c, String holder, Instant now) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT state, updated_at FROM delivery WHERE id = ?")) {
+            s.setString(1, holder);
+            try (ResultSet rs = s.executeQuery()) {
+                if (!rs.next()) {
+                    return true;
+                }
+                return State.valueOf(rs.getString(1)) == State.RECEIVED
+                        && rs.getObject(2, OffsetDateTime.class).toInstant().plus(ABANDONED_AFTER).isBefore(now);
+            }
+        }
+    }
+
+    private static Optional<State> state(Connection c, String id) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT state FROM delivery WHERE id = ?")) {
+            s.setString(1, id);
+            try (ResultSet rs = s.executeQuery()) {
+                return rs.next() ? Optional.of(State.valueOf(rs.getString(1))) : Optional.empty();
+            }
+        }
     }
 
     @Override

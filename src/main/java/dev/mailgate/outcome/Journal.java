@@ -31,8 +31,10 @@ public interface Journal {
     }
 
     /**
-     * Records a request that was read and validated. When its idempotency key arrived before, within the window,
-     * nothing is recorded and the earlier delivery's id is returned: the caller sends nothing.
+     * Records a request that was read and validated. Returns the delivery it repeats, and records nothing, when the
+     * caller must send nothing: its idempotency key arrived before with another delivery (within the window, and
+     * that delivery got past {@code RECEIVED} or is still being admitted), or it is this delivery read again after
+     * it was sent (a redelivered message, a file re-read after a crash).
      */
     Optional<String> admit(Ref ref, MailRequest request);
 

@@ -27,6 +27,7 @@ public final class MailRequestValidator {
     private static final Pattern CONTENT_ID = Pattern.compile("[A-Za-z0-9._@$-]{1,100}");
     private static final int MAX_CUSTOM_HEADERS = 20;
     private static final int MAX_HEADER_VALUE = 900;
+    private static final int MAX_IDEMPOTENCY_KEY = 200;
 
     private final Optional<String> defaultSender;
     private final Settings.Limits limits;
@@ -102,6 +103,13 @@ public final class MailRequestValidator {
         }
         if (request.subject() != null) {
             headerSafe(problems, "subject", request.subject());
+        }
+        if (request.idempotencyKey() != null) {
+            String key = request.idempotencyKey();
+            if (key.isBlank() || key.length() > MAX_IDEMPOTENCY_KEY || key.chars().anyMatch(Character::isISOControl)) {
+                problems.add(new Problem("idempotencyKey", "must be 1 to " + MAX_IDEMPOTENCY_KEY + " characters "
+                        + "without control characters, e.g. an order number or a UUID; leave it out if you have none"));
+            }
         }
         if (request.isRaw()) {
             rawSize(problems, request);

@@ -57,7 +57,9 @@ public final class MailRequestWriter {
             Path file = a.file();
             if (file == null) {
                 Files.createDirectories(folder);
-                file = folder.resolve("inline-" + (++n));
+                do {
+                    file = folder.resolve(".inline-" + (++n));
+                } while (Files.exists(file));
                 Files.write(file, a.content());
             }
             ObjectNode item = attachments.addObject()

@@ -39,6 +39,7 @@ class SecretsNeverLoggedTest {
 
     private static final Pattern JWT = Pattern.compile("eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}");
     private static final String WRONG_SECRET = "Wr0ng~secret-value-that-must-not-leak";
+    private static final String API_KEY = "api-key-that-must-not-leak-0123456789";
 
     @TempDir
     Path dir;
@@ -74,6 +75,7 @@ class SecretsNeverLoggedTest {
                 TestSmtpServer smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens())) {
             Map<String, String> properties = Gateway.realTenant(dir, entra, smtp.port(), tls);
             properties.put("mailgate.smtp.debug", "true");
+            properties.put("mailgate.http.api-keys", API_KEY);
             try (Gateway gateway = Gateway.start(dir, properties)) {
                 gateway.drop("plain.json", "{\"to\": \"a@example.com\", \"subject\": \"s\", \"text\": \"t\"}");
                 gateway.awaitSent("plain.json");
@@ -107,7 +109,7 @@ class SecretsNeverLoggedTest {
         assertThat(output).contains("DEBUG", "STARTTLS", "AUTH XOAUTH2", "AADSTS7000215");
         assertThat(tokens).hasSize(2);
         List<String> forbidden = new ArrayList<>(tokens);
-        forbidden.addAll(List.of(TestEntra.SECRET, WRONG_SECRET, "Bearer ",
+        forbidden.addAll(List.of(TestEntra.SECRET, WRONG_SECRET, API_KEY, dev.mailgate.support.Jms.PASSWORD, "Bearer ",
                 Base64.getEncoder().encodeToString(("user=" + Gateway.SENDER).getBytes(StandardCharsets.UTF_8))));
         Stream.of(output.split("\n")).forEach(line -> {
             for (String secret : forbidden) {

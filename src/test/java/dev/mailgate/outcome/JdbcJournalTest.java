@@ -137,12 +137,39 @@ class JdbcJournalTest {
         Journal.Ref later = ref();
 
         assertThat(journal.admit(first, request("order-42"))).isEmpty();
+        journal.queued(first);
         clock.advance(Duration.ofHours(23));
         assertThat(journal.admit(second, request("order-42"))).contains(first.id());
         assertThat(journal.find(second.id())).isEmpty();
         assertThat(journal.admit(first, request("order-42"))).as("the same delivery read again").isEmpty();
         clock.advance(Duration.ofHours(2));
         assertThat(journal.admit(later, request("order-42"))).isEmpty();
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void a_delivery_read_again_after_it_was_sent_is_not_sent_again(String database) throws Exception {
+        JdbcJournal journal = journal(database, Clock.systemUTC());
+        Journal.Ref ref = ref();
+        journal.admit(ref, request(null));
+        journal.sent(ref, new Receipt(ref.id(), "<m@x>", "sender@contoso.test", 1, "250 OK", Instant.now(), "h:587", 1,
+                false));
+
+        assertThat(journal.admit(ref, request(null))).contains(ref.id());
+        assertThat(journal.find(ref.id()).orElseThrow().state()).isEqualTo(Journal.State.SENT);
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void a_key_held_by_a_request_abandoned_before_it_was_queued_is_free_again(String database) throws Exception {
+        MutableClock clock = new MutableClock(Instant.parse("2026-11-28T10:00:00Z"));
+        JdbcJournal journal = journal(database, clock);
+        Journal.Ref abandoned = ref();
+        journal.admit(abandoned, request("crashed"));
+
+        assertThat(journal.admit(ref(), request("crashed"))).as("still being admitted").contains(abandoned.id());
+        clock.advance(Duration.ofMinutes(2));
+        assertThat(journal.admit(ref(), request("crashed"))).as("abandoned").isEmpty();
     }
 
     @ParameterizedTest

@@ -73,6 +73,7 @@ public final class Gateway implements AutoCloseable {
         p.put("mailgate.delivery.max-delay", "200ms");
         // in-VM only: tests talk to the embedded broker from inside the JVM
         p.put("mailgate.broker.port", "0");
+        p.put("mailgate.broker.password", Jms.PASSWORD);
         p.put("mailgate.http.port", Integer.toString(freePort()));
         return p;
     }

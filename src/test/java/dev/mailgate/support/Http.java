@@ -73,6 +73,41 @@ public final class Http {
                 Map.of("X-API-Key", key));
     }
 
+    /** Every file under the one field name {@code file}, as {@code curl -F file=@a -F file=@b} sends them. */
+    public HttpResponse<String> postMultipartSameField(String key, String requestJson, Map<String, byte[]> files) {
+        String boundary = "----mailgate" + UUID.randomUUID();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        write(out, "--" + boundary + "\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n" + requestJson
+                + "\r\n");
+        for (var file : files.entrySet()) {
+            write(out, "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+                    + file.getKey() + "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+            out.writeBytes(file.getValue());
+            write(out, "\r\n");
+        }
+        write(out, "--" + boundary + "--\r\n");
+        return send("POST", "/api/v1/messages", "multipart/form-data; boundary=" + boundary, out.toByteArray(),
+                Map.of("X-API-Key", key));
+    }
+
+    /** A multipart form with file parts only, sent to {@code path} with extra headers. */
+    public HttpResponse<String> postMultipartWithoutRequest(String key, Map<String, byte[]> files, String path,
+            Map<String, String> extraHeaders) {
+        String boundary = "----mailgate" + UUID.randomUUID();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int n = 0;
+        for (var file : files.entrySet()) {
+            write(out, "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file" + (n++) + "\"; filename=\""
+                    + file.getKey() + "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+            out.writeBytes(file.getValue());
+            write(out, "\r\n");
+        }
+        write(out, "--" + boundary + "--\r\n");
+        Map<String, String> headers = new LinkedHashMap<>(extraHeaders);
+        headers.put("X-API-Key", key);
+        return send("POST", path, "multipart/form-data; boundary=" + boundary, out.toByteArray(), headers);
+    }
+
     public static JsonNode json(HttpResponse<String> response) {
         try {
             return JSON.readTree(response.body());

@@ -18,13 +18,16 @@ import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 /** A plain JMS client of the gateway's embedded broker, as an application would use it (in-VM for tests). */
 public final class Jms implements AutoCloseable {
 
+    /** The embedded broker's password in tests (Gateway.folders sets it). */
+    public static final String PASSWORD = "test-broker-password";
+
     private final ActiveMQConnectionFactory factory;
     private final Connection connection;
     private final Session session;
 
     public Jms(String url) {
         try {
-            factory = new ActiveMQConnectionFactory(url);
+            factory = new ActiveMQConnectionFactory(url, "mailgate", PASSWORD);
             connection = factory.createConnection();
             connection.start();
             session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);

@@ -59,7 +59,6 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                 .putHeader("WWW-Authenticate", "Bearer realm=\"mailgate\"")
                 .end(Problems.of(401, "unauthorized", "Missing or wrong API key",
                         key == null ? "send the API key in the X-API-Key header (or Authorization: Bearer <key>)"
-                                : "the API key is not one of the configured keys (MAILGATE_HTTP_API_KEYS, "
-                                        + "mailgate.http.api-keys-file, or the generated data/http-api-key)"));
+                                : "the API key is not valid"));
     }
 }

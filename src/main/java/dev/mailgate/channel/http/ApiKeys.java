@@ -5,18 +5,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import dev.mailgate.config.ConfigurationException;
+import dev.mailgate.config.GeneratedSecret;
 import dev.mailgate.config.Settings;
 
 /**
@@ -25,8 +20,6 @@ import dev.mailgate.config.Settings;
  * Keys are held only as SHA-256 digests and compared in constant time, against every key.
  */
 public final class ApiKeys {
-
-    private static final Logger LOG = LoggerFactory.getLogger(ApiKeys.class);
 
     private final List<byte[]> digests;
 
@@ -53,34 +46,10 @@ public final class ApiKeys {
                     + "(e.g. openssl rand -base64 32)");
         }
         if (keys.isEmpty()) {
-            keys.add(generated(dataDir.resolve("http-api-key")));
+            keys.add(GeneratedSecret.in(dataDir.resolve("http-api-key"), "HTTP API key",
+                    "MAILGATE_HTTP_API_KEYS or mailgate.http.api-keys-file"));
         }
         return new ApiKeys(keys);
-    }
-
-    /** The key kept in {@code file}, made on first use. Its value is never logged, only where it is. */
-    private static String generated(Path file) {
-        try {
-            if (Files.exists(file)) {
-                return Files.readString(file, StandardCharsets.UTF_8).trim();
-            }
-            byte[] random = new byte[32];
-            new SecureRandom().nextBytes(random);
-            String key = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
-            Files.createDirectories(file.getParent());
-            Files.writeString(file, key + "\n", StandardCharsets.UTF_8);
-            try {
-                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-            } catch (UnsupportedOperationException e) {
-                // not a POSIX file system: the folder's permissions apply
-            }
-            LOG.warn("No HTTP API key configured (MAILGATE_HTTP_API_KEYS or mailgate.http.api-keys-file): generated "
-                    + "one in {}", file.toAbsolutePath());
-            return key;
-        } catch (IOException e) {
-            throw new ConfigurationException("cannot keep the generated HTTP API key in " + file + " ("
-                    + e.getClass().getSimpleName() + "); configure MAILGATE_HTTP_API_KEYS instead");
-        }
     }
 
     /** Whether {@code presented} is one of the keys; takes the same time whichever key matches, or none. */

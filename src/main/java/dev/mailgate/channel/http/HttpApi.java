@@ -3,6 +3,7 @@ package dev.mailgate.channel.http;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,9 +18,12 @@ import java.util.stream.Stream;
 
 import jakarta.activation.DataHandler;
 
+import io.vertx.core.http.HttpServerRequest;
+
 import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
 import org.apache.camel.attachment.AttachmentMessage;
+import org.apache.camel.component.platform.http.vertx.HttpMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +34,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mailgate.Text;
 import dev.mailgate.channel.jms.JmsChannel;
 import dev.mailgate.outcome.Failure;
+import dev.mailgate.outcome.JdbcJournal;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.request.AttachmentRoot;
 import dev.mailgate.request.InvalidRequestException;
@@ -72,14 +77,24 @@ public final class HttpApi {
         String id = UUID.randomUUID().toString();
         Path folder = uploads.resolve(id);
         Journal.Ref ref = new Journal.Ref(id, "http", "http POST " + BASE);
+        boolean admitted = false;
         try {
             MailRequest request = read(exchange, folder);
-            Optional<String> earlier = journal.admit(ref, request);
+            Optional<String> earlier;
+            try {
+                earlier = journal.admit(ref, request);
+            } catch (JdbcJournal.JournalException e) {
+                LOG.error("Could not admit HTTP request {}: {}", id, e.getMessage());
+                delete(folder);
+                unavailable(exchange, "the delivery journal is not available");
+                return;
+            }
             if (earlier.isPresent()) {
                 delete(folder);
                 accepted(exchange, earlier.get(), true);
                 return;
             }
+            admitted = true;
             String queued = MailRequestWriter.toJson(request, uploads, folder);
             // recorded before the hand-off: once on the queue, the consumer may record 'sending' at any moment
             journal.queued(ref);
@@ -87,11 +102,9 @@ public final class HttpApi {
                 producer(exchange).sendBodyAndHeader(queueUri, queued, JmsChannel.ID_PROPERTY, id);
             } catch (RuntimeException e) {
                 LOG.error("Could not queue HTTP request {}: {}", id, Text.oneLine(e.getMessage()));
-                journal.notAccepted(ref, new Failure(Failure.Category.TRANSIENT, "the queue is not available",
-                        "send the request again"));
-                delete(folder);
-                respond(exchange, 503, Problems.CONTENT_TYPE, Problems.of(503, "unavailable",
-                        "The request could not be queued", "nothing was accepted; send the request again"), Map.of());
+                // the files stay: if the broker stored the message after all, its consumer needs them
+                release(ref, "the queue is not available");
+                unavailable(exchange, "the queue is not available");
                 return;
             }
             LOG.info("Accepted HTTP request {} for {} recipient(s); queued on {}", id, request.recipientCount(),
@@ -106,29 +119,54 @@ public final class HttpApi {
             respond(exchange, 415, Problems.CONTENT_TYPE, Problems.of(415, "unsupported-media-type",
                     "Unsupported content type", e.getMessage()), Map.of());
         } catch (RuntimeException | IOException e) {
-            delete(folder);
             LOG.error("HTTP request {} failed inside Mailgate", id, e);
+            if (admitted) {
+                release(ref, "Mailgate failed while accepting it");
+            }
+            delete(folder);
             respond(exchange, 500, Problems.CONTENT_TYPE, Problems.of(500, "internal-error", "Internal error",
-                    "nothing was accepted; the gateway's log has the details under " + id), Map.of());
+                    "nothing was accepted; send the request again (the gateway's log has the details under " + id
+                            + ")"), Map.of());
         }
     }
 
+    /** Marks an admitted request as not accepted, freeing its idempotency key for the client's retry. */
+    private void release(Journal.Ref ref, String why) {
+        Journal.quietly(journal, ref, j -> j.notAccepted(ref, new Failure(Failure.Category.TRANSIENT, why,
+                "the client was told to send the request again")));
+    }
+
+    private static void unavailable(Exchange exchange, String why) {
+        respond(exchange, 503, Problems.CONTENT_TYPE, Problems.of(503, "unavailable", "The request could not be "
+                + "accepted", why + "; nothing was accepted, send the request again"), Map.of("Retry-After", "5"));
+    }
+
     public void status(Exchange exchange) {
-        String id = exchange.getIn().getHeader("id", String.class);
-        Optional<Journal.Entry> entry = id != null && ID.matcher(id).matches() ? journal.find(id) : Optional.empty();
-        if (entry.isEmpty()) {
-            respond(exchange, 404, Problems.CONTENT_TYPE, Problems.of(404, "not-found", "No such message",
-                    "there is no message with id " + (id == null ? "" : Text.oneLine(id).replaceAll("[^\\w-]", "?"))),
-                    Map.of());
-            return;
+        try {
+            // the id from the path itself: a header or query parameter named "id" must not stand in for it
+            String path = exchange.getIn(HttpMessage.class).getRequest().path();
+            String id = path.substring(path.lastIndexOf('/') + 1).toLowerCase(Locale.ROOT);
+            Optional<Journal.Entry> entry = ID.matcher(id).matches() ? journal.find(id) : Optional.empty();
+            if (entry.isEmpty()) {
+                respond(exchange, 404, Problems.CONTENT_TYPE, Problems.of(404, "not-found", "No such message",
+                        "there is no message with this id"), Map.of());
+                return;
+            }
+            respond(exchange, 200, "application/json", json(entry.get()), Map.of());
+        } catch (JdbcJournal.JournalException e) {
+            LOG.error("Could not read the journal: {}", e.getMessage());
+            unavailable(exchange, "the delivery journal is not available");
+        } catch (RuntimeException e) {
+            LOG.error("Reading a message's state failed inside Mailgate", e);
+            respond(exchange, 500, Problems.CONTENT_TYPE, Problems.of(500, "internal-error", "Internal error",
+                    "the gateway's log has the details"), Map.of());
         }
-        respond(exchange, 200, "application/json", json(entry.get()), Map.of());
     }
 
     /** The request from a JSON body, or from the parts of a multipart form; file parts are stored in {@code folder}. */
     private MailRequest read(Exchange exchange, Path folder) throws IOException {
-        String type = String.valueOf(exchange.getIn().getHeader(Exchange.CONTENT_TYPE, "", String.class))
-                .toLowerCase(Locale.ROOT);
+        HttpServerRequest http = exchange.getIn(HttpMessage.class).getRequest();
+        String type = String.valueOf(http.getHeader("Content-Type")).toLowerCase(Locale.ROOT);
         if (type.startsWith("application/json")) {
             byte[] body = exchange.getIn().getBody(byte[].class);
             return validator.readAndValidate(() -> MailRequestReader.fromJson(
@@ -139,6 +177,12 @@ public final class HttpApi {
                     + "a 'request' part and the files as further parts");
         }
         Map<String, DataHandler> parts = exchange.getIn(AttachmentMessage.class).getAttachments();
+        Integer uploaded = exchange.getIn().getHeader(Exchange.ATTACHMENTS_SIZE, Integer.class);
+        if (uploaded != null && uploaded > parts.size()) {
+            // Camel keeps one file per form field name: a second file under the same name would be dropped silently
+            throw new InvalidRequestException("(form)", uploaded + " file parts but only " + parts.size()
+                    + " distinct field names; give each file part its own name (file1, file2, ...)");
+        }
         byte[] json = null;
         List<Path> files = new ArrayList<>();
         Files.createDirectories(folder);
@@ -156,8 +200,9 @@ public final class HttpApi {
             files.add(file);
         }
         if (json == null) {
-            Object field = exchange.getIn().getHeader("request");
-            json = field == null ? null : field.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            // a plain form field; only the body's fields count, never a header or a query parameter of that name
+            String field = http.formAttributes().get("request");
+            json = field == null ? null : field.getBytes(StandardCharsets.UTF_8);
         }
         if (json == null) {
             throw new InvalidRequestException("request", "the multipart form has no 'request' part with the "
@@ -165,7 +210,8 @@ public final class HttpApi {
         }
         byte[] request = json;
         return validator.readAndValidate(() -> {
-            MailRequest read = MailRequestReader.fromJson(new ByteArrayInputStream(request), new AttachmentRoot(folder, UPLOADED));
+            MailRequest read = MailRequestReader.fromJson(new ByteArrayInputStream(request),
+                    new AttachmentRoot(folder, UPLOADED));
             return withUnreferenced(read, files);
         });
     }
@@ -188,7 +234,11 @@ public final class HttpApi {
     /** A part's file name as a plain name inside {@code folder}, never a path, never one already used. */
     private static String safeName(String given, Path folder) {
         String name = given == null ? "" : given.replace('\\', '/');
-        name = name.substring(name.lastIndexOf('/') + 1).replaceAll("[\\p{Cntrl}\\u0085\\u2028\\u2029]", "").trim();
+        name = name.substring(name.lastIndexOf('/') + 1).replaceAll("[\\p{Cntrl}\\u0085\\u2028\\u2029]", "")
+                .replace('%', '_').trim();
+        if (name.length() > 150) {
+            name = name.substring(name.length() - 150);
+        }
         if (name.isEmpty() || name.equals(".") || name.equals("..")) {
             name = "attachment";
         }
@@ -257,7 +307,7 @@ public final class HttpApi {
         message.setBody(body);
     }
 
-    private ProducerTemplate producer(Exchange exchange) {
+    private synchronized ProducerTemplate producer(Exchange exchange) {
         ProducerTemplate template = producer;
         if (template == null) {
             template = exchange.getContext().createProducerTemplate();

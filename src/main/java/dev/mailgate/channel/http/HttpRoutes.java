@@ -8,6 +8,8 @@ import org.apache.camel.builder.RouteBuilder;
  */
 public final class HttpRoutes extends RouteBuilder {
 
+    private static final String HEADERS = "&headerFilterStrategy=#" + ResponseHeaders.BEAN;
+
     private final HttpApi api;
 
     public HttpRoutes(HttpApi api) {
@@ -16,11 +18,11 @@ public final class HttpRoutes extends RouteBuilder {
 
     @Override
     public void configure() {
-        from("platform-http:" + HttpApi.BASE + "?httpMethodRestrict=POST").routeId("http-submit")
+        from("platform-http:" + HttpApi.BASE + "?httpMethodRestrict=POST" + HEADERS).routeId("http-submit")
                 .process(api::submit);
-        from("platform-http:" + HttpApi.BASE + "/{id}?httpMethodRestrict=GET").routeId("http-status")
+        from("platform-http:" + HttpApi.BASE + "/{id}?httpMethodRestrict=GET" + HEADERS).routeId("http-status")
                 .process(api::status);
-        from("platform-http:/api/v1/openapi.yaml?httpMethodRestrict=GET").routeId("http-openapi")
+        from("platform-http:/api/v1/openapi.yaml?httpMethodRestrict=GET" + HEADERS).routeId("http-openapi")
                 // response headers are the message's headers: drop the request's (its API key included)
                 .removeHeaders("*")
                 .setHeader("Content-Type", constant("application/yaml"))

@@ -1,18 +1,26 @@
 package dev.mailgate.channel.jms;
 
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.Set;
+
 import org.apache.activemq.artemis.api.core.QueueConfiguration;
 import org.apache.activemq.artemis.api.core.RoutingType;
 import org.apache.activemq.artemis.api.core.SimpleString;
 import org.apache.activemq.artemis.core.config.Configuration;
 import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
+import org.apache.activemq.artemis.core.security.CheckType;
+import org.apache.activemq.artemis.core.security.Role;
 import org.apache.activemq.artemis.core.remoting.impl.invm.InVMConnector;
 import org.apache.activemq.artemis.core.server.JournalType;
 import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
 import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
+import org.apache.activemq.artemis.spi.core.security.ActiveMQSecurityManager;
 import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.mailgate.config.Ports;
 import dev.mailgate.config.Settings;
 
 /**
@@ -29,11 +37,14 @@ public final class EmbeddedBroker extends ServiceSupport {
 
     private final Settings.Broker broker;
     private final Settings.Jms jms;
+    private final String password;
     private EmbeddedActiveMQ server;
 
-    public EmbeddedBroker(Settings.Broker broker, Settings.Jms jms) {
+    /** @param password the password of {@code broker.user()}: configured, or generated into {@code data/} */
+    public EmbeddedBroker(Settings.Broker broker, Settings.Jms jms, String password) {
         this.broker = broker;
         this.jms = jms;
+        this.password = password;
     }
 
     /** The URL other processes use, or {@code null} when only in-VM connections are accepted. */
@@ -43,6 +54,11 @@ public final class EmbeddedBroker extends ServiceSupport {
 
     @Override
     protected void doStart() throws Exception {
+        if (broker.port() > 0) {
+            Ports.requireFree("mailgate.broker.port", broker.host(), broker.port(),
+                    "another broker (ActiveMQ uses 61616 too)? Set mailgate.broker.port to a free port, or 0 to accept "
+                            + "only in-VM connections");
+        }
         Configuration config = new ConfigurationImpl()
                 .setName("mailgate")
                 .setPersistenceEnabled(true)
@@ -52,7 +68,8 @@ public final class EmbeddedBroker extends ServiceSupport {
                 .setBindingsDirectory(broker.dir().resolve("bindings").toString())
                 .setPagingDirectory(broker.dir().resolve("paging").toString())
                 .setLargeMessagesDirectory(broker.dir().resolve("large-messages").toString())
-                .setSecurityEnabled(false)
+                // the queues hold whole mails: every connection authenticates, the gateway's own included
+                .setSecurityEnabled(true)
                 .setJMXManagementEnabled(false)
                 .addAcceptorConfiguration("in-vm", IN_VM);
         if (broker.port() > 0) {
@@ -69,11 +86,26 @@ public final class EmbeddedBroker extends ServiceSupport {
                 .setDurable(true));
         config.addQueueConfiguration(QueueConfiguration.of(jms.deadLetterQueue()).setRoutingType(RoutingType.ANYCAST)
                 .setDurable(true));
-        server = new EmbeddedActiveMQ().setConfiguration(config);
+        server = new EmbeddedActiveMQ().setConfiguration(config).setSecurityManager(new SingleUser(broker.user(),
+                password));
         server.start();
         LOG.info("Embedded broker started: queue {}, dead letters to {}, journal in {}{}", jms.queue(),
                 jms.deadLetterQueue(), broker.dir().toAbsolutePath(),
                 tcpUrl() == null ? "" : ", accepting connections on " + tcpUrl());
+    }
+
+    /** One user, allowed everything, password compared in constant time. */
+    private record SingleUser(String user, String password) implements ActiveMQSecurityManager {
+        @Override
+        public boolean validateUser(String name, String secret) {
+            return user.equals(name) && secret != null && MessageDigest.isEqual(
+                    secret.getBytes(StandardCharsets.UTF_8), password.getBytes(StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public boolean validateUserAndRole(String name, String secret, Set<Role> roles, CheckType checkType) {
+            return validateUser(name, secret);
+        }
     }
 
     @Override

@@ -23,6 +23,7 @@ import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.mailgate.outcome.Admission;
 import dev.mailgate.outcome.DeliveryExchange;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.Journal;
@@ -48,7 +49,6 @@ public final class JmsChannel implements OutcomeHandler {
     private static final Logger LOG = LoggerFactory.getLogger(JmsChannel.class);
     private static final Pattern UUID_TEXT = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     private static final String BODY = "mailgate.jmsBody";
-    private static final String MESSAGE_ID = "mailgate.jmsMessageId";
 
     private final MailRequestValidator validator;
     private final Journal journal;
@@ -67,28 +67,50 @@ public final class JmsChannel implements OutcomeHandler {
     public void readRequest(Exchange exchange, String queue) throws Exception {
         Message message = exchange.getIn().getMandatoryBody(Message.class);
         String jmsId = message.getJMSMessageID();
-        String given = message.getStringProperty(ID_PROPERTY);
-        boolean queuedByApi = given != null && UUID_TEXT.matcher(given).matches();
+        Optional<Journal.Entry> queuedByApi = queuedByApi(message.getStringProperty(ID_PROPERTY));
         // a redelivered message must keep its id: idempotency and the journal recognise it by that
-        String id = queuedByApi ? given
-                : UUID.nameUUIDFromBytes(("jms:" + jmsId).getBytes(StandardCharsets.UTF_8)).toString();
-        DeliveryExchange.begin(exchange, id, queuedByApi ? "http" : "jms", "jms:" + queue + " " + jmsId, this);
+        String id = queuedByApi.map(Journal.Entry::id).orElseGet(() -> jmsId == null ? UUID.randomUUID().toString()
+                : UUID.nameUUIDFromBytes(("jms:" + jmsId).getBytes(StandardCharsets.UTF_8)).toString());
+        DeliveryExchange.begin(exchange, id, queuedByApi.isPresent() ? "http" : "jms", "jms:" + queue + " " + jmsId,
+                this);
         exchange.getIn().removeHeaders("*");
         byte[] body = body(message);
         exchange.setProperty(BODY, body);
-        exchange.setProperty(MESSAGE_ID, jmsId);
         MailRequest request = validator.readAndValidate(
                 () -> MailRequestReader.fromJson(new ByteArrayInputStream(body), uploads));
-        if (!queuedByApi) {
-            Optional<String> earlier = journal.admit(DeliveryExchange.ref(exchange), request);
+        if (queuedByApi.isPresent()) {
+            if (queuedByApi.get().state() == Journal.State.SENT) {
+                LOG.info("Not sending {} [{}] again: the journal has it as sent", DeliveryExchange.source(exchange), id);
+                exchange.setRouteStop(true);
+                return;
+            }
+        } else {
+            Optional<String> earlier = Admission.repeatOf(journal, exchange, request);
             if (earlier.isPresent()) {
-                LOG.info("Not sending JMS message {} again: its idempotencyKey arrived before with delivery {}",
-                        jmsId, earlier.get());
+                LOG.info("Not sending JMS message {} again: it repeats delivery {}", jmsId, earlier.get());
                 exchange.setRouteStop(true);
                 return;
             }
         }
         exchange.getIn().setBody(request);
+    }
+
+    /**
+     * The HTTP API marks what it queues with the delivery id it answered. Only an id the journal knows as an HTTP
+     * request that was handed to the queue counts: any other process that can reach the broker could set the
+     * property, and must not borrow another request's id, skip the idempotency check, or touch its uploads.
+     */
+    private Optional<Journal.Entry> queuedByApi(String id) {
+        if (id == null || !UUID_TEXT.matcher(id).matches()) {
+            return Optional.empty();
+        }
+        try {
+            return journal.find(id).filter(e -> e.channel().equals("http") && e.state() != Journal.State.RECEIVED);
+        } catch (RuntimeException e) {
+            LOG.warn("The journal could not confirm delivery id {} ({}); treating the message as a new request", id,
+                    e.getMessage());
+            return Optional.empty();
+        }
     }
 
     private static byte[] body(Message message) throws JMSException {
@@ -107,7 +129,9 @@ public final class JmsChannel implements OutcomeHandler {
 
     @Override
     public void sent(Exchange exchange, Receipt receipt) {
-        deleteUploads(receipt.id());
+        if ("http".equals(exchange.getProperty(DeliveryExchange.CHANNEL))) {
+            deleteUploads(receipt.id());
+        }
     }
 
     /**

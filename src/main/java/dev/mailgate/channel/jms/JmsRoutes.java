@@ -24,9 +24,11 @@ public final class JmsRoutes extends RouteBuilder {
         routeTemplate(TEMPLATE)
                 .templateParameter("queue", "mailgate.outbox", "the queue to consume MailRequest JSON from")
                 .templateParameter("consumers", "1", "how many messages are worked on at once")
-                // mapJmsMessage=false: the body stays the JMS message; an ObjectMessage is never deserialized
-                .from("jms:queue:{{queue}}?transacted=true&mapJmsMessage=false&concurrentConsumers={{consumers}}"
-                        + "&cacheLevelName=CACHE_CONSUMER")
+                // mapJmsMessage=false: the body stays the JMS message; an ObjectMessage is never deserialized.
+                // disableReplyTo: a JMSReplyTo set by the sender must not turn the exchange into request-reply
+                // (the reply would fail after the mail went out, roll back, and send the mail again)
+                .from("jms:queue:{{queue}}?transacted=true&mapJmsMessage=false&disableReplyTo=true"
+                        + "&concurrentConsumers={{consumers}}&cacheLevelName=CACHE_CONSUMER")
                 .routeConfigurationId(DeliveryPolicy.ID)
                 .process(exchange -> channel.readRequest(exchange,
                         exchange.getFromEndpoint().getEndpointUri().replaceFirst("^jms://queue:", "")

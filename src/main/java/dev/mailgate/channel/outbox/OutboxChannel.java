@@ -24,6 +24,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.mailgate.config.ConfigurationException;
+import dev.mailgate.outcome.Admission;
 import dev.mailgate.outcome.DeliveryExchange;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.Journal;
@@ -85,15 +86,17 @@ public final class OutboxChannel implements OutcomeHandler {
 
     /** Records the request in the journal; a repeat of an idempotency key is not sent again. */
     private void admit(Exchange exchange, Path file, MailRequest request) {
-        Optional<String> earlier = journal.admit(DeliveryExchange.ref(exchange), request);
+        Optional<String> earlier = Admission.repeatOf(journal, exchange, request);
         if (earlier.isPresent()) {
-            LOG.info("Not sending {} again: its idempotencyKey arrived before with delivery {}", file, earlier.get());
+            LOG.info("Not sending {} again: it repeats delivery {}", file, earlier.get());
             record(file, SENT, ".receipt.json", JSON.createObjectNode()
                     .put("status", "duplicate")
                     .put("id", earlier.get())
                     .put("file", file.getFileName().toString())
-                    .put("note", "the idempotencyKey of this request arrived before, with delivery " + earlier.get()
-                            + "; nothing was sent again"));
+                    .put("note", earlier.get().equals(DeliveryExchange.id(exchange))
+                            ? "this file was sent before (the journal has it); nothing was sent again"
+                            : "the idempotencyKey of this request arrived before, with delivery " + earlier.get()
+                                    + "; nothing was sent again"));
             exchange.setRouteStop(true);
             return;
         }

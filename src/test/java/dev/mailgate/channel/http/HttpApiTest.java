@@ -186,8 +186,7 @@ class HttpApiTest {
         assertThat(wrong.statusCode()).isEqualTo(401);
         assertThat(status.statusCode()).isEqualTo(401);
         assertThat(openapi.statusCode()).isEqualTo(401);
-        assertThat(Http.json(wrong).path("detail").asText()).contains("not one of the configured keys")
-                .doesNotContain("wrong-key");
+        assertThat(Http.json(wrong).path("detail").asText()).isEqualTo("the API key is not valid");
     }
 
     @Test
@@ -271,5 +270,63 @@ class HttpApiTest {
 
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(response.body()).startsWith("openapi: 3.0.3").contains("/api/v1/messages/{id}");
+    }
+
+    @Test
+    void two_file_parts_under_one_field_name_are_refused_instead_of_one_being_dropped() {
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        files.put("a.txt", "A".getBytes(StandardCharsets.UTF_8));
+        files.put("b.txt", "B".getBytes(StandardCharsets.UTF_8));
+
+        HttpResponse<String> response = http.postMultipartSameField(KEY, "{\"to\": \"a@example.com\", \"text\": \"x\"}",
+                files);
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("give each file part its own name");
+    }
+
+    @Test
+    void the_request_json_is_taken_only_from_the_body_never_from_a_header_or_the_query() {
+        String json = "{\"to\": \"a@example.com\", \"text\": \"x\"}";
+        Map<String, byte[]> files = Map.of("only.txt", "x".getBytes(StandardCharsets.UTF_8));
+
+        HttpResponse<String> response = http.postMultipartWithoutRequest(KEY, files,
+                "/api/v1/messages?request=" + java.net.URLEncoder.encode(json, StandardCharsets.UTF_8),
+                Map.of("request", json));
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(Http.json(response).path("errors").get(0).path("field").asText()).isEqualTo("request");
+    }
+
+    @Test
+    void an_idempotency_key_the_journal_cannot_hold_is_refused_with_the_field_named() {
+        HttpResponse<String> tooLong = http.postJson(KEY, "{\"to\": \"a@example.com\", \"text\": \"x\", "
+                + "\"idempotencyKey\": \"" + "k".repeat(201) + "\"}");
+        HttpResponse<String> empty = http.postJson(KEY, "{\"to\": \"a@example.com\", \"text\": \"x\", "
+                + "\"idempotencyKey\": \"\"}");
+
+        assertThat(tooLong.statusCode()).isEqualTo(400);
+        assertThat(Http.json(tooLong).path("errors").get(0).path("field").asText()).isEqualTo("idempotencyKey");
+        assertThat(empty.statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void error_answers_do_not_echo_request_headers_either() {
+        HttpResponse<String> response = http.send("GET", "/api/v1/messages/4b8c1f0e-0000-4000-8000-000000000000",
+                null, null, Http.headers("X-API-Key", KEY, "X-Secret-Probe", "echo-me", "id", "x"));
+
+        assertThat(response.statusCode()).isEqualTo(404);
+        assertThat(response.headers().map().keySet()).noneMatch(h -> h.equalsIgnoreCase("X-API-Key")
+                || h.equalsIgnoreCase("X-Secret-Probe"));
+        assertThat(response.body()).doesNotContain("echo-me");
+    }
+
+    @Test
+    void uppercase_id_finds_the_same_message() {
+        String id = Http.json(http.postJson(KEY, HELLO)).path("id").asText();
+        gateway.awaitState(id, Journal.State.SENT);
+
+        assertThat(http.get(KEY, "/api/v1/messages/" + id.toUpperCase(java.util.Locale.ROOT)).statusCode())
+                .isEqualTo(200);
     }
 }

@@ -215,6 +215,8 @@ class JmsChannelTest {
             Path clientDir = java.nio.file.Files.createDirectories(dir.resolve("client"));
             Map<String, String> client = Gateway.realTenant(clientDir, entra, smtp.port(), tls);
             client.put("mailgate.jms.url", "tcp://127.0.0.1:" + port);
+            client.put("mailgate.jms.user", "mailgate");
+            client.put("mailgate.jms.password", Jms.PASSWORD);
             gateway = Gateway.start(clientDir, client);
             try (Jms external = new Jms("tcp://127.0.0.1:" + port)) {
                 String jmsId = external.send(QUEUE, HELLO, Map.of());
@@ -227,5 +229,50 @@ class JmsChannelTest {
             gateway.close();
             gateway = null;
         }
+    }
+
+    @Test
+    void a_jms_reply_to_does_not_make_the_mail_go_out_again() throws Exception {
+        jakarta.jms.TextMessage message = jms.session().createTextMessage(HELLO);
+        message.setJMSReplyTo(jms.session().createQueue("replies"));
+        String jmsId = jms.send(QUEUE, message);
+
+        gateway.awaitState(idOf(jmsId), Journal.State.SENT);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> jms.browse(QUEUE).isEmpty());
+        Thread.sleep(1500);
+
+        assertThat(smtp.received()).hasSize(1);
+        assertThat(jms.browse(DLQ)).isEmpty();
+    }
+
+    @Test
+    void a_spoofed_mailgate_id_neither_borrows_an_id_nor_skips_the_idempotency_check() {
+        String request = "{\"to\": \"alice@example.com\", \"subject\": \"x\", \"text\": \"y\", "
+                + "\"idempotencyKey\": \"spoof-1\"}";
+        String spoofed = UUID.randomUUID().toString();
+        String first = jms.send(QUEUE, request, Map.of("mailgateId", spoofed));
+        String second = jms.send(QUEUE, request, Map.of("mailgateId", spoofed));
+
+        Journal.Entry entry = gateway.awaitState(idOf(first), Journal.State.SENT);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> jms.browse(QUEUE).isEmpty());
+
+        assertThat(entry.channel()).isEqualTo("jms");
+        assertThat(gateway.journal().find(spoofed)).isEmpty();
+        assertThat(gateway.journal().find(idOf(second))).isEmpty();
+        assertThat(smtp.received()).hasSize(1);
+    }
+
+    @Test
+    void messages_without_a_jms_message_id_are_separate_deliveries() throws Exception {
+        try (jakarta.jms.MessageProducer producer = jms.session().createProducer(jms.session().createQueue(QUEUE))) {
+            producer.setDisableMessageID(true);
+            producer.send(jms.session().createTextMessage("{\"to\": \"one@example.com\", \"text\": \"1\"}"));
+            producer.send(jms.session().createTextMessage("{\"to\": \"two@example.com\", \"text\": \"2\"}"));
+        }
+
+        smtp.awaitReceived(2);
+
+        assertThat(smtp.received()).extracting(r -> r.recipients().get(0))
+                .containsExactlyInAnyOrder("one@example.com", "two@example.com");
     }
 }
