@@ -43,6 +43,7 @@ import dev.mailgate.auth.ClientCredentials;
 import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.XOAuth2Authenticator;
+import dev.mailgate.channel.Uploads;
 import dev.mailgate.channel.http.ApiKeyAuthentication;
 import dev.mailgate.channel.http.ApiKeys;
 import dev.mailgate.channel.http.HttpApi;
@@ -154,8 +155,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys));
         context.addService(new VertxPlatformHttpServer(server), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
-        context.addRoutes(new HttpRoutes(new HttpApi(validator, journal, settings.jms().attachmentsDir(),
-                settings.jms().queue())));
+        context.addRoutes(new HttpRoutes(new HttpApi(validator, journal, new Uploads(settings.jms().attachmentsDir()),
+                context.createProducerTemplate(), settings.jms().queue())));
         LOG.info("HTTP API on http://{}:{}{} ({} API key(s))", http.host(), http.port(), HttpApi.BASE, keys.count());
     }
 
@@ -206,9 +207,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.getPropertiesComponent().addInitialProperty("mailgate.jms.consumers",
                 Integer.toString(jms.consumers()));
         Files.createDirectories(jms.attachmentsDir());
-        context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, new AttachmentRoot(jms.attachmentsDir(),
-                "the JMS attachments folder (mailgate.jms.attachments-dir)"),
-                jms.deadLetterQueue())));
+        context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, new Uploads(jms.attachmentsDir()),
+                context.createProducerTemplate(), jms.deadLetterQueue())));
     }
 
     /** Closes a resource when Camel stops. */

@@ -7,14 +7,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import jakarta.activation.DataHandler;
 
@@ -32,6 +30,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.mailgate.Text;
+import dev.mailgate.channel.Uploads;
 import dev.mailgate.channel.jms.JmsChannel;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.JdbcJournal;
@@ -61,21 +60,23 @@ public final class HttpApi {
 
     private final MailRequestValidator validator;
     private final Journal journal;
-    private final Path uploads;
+    private final Uploads uploads;
+    private final ProducerTemplate producer;
     private final String queueUri;
-    private volatile ProducerTemplate producer;
 
     /** @param uploads the JMS channel's attachment folder: each request's files go into a folder named by its id */
-    public HttpApi(MailRequestValidator validator, Journal journal, Path uploads, String queue) {
+    public HttpApi(MailRequestValidator validator, Journal journal, Uploads uploads, ProducerTemplate producer,
+            String queue) {
         this.validator = validator;
         this.journal = journal;
         this.uploads = uploads;
+        this.producer = producer;
         this.queueUri = "jms:queue:" + queue;
     }
 
     public void submit(Exchange exchange) {
         String id = UUID.randomUUID().toString();
-        Path folder = uploads.resolve(id);
+        Path folder = uploads.folder(id);
         Journal.Ref ref = new Journal.Ref(id, "http", "http POST " + BASE);
         boolean admitted = false;
         try {
@@ -85,21 +86,21 @@ public final class HttpApi {
                 earlier = journal.admit(ref, request);
             } catch (JdbcJournal.JournalException e) {
                 LOG.error("Could not admit HTTP request {}: {}", id, e.getMessage());
-                delete(folder);
+                uploads.delete(id);
                 unavailable(exchange, "the delivery journal is not available");
                 return;
             }
             if (earlier.isPresent()) {
-                delete(folder);
+                uploads.delete(id);
                 accepted(exchange, earlier.get(), true);
                 return;
             }
             admitted = true;
-            String queued = MailRequestWriter.toJson(request, uploads, folder);
+            String queued = MailRequestWriter.toJson(request, uploads.root(), folder);
             // recorded before the hand-off: once on the queue, the consumer may record 'sending' at any moment
             journal.queued(ref);
             try {
-                producer(exchange).sendBodyAndHeader(queueUri, queued, JmsChannel.ID_PROPERTY, id);
+                producer.sendBodyAndHeader(queueUri, queued, JmsChannel.ID_PROPERTY, id);
             } catch (RuntimeException e) {
                 LOG.error("Could not queue HTTP request {}: {}", id, Text.oneLine(e.getMessage()));
                 // the files stay: if the broker stored the message after all, its consumer needs them
@@ -111,11 +112,11 @@ public final class HttpApi {
                     queueUri);
             accepted(exchange, id, false);
         } catch (InvalidRequestException e) {
-            delete(folder);
+            uploads.delete(id);
             respond(exchange, 400, Problems.CONTENT_TYPE, Problems.body(400, "invalid-request", "Invalid mail request",
                     e.problems().size() + " problem(s); nothing was accepted", e.problems()), Map.of());
         } catch (UnsupportedMediaType e) {
-            delete(folder);
+            uploads.delete(id);
             respond(exchange, 415, Problems.CONTENT_TYPE, Problems.of(415, "unsupported-media-type",
                     "Unsupported content type", e.getMessage()), Map.of());
         } catch (RuntimeException | IOException e) {
@@ -123,7 +124,7 @@ public final class HttpApi {
             if (admitted) {
                 release(ref, "Mailgate failed while accepting it");
             }
-            delete(folder);
+            uploads.delete(id);
             respond(exchange, 500, Problems.CONTENT_TYPE, Problems.of(500, "internal-error", "Internal error",
                     "nothing was accepted; send the request again (the gateway's log has the details under " + id
                             + ")"), Map.of());
@@ -305,28 +306,6 @@ public final class HttpApi {
         message.setHeader(Exchange.CONTENT_TYPE, contentType);
         headers.forEach(message::setHeader);
         message.setBody(body);
-    }
-
-    private synchronized ProducerTemplate producer(Exchange exchange) {
-        ProducerTemplate template = producer;
-        if (template == null) {
-            template = exchange.getContext().createProducerTemplate();
-            producer = template;
-        }
-        return template;
-    }
-
-    private static void delete(Path folder) {
-        if (!Files.isDirectory(folder)) {
-            return;
-        }
-        try (Stream<Path> files = Files.walk(folder)) {
-            for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(f);
-            }
-        } catch (IOException e) {
-            LOG.warn("Could not delete {}: {}", folder, e.toString());
-        }
     }
 
     /** The body is neither JSON nor a multipart form. */

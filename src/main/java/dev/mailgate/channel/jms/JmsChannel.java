@@ -1,17 +1,12 @@
 package dev.mailgate.channel.jms;
 
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import jakarta.jms.BytesMessage;
 import jakarta.jms.JMSException;
@@ -23,6 +18,7 @@ import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.mailgate.channel.Uploads;
 import dev.mailgate.outcome.Admission;
 import dev.mailgate.outcome.DeliveryExchange;
 import dev.mailgate.outcome.Failure;
@@ -52,14 +48,18 @@ public final class JmsChannel implements OutcomeHandler {
 
     private final MailRequestValidator validator;
     private final Journal journal;
-    private final AttachmentRoot uploads;
+    private final Uploads uploads;
+    private final AttachmentRoot attachments;
+    private final ProducerTemplate producer;
     private final String deadLetterUri;
-    private volatile ProducerTemplate producer;
 
-    public JmsChannel(MailRequestValidator validator, Journal journal, AttachmentRoot uploads, String deadLetterQueue) {
+    public JmsChannel(MailRequestValidator validator, Journal journal, Uploads uploads, ProducerTemplate producer,
+            String deadLetterQueue) {
         this.validator = validator;
         this.journal = journal;
         this.uploads = uploads;
+        this.attachments = new AttachmentRoot(uploads.root(), "the JMS attachments folder (mailgate.jms.attachments-dir)");
+        this.producer = producer;
         this.deadLetterUri = "jms:queue:" + deadLetterQueue;
     }
 
@@ -77,7 +77,7 @@ public final class JmsChannel implements OutcomeHandler {
         byte[] body = body(message);
         exchange.setProperty(BODY, body);
         MailRequest request = validator.readAndValidate(
-                () -> MailRequestReader.fromJson(new ByteArrayInputStream(body), uploads));
+                () -> MailRequestReader.fromJson(new ByteArrayInputStream(body), attachments));
         if (queuedByApi.isPresent()) {
             if (queuedByApi.get().state() == Journal.State.SENT) {
                 LOG.info("Not sending {} [{}] again: the journal has it as sent", DeliveryExchange.source(exchange), id);
@@ -130,7 +130,7 @@ public final class JmsChannel implements OutcomeHandler {
     @Override
     public void sent(Exchange exchange, Receipt receipt) {
         if ("http".equals(exchange.getProperty(DeliveryExchange.CHANNEL))) {
-            deleteUploads(receipt.id());
+            uploads.delete(receipt.id());
         }
     }
 
@@ -156,33 +156,9 @@ public final class JmsChannel implements OutcomeHandler {
             properties.put("mailgateErrors", String.join("; ", failure.problems().stream().map(Object::toString)
                     .toList()));
         }
-        producer(exchange).sendBodyAndHeaders(deadLetterUri,
+        producer.sendBodyAndHeaders(deadLetterUri,
                 body == null ? "" : new String(body, StandardCharsets.UTF_8), properties);
         LOG.info("Dead-lettered {} [{}] to {}", DeliveryExchange.source(exchange), DeliveryExchange.id(exchange),
                 deadLetterUri);
-    }
-
-    private ProducerTemplate producer(Exchange exchange) {
-        ProducerTemplate template = producer;
-        if (template == null) {
-            template = exchange.getContext().createProducerTemplate();
-            producer = template;
-        }
-        return template;
-    }
-
-    /** Files the HTTP API stored for this delivery are not needed once the mail has gone. */
-    private void deleteUploads(String id) {
-        Path dir = uploads.path().resolve(id);
-        if (!Files.isDirectory(dir)) {
-            return;
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(f);
-            }
-        } catch (IOException e) {
-            LOG.warn("Could not delete the uploaded files of delivery {} in {}: {}", id, dir, e.toString());
-        }
     }
 }
