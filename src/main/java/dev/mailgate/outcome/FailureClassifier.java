@@ -44,6 +44,17 @@ public final class FailureClassifier {
             + "(Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false); and the token's "
             + "tenant is the mailbox's tenant";
 
+    /** What to check for an authentication refusal; a 5.7.139 says exactly which switch is off. */
+    static String authAdvice(String reply) {
+        if (reply != null && reply.contains("5.7.139")) {
+            return "SMTP AUTH is disabled for the mailbox or the whole tenant: Set-CASMailbox -Identity <mailbox> "
+                    + "-SmtpClientAuthenticationDisabled $false (the mailbox setting wins over the tenant's "
+                    + "Set-TransportConfig -SmtpClientAuthenticationDisabled); tenants with security defaults on have "
+                    + "SMTP AUTH off";
+        }
+        return EXCHANGE_AUTH_ADVICE;
+    }
+
     public Failure classify(Throwable error) {
         List<Throwable> chain = chain(error);
         for (Throwable e : chain) {
@@ -67,7 +78,7 @@ public final class FailureClassifier {
             }
             if (e instanceof XOAuth2MailSender.TokenRejectedException rejected) {
                 return new Failure(Category.AUTH, "Exchange Online rejected a fresh access token for "
-                        + rejected.mailbox(), EXCHANGE_AUTH_ADVICE, rejected.serverReply(), List.of());
+                        + rejected.mailbox(), authAdvice(rejected.serverReply()), rejected.serverReply(), List.of());
             }
             if (e instanceof SMTPSendFailedException || e instanceof SMTPAddressFailedException
                     || e instanceof SMTPSenderFailedException) {
@@ -151,8 +162,19 @@ public final class FailureClassifier {
                     + "several mailboxes", reply, List.of());
         }
         if (code == 535 || code == 530 || text.contains("5.7.57") || text.contains("5.7.139")) {
-            return new Failure(Category.AUTH, "the SMTP server refused authentication", EXCHANGE_AUTH_ADVICE, reply,
+            return new Failure(Category.AUTH, "the SMTP server refused authentication", authAdvice(reply), reply,
                     List.of());
+        }
+        if (text.contains("5.7.708")) {
+            // not about this message: Exchange Online takes no mail from the tenant at all
+            return new Failure(Category.AUTH, "Exchange Online does not accept mail from this tenant",
+                    "new tenants and tenants with a low sending reputation are blocked from sending until Microsoft "
+                            + "lifts it: open a support request in the Microsoft 365 admin center", reply, List.of());
+        }
+        if (text.contains("4.7.66")) {
+            return new Failure(Category.CONFIGURATION, "Exchange Online refused the TLS version of the connection",
+                    "Mailgate uses TLS 1.2 or 1.3 itself: look for a proxy or firewall that intercepts TLS on the way "
+                            + "to port 587", reply, List.of());
         }
         if (code >= 400 && code < 500) {
             return new Failure(Category.TRANSIENT, "the SMTP server deferred the message", "temporary: the server "

@@ -105,12 +105,13 @@ class FailureClassifierTest {
     }
 
     @Test
-    void classifies_421_4_7_66_as_transient() {
+    void classifies_421_4_7_66_as_configuration_because_retrying_cannot_change_the_tls_version() {
         Failure f = classifier.classify(dataRefused(421,
                 "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client"));
 
-        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(f.category()).isEqualTo(Category.CONFIGURATION);
         assertThat(f.serverReply()).startsWith("421 4.7.66");
+        assertThat(f.advice()).contains("proxy");
     }
 
     @Test
@@ -285,5 +286,35 @@ class FailureClassifierTest {
 
         assertThat(f.category()).isEqualTo(Category.PERMANENT);
         assertThat(f.reason()).contains("IllegalStateException: boom");
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "421|421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2.|configuration",
+        "432|432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded|transient",
+        "451|451 4.7.500 Server busy. Please try again later from [40.107.0.0]. (S77719)|transient",
+        "535|535 5.7.3 Authentication unsuccessful [AM0PR02CA0001.eurprd02.prod.outlook.com]|auth",
+        "535|535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.|auth",
+        "550|550 5.1.1 RESOLVER.ADR.RecipNotFound; not found|permanent",
+        "530|530 5.7.57 Client not authenticated to send mail. [AM0PR02CA0001]|auth",
+        "550|550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.|auth",
+        "552|552 5.3.4 Message size exceeds fixed maximum message size|permanent",
+        "554|554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message|quota",
+        "554|554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied|permanent"
+    })
+    void classifies_exchange_online_replies(int code, String reply, String category) {
+        Failure f = classifier.smtpReply(code, reply);
+
+        assertThat(f.category().label()).isEqualTo(category);
+        assertThat(f.serverReply()).isEqualTo(reply);
+        assertThat(f.advice()).isNotBlank();
+    }
+
+    @Test
+    void a_5_7_139_names_the_smtp_auth_switch_to_turn_on() {
+        Failure f = classifier.smtpReply(535, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
+                + "disabled for the Mailbox.");
+
+        assertThat(f.advice()).contains("Set-CASMailbox", "-SmtpClientAuthenticationDisabled $false", "security defaults");
     }
 }
