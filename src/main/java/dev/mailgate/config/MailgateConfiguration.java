@@ -23,6 +23,7 @@ import javax.net.ssl.TrustManagerFactory;
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
+import org.apache.camel.ProducerTemplate;
 import org.apache.camel.component.jms.JmsComponent;
 import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServer;
 import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServerConfiguration;
@@ -53,6 +54,7 @@ import dev.mailgate.channel.jms.EmbeddedBroker;
 import dev.mailgate.channel.jms.JmsChannel;
 import dev.mailgate.channel.jms.JmsRoutes;
 import dev.mailgate.channel.outbox.OutboxChannel;
+import dev.mailgate.channel.outbox.OutboxFiles;
 import dev.mailgate.channel.outbox.OutboxRoutes;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.outcome.DeliveryPolicy;
@@ -122,12 +124,16 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.addRoutes(new DeliveryPolicy(settings.delivery(), new FailureClassifier(), journal));
         context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer), journal,
                 SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
+        // every channel hands its requests to the durable queue; the JMS route is the one that sends
+        Uploads uploads = new Uploads(settings.jms().attachmentsDir());
+        OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null);
+        ProducerTemplate producer = context.createProducerTemplate();
+        jms(context, settings, validator, journal, uploads, outboxFiles, producer);
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
-                validator, journal, settings.sandbox() ? settings.sandboxDir() : null);
+                validator, journal, outboxFiles, uploads, producer, settings.jms().queue());
         context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
-        jms(context, settings, validator, journal);
         if (settings.http().enabled()) {
-            http(context, settings, validator, journal);
+            http(context, settings, validator, journal, uploads, producer);
         }
         loadUserRoutes(context, settings.routesDir());
     }
@@ -136,8 +142,8 @@ public class MailgateConfiguration implements CamelConfiguration {
      * The HTTP API on a Vert.x platform-http server: API keys checked before any body is read, a body limit
      * ({@code 413} beyond it), uploads kept out of the working directory.
      */
-    private static void http(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal)
-            throws Exception {
+    private static void http(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal,
+            Uploads uploads, ProducerTemplate producer) throws Exception {
         Settings.Http http = settings.http();
         Ports.requireFree("mailgate.http.port", http.host(), http.port(), "another program listens there; set "
                 + "mailgate.http.port to a free port (or mailgate.http.enabled=false)");
@@ -155,8 +161,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys));
         context.addService(new VertxPlatformHttpServer(server), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
-        context.addRoutes(new HttpRoutes(new HttpApi(validator, journal, new Uploads(settings.jms().attachmentsDir()),
-                context.createProducerTemplate(), settings.jms().queue())));
+        context.addRoutes(new HttpRoutes(new HttpApi(validator, journal, uploads, producer, settings.jms().queue())));
         LOG.info("HTTP API on http://{}:{}{} ({} API key(s))", http.host(), http.port(), HttpApi.BASE, keys.count());
     }
 
@@ -182,8 +187,8 @@ public class MailgateConfiguration implements CamelConfiguration {
     }
 
     /** The broker (embedded unless mailgate.jms.url is set), the jms component, and the JMS channel template. */
-    private static void jms(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal)
-            throws Exception {
+    private static void jms(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal,
+            Uploads uploads, OutboxFiles outboxFiles, ProducerTemplate producer) throws Exception {
         Settings.Jms jms = settings.jms();
         ActiveMQConnectionFactory broker;
         if (settings.broker().embedded()) {
@@ -207,8 +212,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.getPropertiesComponent().addInitialProperty("mailgate.jms.consumers",
                 Integer.toString(jms.consumers()));
         Files.createDirectories(jms.attachmentsDir());
-        context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, new Uploads(jms.attachmentsDir()),
-                context.createProducerTemplate(), jms.deadLetterQueue())));
+        context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, uploads, outboxFiles, producer,
+                jms.deadLetterQueue())));
     }
 
     /** Closes a resource when Camel stops. */

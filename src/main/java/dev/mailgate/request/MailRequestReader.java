@@ -38,7 +38,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 public final class MailRequestReader {
 
     static final List<String> FIELDS = List.of("from", "to", "cc", "bcc", "replyTo", "subject", "text", "html",
-            "template", "data", "attachments", "headers", "priority", "idempotencyKey");
+            "template", "data", "attachments", "headers", "priority", "idempotencyKey", "rawMessage");
     private static final Set<String> ATTACHMENT_FIELDS = Set.of("path", "filename", "content", "contentType",
             "contentId");
 
@@ -74,6 +74,9 @@ public final class MailRequestReader {
     }
 
     static MailRequest fromTree(ObjectNode request, AttachmentRoot attachments) {
+        if (request.has("rawMessage")) {
+            return rawMessage(request, attachments);
+        }
         Fields f = new Fields();
         for (Iterator<String> names = request.fieldNames(); names.hasNext();) {
             String name = names.next();
@@ -109,6 +112,33 @@ public final class MailRequestReader {
                 null);
         f.throwIfProblems(result);
         return result;
+    }
+
+    /**
+     * {@code {"rawMessage": "<path of an .eml file>"}}: a ready message, sent as it is. Its addresses come from its own
+     * headers only, so no other field may accompany it but {@code idempotencyKey}.
+     */
+    private static MailRequest rawMessage(ObjectNode request, AttachmentRoot attachments) {
+        Fields f = new Fields();
+        request.fieldNames().forEachRemaining(name -> {
+            if (!name.equals("rawMessage") && !name.equals("idempotencyKey")) {
+                f.problem(name, "cannot be given with rawMessage: a ready message carries its own headers");
+            }
+        });
+        String path = f.text(request, "rawMessage");
+        String key = f.text(request, "idempotencyKey");
+        Path eml = null;
+        if (path != null) {
+            try {
+                eml = attachments.resolve("rawMessage", path);
+            } catch (InvalidRequestException e) {
+                f.problems.addAll(e.problems());
+            }
+        }
+        f.throwIfProblems();
+        MailRequest raw = fromEml(eml);
+        return new MailRequest(raw.from(), raw.to(), raw.cc(), raw.bcc(), raw.replyTo(), raw.subject(), null, null,
+                null, Map.of(), List.of(), Map.of(), MailRequest.Priority.NORMAL, key, raw.rawMessage());
     }
 
     /**

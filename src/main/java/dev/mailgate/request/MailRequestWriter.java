@@ -25,6 +25,13 @@ public final class MailRequestWriter {
 
     public static String toJson(MailRequest r, Path root, Path folder) throws IOException {
         ObjectNode json = JSON.createObjectNode();
+        if (r.isRaw()) {
+            json.put("rawMessage", relative(root, into(root, folder, r.rawMessage(), "message.eml")));
+            if (r.idempotencyKey() != null) {
+                json.put("idempotencyKey", r.idempotencyKey());
+            }
+            return JSON.writeValueAsString(json);
+        }
         json.put("from", r.from());
         put(json, "to", r.to());
         put(json, "cc", r.cc());
@@ -52,20 +59,15 @@ public final class MailRequestWriter {
             json.put("idempotencyKey", r.idempotencyKey());
         }
         ArrayNode attachments = json.putArray("attachments");
-        int n = 0;
         for (MailRequest.Attachment a : r.attachments()) {
-            Path file = a.file();
-            if (file == null) {
-                Files.createDirectories(folder);
-                do {
-                    file = folder.resolve(".inline-" + (++n));
-                } while (Files.exists(file));
+            Path file;
+            if (a.file() == null) {
+                file = free(folder, ".inline");
                 Files.write(file, a.content());
+            } else {
+                file = into(root, folder, a.file(), a.filename());
             }
-            ObjectNode item = attachments.addObject()
-                    .put("path", root.toAbsolutePath().normalize().relativize(file.toAbsolutePath().normalize())
-                            .toString().replace('\\', '/'))
-                    .put("filename", a.filename());
+            ObjectNode item = attachments.addObject().put("path", relative(root, file)).put("filename", a.filename());
             if (a.contentType() != null) {
                 item.put("contentType", a.contentType());
             }
@@ -74,6 +76,33 @@ public final class MailRequestWriter {
             }
         }
         return JSON.writeValueAsString(json);
+    }
+
+    /**
+     * {@code file} itself when it is already inside {@code root} (an HTTP upload), else a copy in {@code folder}: an
+     * outbox attachment may be changed or deleted after the request was dropped, the queued request must not be.
+     */
+    private static Path into(Path root, Path folder, Path file, String name) throws IOException {
+        if (file.toAbsolutePath().normalize().startsWith(root.toAbsolutePath().normalize())) {
+            return file;
+        }
+        Path copy = free(folder, "." + name.replaceAll("[^A-Za-z0-9._-]", "_"));
+        Files.copy(file, copy);
+        return copy;
+    }
+
+    private static Path free(Path folder, String name) throws IOException {
+        Files.createDirectories(folder);
+        Path candidate = folder.resolve(name);
+        for (int n = 2; Files.exists(candidate); n++) {
+            candidate = folder.resolve(name + "-" + n);
+        }
+        return candidate;
+    }
+
+    private static String relative(Path root, Path file) {
+        return root.toAbsolutePath().normalize().relativize(file.toAbsolutePath().normalize()).toString()
+                .replace('\\', '/');
     }
 
     private static void put(ObjectNode json, String field, List<String> values) {

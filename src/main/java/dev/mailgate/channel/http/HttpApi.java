@@ -30,8 +30,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.mailgate.Text;
+import dev.mailgate.channel.QueuedRequest;
 import dev.mailgate.channel.Uploads;
-import dev.mailgate.channel.jms.JmsChannel;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.JdbcJournal;
 import dev.mailgate.outcome.Journal;
@@ -100,7 +100,7 @@ public final class HttpApi {
             // recorded before the hand-off: once on the queue, the consumer may record 'sending' at any moment
             journal.queued(ref);
             try {
-                producer.sendBodyAndHeader(queueUri, queued, JmsChannel.ID_PROPERTY, id);
+                producer.sendBodyAndHeader(queueUri, queued, QueuedRequest.ID, id);
             } catch (RuntimeException e) {
                 LOG.error("Could not queue HTTP request {}: {}", id, Text.oneLine(e.getMessage()));
                 // the files stay: if the broker stored the message after all, its consumer needs them

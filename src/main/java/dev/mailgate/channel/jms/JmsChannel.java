@@ -2,6 +2,7 @@ package dev.mailgate.channel.jms;
 
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
@@ -18,7 +19,9 @@ import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.mailgate.channel.QueuedRequest;
 import dev.mailgate.channel.Uploads;
+import dev.mailgate.channel.outbox.OutboxFiles;
 import dev.mailgate.outcome.Admission;
 import dev.mailgate.outcome.DeliveryExchange;
 import dev.mailgate.outcome.Failure;
@@ -39,25 +42,26 @@ import dev.mailgate.request.MailRequestValidator;
  */
 public final class JmsChannel implements OutcomeHandler {
 
-    /** Set by the HTTP API on the messages it queues: the delivery id it answered with. */
-    public static final String ID_PROPERTY = "mailgateId";
 
     private static final Logger LOG = LoggerFactory.getLogger(JmsChannel.class);
     private static final Pattern UUID_TEXT = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     private static final String BODY = "mailgate.jmsBody";
+    private static final String WAITING_FILE = "mailgate.outboxFile";
 
     private final MailRequestValidator validator;
     private final Journal journal;
     private final Uploads uploads;
+    private final OutboxFiles outboxFiles;
     private final AttachmentRoot attachments;
     private final ProducerTemplate producer;
     private final String deadLetterUri;
 
-    public JmsChannel(MailRequestValidator validator, Journal journal, Uploads uploads, ProducerTemplate producer,
-            String deadLetterQueue) {
+    public JmsChannel(MailRequestValidator validator, Journal journal, Uploads uploads, OutboxFiles outboxFiles,
+            ProducerTemplate producer, String deadLetterQueue) {
         this.validator = validator;
         this.journal = journal;
         this.uploads = uploads;
+        this.outboxFiles = outboxFiles;
         this.attachments = new AttachmentRoot(uploads.root(), "the JMS attachments folder (mailgate.jms.attachments-dir)");
         this.producer = producer;
         this.deadLetterUri = "jms:queue:" + deadLetterQueue;
@@ -67,19 +71,24 @@ public final class JmsChannel implements OutcomeHandler {
     public void readRequest(Exchange exchange, String queue) throws Exception {
         Message message = exchange.getIn().getMandatoryBody(Message.class);
         String jmsId = message.getJMSMessageID();
-        Optional<Journal.Entry> queuedByApi = queuedByApi(message.getStringProperty(ID_PROPERTY));
+        Optional<Journal.Entry> queuedByMailgate = queuedByMailgate(message.getStringProperty(QueuedRequest.ID));
         // a redelivered message must keep its id: idempotency and the journal recognise it by that
-        String id = queuedByApi.map(Journal.Entry::id).orElseGet(() -> jmsId == null ? UUID.randomUUID().toString()
+        String id = queuedByMailgate.map(Journal.Entry::id).orElseGet(() -> jmsId == null
+                ? UUID.randomUUID().toString()
                 : UUID.nameUUIDFromBytes(("jms:" + jmsId).getBytes(StandardCharsets.UTF_8)).toString());
-        DeliveryExchange.begin(exchange, id, queuedByApi.isPresent() ? "http" : "jms", "jms:" + queue + " " + jmsId,
-                this);
+        String channel = queuedByMailgate.map(Journal.Entry::channel).orElse("jms");
+        DeliveryExchange.begin(exchange, id, channel, queuedByMailgate.map(Journal.Entry::source)
+                .orElse("jms:" + queue + " " + jmsId), this);
+        if (channel.equals("outbox") && message.getStringProperty(QueuedRequest.FILE) != null) {
+            exchange.setProperty(WAITING_FILE, Path.of(message.getStringProperty(QueuedRequest.FILE)));
+        }
         exchange.getIn().removeHeaders("*");
         byte[] body = body(message);
         exchange.setProperty(BODY, body);
         MailRequest request = validator.readAndValidate(
                 () -> MailRequestReader.fromJson(new ByteArrayInputStream(body), attachments));
-        if (queuedByApi.isPresent()) {
-            if (queuedByApi.get().state() == Journal.State.SENT) {
+        if (queuedByMailgate.isPresent()) {
+            if (queuedByMailgate.get().state() == Journal.State.SENT) {
                 LOG.info("Not sending {} [{}] again: the journal has it as sent", DeliveryExchange.source(exchange), id);
                 exchange.setRouteStop(true);
                 return;
@@ -96,16 +105,18 @@ public final class JmsChannel implements OutcomeHandler {
     }
 
     /**
-     * The HTTP API marks what it queues with the delivery id it answered. Only an id the journal knows as an HTTP
-     * request that was handed to the queue counts: any other process that can reach the broker could set the
-     * property, and must not borrow another request's id, skip the idempotency check, or touch its uploads.
+     * The HTTP API and the outbox mark what they queue with the delivery id they recorded. Only an id the journal
+     * knows as a request of theirs that was handed to the queue counts: any other process that can reach the broker
+     * could set the property, and must not borrow another request's id, skip the idempotency check, or touch its
+     * files.
      */
-    private Optional<Journal.Entry> queuedByApi(String id) {
+    private Optional<Journal.Entry> queuedByMailgate(String id) {
         if (id == null || !UUID_TEXT.matcher(id).matches()) {
             return Optional.empty();
         }
         try {
-            return journal.find(id).filter(e -> e.channel().equals("http") && e.state() != Journal.State.RECEIVED);
+            return journal.find(id).filter(e -> (e.channel().equals("http") || e.channel().equals("outbox"))
+                    && e.state() != Journal.State.RECEIVED);
         } catch (RuntimeException e) {
             LOG.warn("The journal could not confirm delivery id {} ({}); treating the message as a new request", id,
                     e.getMessage());
@@ -129,7 +140,11 @@ public final class JmsChannel implements OutcomeHandler {
 
     @Override
     public void sent(Exchange exchange, Receipt receipt) {
-        if ("http".equals(exchange.getProperty(DeliveryExchange.CHANNEL))) {
+        Path waiting = exchange.getProperty(WAITING_FILE, Path.class);
+        if (waiting != null) {
+            outboxFiles.sent(waiting, receipt);
+        }
+        if (!"jms".equals(exchange.getProperty(DeliveryExchange.CHANNEL))) {
             uploads.delete(receipt.id());
         }
     }
@@ -140,9 +155,16 @@ public final class JmsChannel implements OutcomeHandler {
      */
     @Override
     public void failed(Exchange exchange, Failure failure) {
+        Path waiting = exchange.getProperty(WAITING_FILE, Path.class);
+        if (waiting != null) {
+            // an outbox request: its dead letter is the file in .failed/ with the error file next to it
+            outboxFiles.failed(waiting, DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange), failure);
+            uploads.delete(DeliveryExchange.id(exchange));
+            return;
+        }
         byte[] body = exchange.getProperty(BODY, byte[].class);
         Map<String, Object> properties = new java.util.LinkedHashMap<>();
-        properties.put(ID_PROPERTY, DeliveryExchange.id(exchange));
+        properties.put(QueuedRequest.ID, DeliveryExchange.id(exchange));
         properties.put("mailgateCategory", failure.category().label());
         properties.put("mailgateReason", failure.reason());
         properties.put("mailgateFix", failure.advice());

@@ -14,7 +14,6 @@ import org.apache.camel.builder.RouteBuilder;
 import dev.mailgate.config.Settings;
 import dev.mailgate.outcome.DeliveryPolicy;
 import dev.mailgate.request.MailRequestReader;
-import dev.mailgate.transport.DeliveryRoute;
 
 /**
  * The outbox channel as two route templates, instantiated from {@code routes/*.yaml}:
@@ -46,8 +45,7 @@ public final class OutboxRoutes extends RouteBuilder {
                 .templateParameter("folder", null, "the folder to watch for *.json and *.eml requests")
                 .from(folder("{{folder}}", "json,eml"))
                 .routeConfigurationId(DeliveryPolicy.ID)
-                .process(channel::readRequest)
-                .to(DeliveryRoute.URI);
+                .process(channel::readRequest);
 
         routeTemplate(FILES)
                 .templateParameter("folder", null, "the folder to watch")
@@ -63,8 +61,7 @@ public final class OutboxRoutes extends RouteBuilder {
                         context -> channel.fileReader(text(context, "folder"), fileMail(context)))
                 .from(folder("{{folder}}", "{{extensions}}"))
                 .routeConfigurationId(DeliveryPolicy.ID)
-                .process("mailgateReadFile")
-                .to(DeliveryRoute.URI);
+                .process("mailgateReadFile");
     }
 
     private String folder(String folder, String extensions) {

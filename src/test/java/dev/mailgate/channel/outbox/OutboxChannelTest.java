@@ -375,6 +375,44 @@ class OutboxChannelTest {
         assertThat(entry.state()).isEqualTo(dev.mailgate.outcome.Journal.State.SENT);
         assertThat(entry.source()).endsWith("keyed.json");
         assertThat(entry.messageId()).isEqualTo(receipt.path("messageId").asText());
+        assertThat(entry.events()).extracting(dev.mailgate.outcome.Journal.Event::state).containsExactly(
+                dev.mailgate.outcome.Journal.State.RECEIVED, dev.mailgate.outcome.Journal.State.QUEUED,
+                dev.mailgate.outcome.Journal.State.SENDING, dev.mailgate.outcome.Journal.State.SENT);
+    }
+
+    @Test
+    void a_file_waits_in_queued_while_its_request_is_retried_then_moves_to_sent() {
+        smtp.replyToNextData(451, "4.7.500 Server busy. Please try again later.");
+        smtp.replyToNextData(451, "4.7.500 Server busy. Please try again later.");
+        gateway.drop("patient.json", "{\"to\": \"patient@example.com\", \"text\": \"x\"}");
+
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20))
+                .until(() -> Files.exists(gateway.outbox().resolve(".queued/patient.json"))
+                        || Files.exists(gateway.outbox().resolve(".sent/patient.json")));
+        JsonNode receipt = gateway.awaitSent("patient.json");
+
+        assertThat(receipt.path("attempts").asInt()).isEqualTo(3);
+        assertThat(gateway.outbox().resolve(".queued/patient.json")).doesNotExist();
+        assertThat(gateway.outbox().resolve("patient.json")).doesNotExist();
+    }
+
+    @Test
+    void attachments_are_snapshotted_when_the_request_is_queued() throws Exception {
+        byte[] original = "original content".getBytes(StandardCharsets.UTF_8);
+        Path attachment = gateway.attachment("snapshot.txt", original);
+        smtp.replyToNextData(451, "4.7.500 Server busy. Please try again later.");
+        gateway.drop("snapshot.json", "{\"to\": \"s@example.com\", \"text\": \"x\", "
+                + "\"attachments\": [{\"path\": \"snapshot.txt\"}]}");
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20))
+                .until(() -> Files.exists(gateway.outbox().resolve(".queued/snapshot.json"))
+                        || Files.exists(gateway.outbox().resolve(".sent/snapshot.json")));
+        Files.delete(attachment);
+
+        JsonNode receipt = gateway.awaitSent("snapshot.json");
+
+        BodyPart part = ((Multipart) receivedFor(receipt).message().getContent()).getBodyPart(1);
+        assertThat(part.getFileName()).isEqualTo("snapshot.txt");
+        assertThat(bytes(part)).isEqualTo(original);
     }
 
     private static byte[] pattern(int size) {
