@@ -121,7 +121,7 @@ public class MailgateConfiguration implements CamelConfiguration {
                 renderer::exists);
         Journal journal = journal(context, settings.journal());
         Settings.Smtp smtp = settings.smtp();
-        context.addRoutes(new DeliveryPolicy(settings.delivery(), new FailureClassifier(), journal));
+        context.addRoutes(new DeliveryPolicy(settings.delivery(), new FailureClassifier(), journal, Clock.systemUTC()));
         context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer), journal,
                 SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
         // every channel hands its requests to the durable queue; the JMS route is the one that sends

@@ -74,7 +74,13 @@ public record Settings(
     public record Outbox(Path dir, Path attachmentsDir, Duration settleTime, Duration pollInterval) {
     }
 
-    public record Delivery(int maxAttempts, Duration initialDelay, double backoffMultiplier, Duration maxDelay) {
+    /**
+     * When a transient failure is tried again: {@code initialDelay} growing by {@code backoffMultiplier} up to
+     * {@code maxDelay}, until {@code giveUpAfter} has passed since the request arrived or {@code maxAttempts} were
+     * made. A quota failure is tried again after {@code quotaDelay}, without giving up.
+     */
+    public record Delivery(int maxAttempts, Duration initialDelay, double backoffMultiplier, Duration maxDelay,
+            Duration giveUpAfter, Duration quotaDelay) {
     }
 
     public record Limits(int maxRecipients, long maxMessageBytes) {
@@ -150,10 +156,12 @@ public record Settings(
                         r.duration("mailgate.outbox.settle-time", "2s"),
                         r.duration("mailgate.outbox.poll-interval", "500ms")),
                 new Delivery(
-                        r.positiveInt("mailgate.delivery.max-attempts", 4),
-                        r.duration("mailgate.delivery.initial-delay", "2s"),
+                        r.positiveInt("mailgate.delivery.max-attempts", 100),
+                        r.duration("mailgate.delivery.initial-delay", "30s"),
                         r.multiplier("mailgate.delivery.backoff-multiplier", 2.0),
-                        r.duration("mailgate.delivery.max-delay", "30s")),
+                        r.duration("mailgate.delivery.max-delay", "30m"),
+                        r.duration("mailgate.delivery.give-up-after", "24h"),
+                        r.duration("mailgate.delivery.quota-delay", "1h")),
                 new Limits(
                         r.positiveInt("mailgate.limits.max-recipients", 500),
                         r.size("mailgate.limits.max-message-size", "35MB")),

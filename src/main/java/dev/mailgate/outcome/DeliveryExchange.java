@@ -1,5 +1,6 @@
 package dev.mailgate.outcome;
 
+import java.time.Instant;
 import java.util.UUID;
 
 import org.apache.camel.Exchange;
@@ -17,6 +18,7 @@ public final class DeliveryExchange {
     public static final String HANDLER = "mailgate.outcomeHandler";
     public static final String CHANNEL = "mailgate.channel";
     private static final String ATTEMPTS = "mailgate.attempts";
+    private static final String FIRST_SEEN = "mailgate.firstSeen";
 
     private DeliveryExchange() {
     }
@@ -33,6 +35,23 @@ public final class DeliveryExchange {
         exchange.setProperty(SOURCE, source);
         exchange.setProperty(HANDLER, handler);
         return id;
+    }
+
+    /**
+     * Carries on a request that was tried before (a scheduled retry taken from the queue): the attempts already made
+     * and when it first arrived count towards giving up.
+     */
+    public static void resume(Exchange exchange, int attemptsMade, Instant firstSeen) {
+        if (attemptsMade > 0) {
+            exchange.setProperty(ATTEMPTS, attemptsMade);
+        }
+        exchange.setProperty(FIRST_SEEN, firstSeen);
+    }
+
+    /** When the request first arrived (now, for a new one). */
+    public static Instant firstSeen(Exchange exchange) {
+        Instant first = exchange.getProperty(FIRST_SEEN, Instant.class);
+        return first != null ? first : Instant.ofEpochMilli(exchange.getClock().getCreated());
     }
 
     /** The request's journal reference. */

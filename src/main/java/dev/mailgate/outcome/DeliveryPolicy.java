@@ -1,18 +1,28 @@
 package dev.mailgate.outcome;
 
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.RejectedExecutionException;
+
 import org.apache.camel.Exchange;
 import org.apache.camel.builder.RouteConfigurationBuilder;
-import org.apache.camel.model.OnExceptionDefinition;
-import org.apache.camel.model.RouteConfigurationDefinition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.mailgate.config.Settings;
 
 /**
- * The error policy every channel route opts into with {@code routeConfigurationId: mailgate-delivery}:
- * failures the {@link FailureClassifier} calls retryable are tried again with exponential backoff; when
- * they run out, and for every other failure, the channel's {@link OutcomeHandler} is told at once.
+ * The error policy every channel route opts into with {@code routeConfigurationId: mailgate-delivery}. A failure is
+ * classified once ({@link FailureClassifier}); then
+ * <ul>
+ * <li>a transient one is tried again later with exponential backoff, by the channel's
+ * {@link OutcomeHandler#retryLater}: for queued requests that is a scheduled copy on the durable queue, so a
+ * request waiting for its next attempt is never only in memory;</li>
+ * <li>a quota one is deferred the same way, for {@code mailgate.delivery.quota-delay}, and never given up on;</li>
+ * <li>everything else, and transient failures past {@code mailgate.delivery.give-up-after} or
+ * {@code max-attempts}, is reported to the channel as failed at once.</li>
+ * </ul>
  */
 public final class DeliveryPolicy extends RouteConfigurationBuilder {
 
@@ -23,75 +33,68 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
     private final Settings.Delivery delivery;
     private final FailureClassifier classifier;
     private final Journal journal;
+    private final Clock clock;
 
-    public DeliveryPolicy(Settings.Delivery delivery, FailureClassifier classifier, Journal journal) {
+    public DeliveryPolicy(Settings.Delivery delivery, FailureClassifier classifier, Journal journal, Clock clock) {
         this.delivery = delivery;
         this.classifier = classifier;
         this.journal = journal;
+        this.clock = clock;
     }
 
     @Override
     public void configuration() {
-        RouteConfigurationDefinition policy = routeConfiguration(ID);
-        OnExceptionDefinition retry = policy.onException(Exception.class)
-                .onWhen(exchange -> classifier.classify(caught(exchange)).retryable())
-                .maximumRedeliveries(delivery.maxAttempts() - 1)
-                .redeliveryDelay(delivery.initialDelay().toMillis())
-                .useExponentialBackOff()
-                .backOffMultiplier(delivery.backoffMultiplier())
-                .maximumRedeliveryDelay(delivery.maxDelay().toMillis())
-                .logRetryAttempted(false)
-                .logExhausted(false);
-        // a retry is not waited for while Mailgate stops: the request goes back to pending instead (see failed)
-        retry.getRedeliveryPolicyType().allowRedeliveryWhileStopping(false);
-        retry.onRedelivery(this::logRetry)
-                .handled(true)
-                .process(this::failed)
-                .end();
-        policy.onException(Exception.class)
-                .logExhausted(false)
-                .handled(true)
-                .process(this::failed)
+        routeConfiguration(ID)
+                .onException(Exception.class)
+                    .logExhausted(false)
+                    .handled(true)
+                    .process(this::decide)
                 .end();
     }
 
-    private void logRetry(Exchange exchange) {
-        Failure failure = classifier.classify(caught(exchange));
-        Journal.Ref ref = DeliveryExchange.ref(exchange);
-        Journal.quietly(journal, ref, j -> j.retrying(ref, DeliveryExchange.attempts(exchange), failure));
-        LOG.warn("{} [{}] attempt {} of {} failed ({}: {}{}); trying again", DeliveryExchange.source(exchange),
-                DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange), delivery.maxAttempts(),
-                failure.category().label(), failure.reason(),
-                failure.serverReply() == null ? "" : ", server said: " + failure.serverReply());
-    }
-
-    private void failed(Exchange exchange) {
+    private void decide(Exchange exchange) {
         if (stopping(exchange)) {
             pending(exchange);
             return;
         }
         Failure failure = classifier.classify(caught(exchange));
         Journal.Ref ref = DeliveryExchange.ref(exchange);
-        Journal.quietly(journal, ref, j -> j.failed(ref, DeliveryExchange.attempts(exchange), failure));
-        LOG.warn("Not sent: {} [{}] after {} attempt(s): {}: {}{}. Fix: {}", DeliveryExchange.source(exchange),
-                DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange), failure.category().label(),
-                failure.reason(), failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")",
-                failure.advice());
+        int attempts = DeliveryExchange.attempts(exchange);
+        Instant now = clock.instant();
+        Instant nextAttempt = failure.category() == Failure.Category.QUOTA ? now.plus(delivery.quotaDelay())
+                : now.plus(backoff(attempts));
+        boolean keepTrying = failure.category() == Failure.Category.QUOTA
+                || failure.retryable() && attempts < delivery.maxAttempts()
+                        && !nextAttempt.isAfter(DeliveryExchange.firstSeen(exchange).plus(delivery.giveUpAfter()));
+        if (keepTrying && DeliveryExchange.handler(exchange).retryLater(exchange, failure, nextAttempt)) {
+            Journal.quietly(journal, ref, j -> j.retrying(ref, attempts, failure, nextAttempt));
+            LOG.warn("{} [{}] attempt {} failed ({}: {}{}); next attempt at {}", ref.source(), ref.id(), attempts,
+                    failure.category().label(), failure.reason(),
+                    failure.serverReply() == null ? "" : ", server said: " + failure.serverReply(), nextAttempt);
+            return;
+        }
+        Journal.quietly(journal, ref, j -> j.failed(ref, attempts, failure));
+        LOG.warn("Not sent: {} [{}] after {} attempt(s): {}: {}{}. Fix: {}", ref.source(), ref.id(), attempts,
+                failure.category().label(), failure.reason(),
+                failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")", failure.advice());
         DeliveryExchange.handler(exchange).failed(exchange, failure);
     }
 
+    /** 30 s, 1 min, 2 min, ... up to the maximum (with the defaults). */
+    Duration backoff(int attempts) {
+        double millis = delivery.initialDelay().toMillis() * Math.pow(delivery.backoffMultiplier(),
+                Math.max(0, attempts - 1));
+        return Duration.ofMillis((long) Math.min(millis, delivery.maxDelay().toMillis()));
+    }
+
     /**
-     * Mailgate is stopping in the middle of this request's retries: it is neither sent nor failed. Rolling the
-     * exchange back leaves it pending where it came from: the JMS message returns to its queue, the outbox file
-     * stays in the outbox, and both are taken up again at the next start.
+     * Mailgate is stopping in the middle of this request: it is neither sent nor failed. Rolling the exchange back
+     * leaves it pending where it came from: the JMS message returns to its queue, the outbox file stays in the
+     * outbox, and both are taken up again at the next start.
      */
     private void pending(Exchange exchange) {
-        LOG.info("{} [{}] stays pending: Mailgate is stopping before its next attempt", DeliveryExchange.source(exchange),
+        LOG.info("{} [{}] stays pending: Mailgate is stopping", DeliveryExchange.source(exchange),
                 DeliveryExchange.id(exchange));
-        Journal.Ref ref = DeliveryExchange.ref(exchange);
-        Journal.quietly(journal, ref, j -> j.retrying(ref, DeliveryExchange.attempts(exchange), new Failure(
-                Failure.Category.TRANSIENT, "Mailgate stopped before the next attempt", "it is tried again when "
-                        + "Mailgate starts")));
         exchange.setRollbackOnly(true);
     }
 
@@ -100,7 +103,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
             return true;
         }
         for (Throwable e = caught(exchange); e != null; e = e.getCause()) {
-            if (e instanceof java.util.concurrent.RejectedExecutionException) {
+            if (e instanceof RejectedExecutionException) {
                 return true;
             }
         }

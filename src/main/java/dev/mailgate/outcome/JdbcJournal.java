@@ -188,8 +188,9 @@ public final class JdbcJournal implements Journal {
     }
 
     @Override
-    public void retrying(Ref ref, int attempt, Failure failure) {
-        transition(ref, State.RETRYING, c -> failure(c, ref, attempt, failure), describe(failure));
+    public void retrying(Ref ref, int attempt, Failure failure, Instant next) {
+        transition(ref, State.RETRYING, c -> failure(c, ref, attempt, failure), describe(failure)
+                + "; next attempt at " + next);
     }
 
     @Override

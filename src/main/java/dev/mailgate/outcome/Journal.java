@@ -54,7 +54,8 @@ public interface Journal {
 
     void sent(Ref ref, Receipt receipt);
 
-    void retrying(Ref ref, int attempt, Failure failure);
+    /** Attempt {@code attempt} failed for a reason worth another try, which is planned for {@code next}. */
+    void retrying(Ref ref, int attempt, Failure failure, Instant next);
 
     void failed(Ref ref, int attempts, Failure failure);
 

@@ -1,5 +1,7 @@
 package dev.mailgate.outcome;
 
+import java.time.Instant;
+
 import org.apache.camel.Exchange;
 
 /**
@@ -12,4 +14,14 @@ public interface OutcomeHandler {
     void sent(Exchange exchange, Receipt receipt);
 
     void failed(Exchange exchange, Failure failure);
+
+    /**
+     * Arranges another attempt at {@code at}, durably; returns false when this channel cannot, and the request is
+     * then reported as failed. The default leaves the request where it came from (the exchange is rolled back), for
+     * channels that hand requests on to the queue and only fail before that.
+     */
+    default boolean retryLater(Exchange exchange, Failure failure, Instant at) {
+        exchange.setRollbackOnly(true);
+        return true;
+    }
 }

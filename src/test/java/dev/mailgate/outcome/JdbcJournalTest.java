@@ -88,7 +88,7 @@ class JdbcJournalTest {
         journal.queued(ref);
         journal.sending(ref, 1);
         journal.retrying(ref, 1, new Failure(Failure.Category.TRANSIENT, "the SMTP server deferred the message",
-                "temporary", "451 4.7.500 Server busy", List.of()));
+                "temporary", "451 4.7.500 Server busy", List.of()), Instant.parse("2026-11-28T10:00:30Z"));
         journal.sending(ref, 2);
         journal.sent(ref, new Receipt(ref.id(), "<" + ref.id() + "@contoso.test>", "sender@contoso.test", 3,
                 "250 2.0.0 OK <x> [Hostname=AM0PR]", Instant.now(), "smtp.office365.com:587", 2, false));
@@ -105,7 +105,8 @@ class JdbcJournalTest {
         assertThat(entry.events()).extracting(Journal.Event::state).containsExactly(Journal.State.RECEIVED,
                 Journal.State.QUEUED, Journal.State.SENDING, Journal.State.RETRYING, Journal.State.SENDING,
                 Journal.State.SENT);
-        assertThat(entry.events().get(3).detail()).contains("transient", "451 4.7.500");
+        assertThat(entry.events().get(3).detail()).contains("transient", "451 4.7.500",
+                "next attempt at 2026-11-28T10:00:30Z");
     }
 
     @ParameterizedTest

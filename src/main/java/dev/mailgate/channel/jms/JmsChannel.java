@@ -47,6 +47,9 @@ public final class JmsChannel implements OutcomeHandler {
     private static final Pattern UUID_TEXT = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     private static final String BODY = "mailgate.jmsBody";
     private static final String WAITING_FILE = "mailgate.outboxFile";
+    private static final String QUEUE = "mailgate.queue";
+    /** Artemis's property for a message that becomes deliverable only at the given epoch millisecond. */
+    private static final String SCHEDULED_DELIVERY = "_AMQ_SCHED_DELIVERY";
 
     private final MailRequestValidator validator;
     private final Journal journal;
@@ -82,6 +85,8 @@ public final class JmsChannel implements OutcomeHandler {
         if (channel.equals("outbox") && message.getStringProperty(QueuedRequest.FILE) != null) {
             exchange.setProperty(WAITING_FILE, Path.of(message.getStringProperty(QueuedRequest.FILE)));
         }
+        queuedByMailgate.ifPresent(e -> DeliveryExchange.resume(exchange, e.attempts(), e.createdAt()));
+        exchange.setProperty(QUEUE, queue);
         exchange.getIn().removeHeaders("*");
         byte[] body = body(message);
         exchange.setProperty(BODY, body);
@@ -105,18 +110,18 @@ public final class JmsChannel implements OutcomeHandler {
     }
 
     /**
-     * The HTTP API and the outbox mark what they queue with the delivery id they recorded. Only an id the journal
-     * knows as a request of theirs that was handed to the queue counts: any other process that can reach the broker
-     * could set the property, and must not borrow another request's id, skip the idempotency check, or touch its
-     * files.
+     * The HTTP API and the outbox mark what they queue with the delivery id they recorded, and so does a scheduled
+     * retry. Only an id the journal knows as a request that got past {@code received} counts: any other process that
+     * can reach the broker could set the property, and must not make up an id, skip the idempotency check, or touch
+     * another request's files.
      */
     private Optional<Journal.Entry> queuedByMailgate(String id) {
         if (id == null || !UUID_TEXT.matcher(id).matches()) {
             return Optional.empty();
         }
         try {
-            return journal.find(id).filter(e -> (e.channel().equals("http") || e.channel().equals("outbox"))
-                    && e.state() != Journal.State.RECEIVED);
+            // queued by the HTTP API or the outbox, or a scheduled retry of any request
+            return journal.find(id).filter(e -> e.state() != Journal.State.RECEIVED);
         } catch (RuntimeException e) {
             LOG.warn("The journal could not confirm delivery id {} ({}); treating the message as a new request", id,
                     e.getMessage());
@@ -147,6 +152,28 @@ public final class JmsChannel implements OutcomeHandler {
         if (!"jms".equals(exchange.getProperty(DeliveryExchange.CHANNEL))) {
             uploads.delete(receipt.id());
         }
+    }
+
+    /**
+     * Puts the request back on its queue, to be delivered at {@code at} (Artemis keeps scheduled messages in its
+     * journal, so the retry survives a restart), in the same transaction that consumes this message.
+     */
+    @Override
+    public boolean retryLater(Exchange exchange, Failure failure, Instant at) {
+        byte[] body = exchange.getProperty(BODY, byte[].class);
+        if (body == null) {
+            return false;
+        }
+        Map<String, Object> properties = new java.util.LinkedHashMap<>();
+        properties.put(QueuedRequest.ID, DeliveryExchange.id(exchange));
+        Path waiting = exchange.getProperty(WAITING_FILE, Path.class);
+        if (waiting != null) {
+            properties.put(QueuedRequest.FILE, waiting.toString());
+        }
+        properties.put(SCHEDULED_DELIVERY, at.toEpochMilli());
+        producer.sendBodyAndHeaders("jms:queue:" + exchange.getProperty(QUEUE, String.class),
+                new String(body, StandardCharsets.UTF_8), properties);
+        return true;
     }
 
     /**
