@@ -66,6 +66,7 @@ import dev.mailgate.request.AttachmentRoot;
 import dev.mailgate.request.MailRequestValidator;
 import dev.mailgate.sandbox.Sandbox;
 import dev.mailgate.transport.DeliveryRoute;
+import dev.mailgate.transport.MailboxPacing;
 import dev.mailgate.transport.SmtpEndpoint;
 import dev.mailgate.transport.XOAuth2MailSender;
 
@@ -122,7 +123,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         Journal journal = journal(context, settings.journal());
         Settings.Smtp smtp = settings.smtp();
         context.addRoutes(new DeliveryPolicy(settings.delivery(), new FailureClassifier(), journal, Clock.systemUTC()));
-        context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer), journal,
+        MailboxPacing pacing = new MailboxPacing(settings.limits(), journal, settings.delivery().quotaDelay(),
+                Clock.systemUTC());
+        context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer), journal, pacing,
                 SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
         // every channel hands its requests to the durable queue; the JMS route is the one that sends
         Uploads uploads = new Uploads(settings.jms().attachmentsDir());

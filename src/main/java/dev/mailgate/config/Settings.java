@@ -83,7 +83,9 @@ public record Settings(
             Duration giveUpAfter, Duration quotaDelay) {
     }
 
-    public record Limits(int maxRecipients, long maxMessageBytes) {
+    /** Per message, and per sending mailbox (Exchange Online's limits by default). */
+    public record Limits(int maxRecipients, long maxMessageBytes, int messagesPerMinute, int connectionsPerMailbox,
+            int recipientsPerDay) {
     }
 
     /**
@@ -164,7 +166,10 @@ public record Settings(
                         r.duration("mailgate.delivery.quota-delay", "1h")),
                 new Limits(
                         r.positiveInt("mailgate.limits.max-recipients", 500),
-                        r.size("mailgate.limits.max-message-size", "35MB")),
+                        r.size("mailgate.limits.max-message-size", "35MB"),
+                        r.positiveInt("mailgate.limits.messages-per-minute", 30),
+                        r.positiveInt("mailgate.limits.connections-per-mailbox", 3),
+                        r.positiveInt("mailgate.limits.recipients-per-day", 10_000)),
                 new Broker(
                         r.optional("mailgate.jms.url").isEmpty(),
                         r.optionalPath("mailgate.broker.dir").orElse(dataDir.resolve("broker")),
@@ -179,7 +184,7 @@ public record Settings(
                         r.string("mailgate.jms.queue", "mailgate.outbox"),
                         r.string("mailgate.jms.dead-letter-queue", "mailgate.dlq"),
                         r.positiveInt("mailgate.jms.max-deliveries", 5),
-                        r.positiveInt("mailgate.jms.consumers", 1),
+                        r.positiveInt("mailgate.jms.consumers", 4),
                         r.optionalPath("mailgate.jms.attachments-dir").orElse(dataDir.resolve("uploads"))),
                 new Journal(
                         // WRITE_DELAY=0: a commit reaches the file at once, so a crash cannot forget an

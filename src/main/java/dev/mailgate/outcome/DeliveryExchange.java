@@ -19,6 +19,7 @@ public final class DeliveryExchange {
     public static final String CHANNEL = "mailgate.channel";
     private static final String ATTEMPTS = "mailgate.attempts";
     private static final String FIRST_SEEN = "mailgate.firstSeen";
+    private static final String PACED_SLOT = "mailgate.pacedSlot";
 
     private DeliveryExchange() {
     }
@@ -46,6 +47,15 @@ public final class DeliveryExchange {
             exchange.setProperty(ATTEMPTS, attemptsMade);
         }
         exchange.setProperty(FIRST_SEEN, firstSeen);
+    }
+
+    /** The sending slot this request has reserved with its mailbox's pacing, or {@code null}. */
+    public static Instant pacedSlot(Exchange exchange) {
+        return exchange.getProperty(PACED_SLOT, Instant.class);
+    }
+
+    public static void pacedSlot(Exchange exchange, Instant slot) {
+        exchange.setProperty(PACED_SLOT, slot);
     }
 
     /** When the request first arrived (now, for a new one). */
@@ -85,5 +95,10 @@ public final class DeliveryExchange {
     /** 1 for the first try, 2 after one retry, and so on. */
     public static int attempts(Exchange exchange) {
         return exchange.getProperty(ATTEMPTS, 1, Integer.class);
+    }
+
+    /** Attempts made so far, none for a request that has not reached the server yet. */
+    public static int attemptsMade(Exchange exchange) {
+        return exchange.getProperty(ATTEMPTS, 0, Integer.class);
     }
 }

@@ -11,13 +11,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.mailgate.config.Settings;
+import dev.mailgate.transport.MailboxPacing;
 
 /**
  * The error policy every channel route opts into with {@code routeConfigurationId: mailgate-delivery}. A failure is
  * classified once ({@link FailureClassifier}); then
  * <ul>
  * <li>a transient one is tried again later with exponential backoff, by the channel's
- * {@link OutcomeHandler#retryLater}: for queued requests that is a scheduled copy on the durable queue, so a
+ * {@link OutcomeHandler#later}: for queued requests that is a scheduled copy on the durable queue, so a
  * request waiting for its next attempt is never only in memory;</li>
  * <li>a quota one is deferred the same way, for {@code mailgate.delivery.quota-delay}, and never given up on;</li>
  * <li>everything else, and transient failures past {@code mailgate.delivery.give-up-after} or
@@ -57,8 +58,12 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
             pending(exchange);
             return;
         }
-        Failure failure = classifier.classify(caught(exchange));
         Journal.Ref ref = DeliveryExchange.ref(exchange);
+        if (caught(exchange) instanceof MailboxPacing.NotYet notYet) {
+            paced(exchange, ref, notYet);
+            return;
+        }
+        Failure failure = classifier.classify(caught(exchange));
         int attempts = DeliveryExchange.attempts(exchange);
         Instant now = clock.instant();
         Instant nextAttempt = failure.category() == Failure.Category.QUOTA ? now.plus(delivery.quotaDelay())
@@ -66,7 +71,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         boolean keepTrying = failure.category() == Failure.Category.QUOTA
                 || failure.retryable() && attempts < delivery.maxAttempts()
                         && !nextAttempt.isAfter(DeliveryExchange.firstSeen(exchange).plus(delivery.giveUpAfter()));
-        if (keepTrying && DeliveryExchange.handler(exchange).retryLater(exchange, failure, nextAttempt)) {
+        if (keepTrying && DeliveryExchange.handler(exchange).later(exchange, nextAttempt)) {
             Journal.quietly(journal, ref, j -> j.retrying(ref, attempts, failure, nextAttempt));
             LOG.warn("{} [{}] attempt {} failed ({}: {}{}); next attempt at {}", ref.source(), ref.id(), attempts,
                     failure.category().label(), failure.reason(),
@@ -78,6 +83,29 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
                 failure.category().label(), failure.reason(),
                 failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")", failure.advice());
         DeliveryExchange.handler(exchange).failed(exchange, failure);
+    }
+
+    /**
+     * The mailbox may not send now: the request waits on the queue until its due time, holding the sending slot it
+     * reserved; it is neither an attempt nor a failure. Reaching the 24-hour recipient limit is recorded as a
+     * deferral.
+     */
+    private void paced(Exchange exchange, Journal.Ref ref, MailboxPacing.NotYet notYet) {
+        DeliveryExchange.pacedSlot(exchange, notYet.slot());
+        if (!DeliveryExchange.handler(exchange).later(exchange, notYet.at())) {
+            throw new IllegalStateException("channel of " + ref.source() + " cannot wait for its mailbox");
+        }
+        if (notYet.quota()) {
+            Failure deferral = new Failure(Failure.Category.QUOTA, notYet.getMessage(), "nothing to do: Mailgate "
+                    + "sends it when the 24-hour window allows");
+            Journal.quietly(journal, ref, j -> j.retrying(ref, DeliveryExchange.attemptsMade(exchange), deferral,
+                    notYet.at()));
+            LOG.info("{} [{}] deferred to {}: {}", ref.source(), ref.id(), notYet.at(), notYet.getMessage());
+        } else {
+            // waiting on the queue; past RECEIVED, so that the channel knows the copy it gets back as this request
+            Journal.quietly(journal, ref, j -> j.queued(ref));
+            LOG.debug("{} [{}] due at {}: {}", ref.source(), ref.id(), notYet.at(), notYet.getMessage());
+        }
     }
 
     /** 30 s, 1 min, 2 min, ... up to the maximum (with the defaults). */

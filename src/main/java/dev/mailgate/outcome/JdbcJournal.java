@@ -63,7 +63,7 @@ public final class JdbcJournal implements Journal {
             event(c, ref.id(), State.RECEIVED, now, null);
             try (PreparedStatement update = c.prepareStatement(
                     "UPDATE delivery SET sender = ?, recipients = ?, idempotency_key = ? WHERE id = ?")) {
-                update.setString(1, cut(request.from(), 400));
+                update.setString(1, cut(mailbox(request.from()), 400));
                 update.setInt(2, request.recipientCount());
                 update.setString(3, key);
                 update.setString(4, ref.id());
@@ -179,7 +179,7 @@ public final class JdbcJournal implements Journal {
                 s.setInt(1, receipt.attempts());
                 s.setString(2, cut(receipt.messageId(), 1000));
                 s.setString(3, cut(receipt.serverReply(), 2000));
-                s.setString(4, cut(receipt.mailbox(), 400));
+                s.setString(4, cut(mailbox(receipt.mailbox()), 400));
                 s.setInt(5, receipt.recipients());
                 s.setString(6, ref.id());
                 s.executeUpdate();
@@ -244,6 +244,21 @@ public final class JdbcJournal implements Journal {
                             rs.getString(9), rs.getString(10), rs.getString(11), rs.getString(12), rs.getString(13),
                             rs.getObject(14, OffsetDateTime.class).toInstant(),
                             rs.getObject(15, OffsetDateTime.class).toInstant(), List.copyOf(events)));
+                }
+            }
+        });
+    }
+
+    @Override
+    public long recipientsSince(String sender, Instant since) {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT COALESCE(SUM(recipients), 0) FROM delivery "
+                    + "WHERE sender = ? AND state = 'SENT' AND updated_at > ?")) {
+                s.setString(1, mailbox(sender));
+                s.setObject(2, time(since));
+                try (ResultSet rs = s.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
                 }
             }
         });
@@ -326,6 +341,18 @@ public final class JdbcJournal implements Journal {
             } catch (SQLException e) {
                 throw new JournalException("the delivery journal is not available: " + e.getMessage(), e);
             }
+        }
+    }
+
+    /** The bare, lower-case address: what the journal keeps as the sender, so one mailbox sums as one. */
+    private static String mailbox(String address) {
+        if (address == null) {
+            return null;
+        }
+        try {
+            return new jakarta.mail.internet.InternetAddress(address).getAddress().toLowerCase(java.util.Locale.ROOT);
+        } catch (jakarta.mail.internet.AddressException e) {
+            return address.toLowerCase(java.util.Locale.ROOT);
         }
     }
 

@@ -61,6 +61,9 @@ public interface Journal {
 
     Optional<Entry> find(String id);
 
+    /** Recipients of mail {@code sender} had accepted since {@code since} (for the 24-hour limit). */
+    long recipientsSince(String sender, Instant since);
+
     /**
      * Records a step of the delivery path. The journal is a record, not the means of delivery: if its database
      * fails, the mail still goes out (or stays queued) and the failure is logged.

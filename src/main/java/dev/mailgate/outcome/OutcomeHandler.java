@@ -16,11 +16,11 @@ public interface OutcomeHandler {
     void failed(Exchange exchange, Failure failure);
 
     /**
-     * Arranges another attempt at {@code at}, durably; returns false when this channel cannot, and the request is
+     * Arranges another attempt at {@code at} (a retry, or a paced send), durably; returns false when this channel cannot, and the request is
      * then reported as failed. The default leaves the request where it came from (the exchange is rolled back), for
      * channels that hand requests on to the queue and only fail before that.
      */
-    default boolean retryLater(Exchange exchange, Failure failure, Instant at) {
+    default boolean later(Exchange exchange, Instant at) {
         exchange.setRollbackOnly(true);
         return true;
     }

@@ -3,6 +3,8 @@ package dev.mailgate.transport;
 import java.io.IOException;
 import java.time.Instant;
 
+import jakarta.mail.internet.InternetAddress;
+
 import org.apache.camel.Exchange;
 import org.apache.camel.builder.RouteBuilder;
 import org.apache.camel.support.SynchronizationAdapter;
@@ -32,15 +34,17 @@ public final class DeliveryRoute extends RouteBuilder {
     private final MailRequestValidator validator;
     private final MimeComposer composer;
     private final Journal journal;
+    private final MailboxPacing pacing;
     private final String smtpUri;
     private final String server;
     private final boolean sandbox;
 
-    public DeliveryRoute(MailRequestValidator validator, MimeComposer composer, Journal journal, String smtpUri,
-            String server, boolean sandbox) {
+    public DeliveryRoute(MailRequestValidator validator, MimeComposer composer, Journal journal, MailboxPacing pacing,
+            String smtpUri, String server, boolean sandbox) {
         this.validator = validator;
         this.composer = composer;
         this.journal = journal;
+        this.pacing = pacing;
         this.smtpUri = smtpUri;
         this.server = server;
         this.sandbox = sandbox;
@@ -56,10 +60,12 @@ public final class DeliveryRoute extends RouteBuilder {
                 .process(this::accepted);
     }
 
+    /**
+     * Validates the request, waits for the sending mailbox's turn and composes the message. A message the mailbox
+     * may not send yet leaves with {@link MailboxPacing.NotYet}, before anything is counted as an attempt;
+     * otherwise the attempt holds one of the mailbox's connections until the exchange completes.
+     */
     private void compose(Exchange exchange) throws Exception {
-        DeliveryExchange.attempt(exchange);
-        Journal.Ref ref = DeliveryExchange.ref(exchange);
-        Journal.quietly(journal, ref, j -> j.sending(ref, DeliveryExchange.attempts(exchange)));
         // kept as a property: on a retry the body is the message built by the failed attempt
         MailRequest received = exchange.getProperty(REQUEST, MailRequest.class);
         if (received == null) {
@@ -67,18 +73,31 @@ public final class DeliveryRoute extends RouteBuilder {
             exchange.setProperty(REQUEST, received);
         }
         MailRequest request = validator.validate(received);
+        MailboxPacing.Permit permit = pacing.acquire(new InternetAddress(request.from()).getAddress(),
+                request.recipientCount(), DeliveryExchange.pacedSlot(exchange));
+        DeliveryExchange.pacedSlot(exchange, null);
+        onDone(exchange, permit::close);
+        DeliveryExchange.attempt(exchange);
+        Journal.Ref ref = DeliveryExchange.ref(exchange);
+        Journal.quietly(journal, ref, j -> j.sending(ref, DeliveryExchange.attempts(exchange)));
         OutgoingMessage message = composer.compose(request, DeliveryExchange.id(exchange));
-        exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
-            @Override
-            public void onDone(Exchange done) {
-                try {
-                    message.close();
-                } catch (IOException e) {
-                    LOG.debug("Closing {} failed", request.rawMessage(), e);
-                }
+        onDone(exchange, () -> {
+            try {
+                message.close();
+            } catch (IOException e) {
+                LOG.debug("Closing {} failed", request.rawMessage(), e);
             }
         });
         exchange.getIn().setBody(message);
+    }
+
+    private static void onDone(Exchange exchange, Runnable action) {
+        exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+            @Override
+            public void onDone(Exchange done) {
+                action.run();
+            }
+        });
     }
 
     private void accepted(Exchange exchange) throws Exception {

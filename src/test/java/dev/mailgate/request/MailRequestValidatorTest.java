@@ -23,7 +23,7 @@ import dev.mailgate.config.Settings;
 
 class MailRequestValidatorTest {
 
-    private static final Settings.Limits LIMITS = new Settings.Limits(3, 1024 * 1024);
+    private static final Settings.Limits LIMITS = new Settings.Limits(3, 1024 * 1024, 30, 3, 10_000);
     private static final Set<String> TEMPLATES = Set.of("welcome");
 
     /** Characters that must never reach a header: CR, LF, NUL and the Unicode line separator. */

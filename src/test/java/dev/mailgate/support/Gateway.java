@@ -71,6 +71,8 @@ public final class Gateway implements AutoCloseable {
         p.put("mailgate.outbox.poll-interval", "50ms");
         p.put("mailgate.delivery.initial-delay", "50ms");
         p.put("mailgate.delivery.max-delay", "200ms");
+        // tests that are not about pacing send as fast as they can
+        p.put("mailgate.limits.messages-per-minute", "60000");
         // in-VM only: tests talk to the embedded broker from inside the JVM
         p.put("mailgate.broker.port", "0");
         p.put("mailgate.broker.password", Jms.PASSWORD);

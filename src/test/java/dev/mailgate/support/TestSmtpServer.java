@@ -6,11 +6,14 @@ import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -41,8 +44,8 @@ import dev.mailgate.sandbox.XOAuth2Authentication;
  */
 public final class TestSmtpServer implements AutoCloseable {
 
-    /** One accepted message: the envelope, the authenticated mailbox, and the bytes exactly as received. */
-    public record Received(String mailFrom, List<String> recipients, String mailbox, byte[] data) {
+    /** One accepted message: the envelope, the authenticated mailbox, the bytes exactly as received, and when. */
+    public record Received(String mailFrom, List<String> recipients, String mailbox, byte[] data, Instant at) {
         public MimeMessage message() {
             try {
                 return new MimeMessage(Session.getInstance(new Properties()), new ByteArrayInputStream(data));
@@ -67,6 +70,9 @@ public final class TestSmtpServer implements AutoCloseable {
     private volatile boolean deferEveryData;
     private final Queue<RejectException> dataReplies = new ConcurrentLinkedQueue<>();
     private final AtomicInteger transactions = new AtomicInteger();
+    private volatile Duration everyDataTakes = Duration.ZERO;
+    private final Map<String, AtomicInteger> dataInProgress = new ConcurrentHashMap<>();
+    private final Map<String, Integer> mostDataAtOnce = new ConcurrentHashMap<>();
 
     private TestSmtpServer(SSLContext tls, SandboxTokens tokens, AuthenticationHandlerFactory otherAuth) {
         AuthenticationHandlerFactory auth = otherAuth != null ? otherAuth : gmailStyle(new XOAuth2Authentication(
@@ -154,6 +160,16 @@ public final class TestSmtpServer implements AutoCloseable {
     /** The next DATA is read only after this pause, so a client writing a large message blocks. */
     public void stallNextData(Duration pause) {
         dataStall = pause;
+    }
+
+    /** Every DATA takes this long to answer, so that concurrent sessions overlap. */
+    public void slowEveryData(Duration pause) {
+        everyDataTakes = pause;
+    }
+
+    /** The most DATA commands {@code mailbox} had in progress at the same time (over separate connections). */
+    public int mostDataAtOnce(String mailbox) {
+        return mostDataAtOnce.getOrDefault(mailbox, 0);
     }
 
     /** The next DATA is answered with this reply instead of 250, e.g. {@code 451, "4.7.500 Server busy"}. */
@@ -251,6 +267,19 @@ public final class TestSmtpServer implements AutoCloseable {
         @Override
         public String data(InputStream data) throws RejectException, IOException {
             transactions.incrementAndGet();
+            String mailbox = context.getAuthenticationHandler().map(h -> (String) h.getIdentity()).orElse("");
+            AtomicInteger inProgress = dataInProgress.computeIfAbsent(mailbox, m -> new AtomicInteger());
+            int now = inProgress.incrementAndGet();
+            mostDataAtOnce.merge(mailbox, now, Math::max);
+            try {
+                return accept(data, mailbox);
+            } finally {
+                inProgress.decrementAndGet();
+            }
+        }
+
+        private String accept(InputStream data, String mailbox) throws RejectException, IOException {
+            pause(everyDataTakes);
             Duration stall = dataStall;
             if (!stall.isZero()) {
                 dataStall = Duration.ZERO;
@@ -268,13 +297,23 @@ public final class TestSmtpServer implements AutoCloseable {
             if (scripted != null) {
                 throw scripted;
             }
-            String mailbox = context.getAuthenticationHandler().map(h -> (String) h.getIdentity()).orElse(null);
-            received.add(new Received(from, List.copyOf(recipients), mailbox, bytes));
+            received.add(new Received(from, List.copyOf(recipients), mailbox.isEmpty() ? null : mailbox, bytes,
+                    Instant.now()));
             return "2.0.0 OK <" + received.size() + "@test> [Hostname=TEST]";
         }
 
         @Override
         public void done() {
+        }
+
+        private static void pause(Duration pause) {
+            if (!pause.isZero()) {
+                try {
+                    Thread.sleep(pause.toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
         }
     }
 }

@@ -50,6 +50,8 @@ public final class JmsChannel implements OutcomeHandler {
     private static final String QUEUE = "mailgate.queue";
     /** Artemis's property for a message that becomes deliverable only at the given epoch millisecond. */
     private static final String SCHEDULED_DELIVERY = "_AMQ_SCHED_DELIVERY";
+    /** The sending slot a paced request reserved with its mailbox (epoch milliseconds). */
+    private static final String PACED_SLOT = "mailgatePacedSlot";
 
     private final MailRequestValidator validator;
     private final Journal journal;
@@ -86,6 +88,9 @@ public final class JmsChannel implements OutcomeHandler {
             exchange.setProperty(WAITING_FILE, Path.of(message.getStringProperty(QueuedRequest.FILE)));
         }
         queuedByMailgate.ifPresent(e -> DeliveryExchange.resume(exchange, e.attempts(), e.createdAt()));
+        if (queuedByMailgate.isPresent() && message.propertyExists(PACED_SLOT)) {
+            DeliveryExchange.pacedSlot(exchange, Instant.ofEpochMilli(message.getLongProperty(PACED_SLOT)));
+        }
         exchange.setProperty(QUEUE, queue);
         exchange.getIn().removeHeaders("*");
         byte[] body = body(message);
@@ -159,7 +164,7 @@ public final class JmsChannel implements OutcomeHandler {
      * journal, so the retry survives a restart), in the same transaction that consumes this message.
      */
     @Override
-    public boolean retryLater(Exchange exchange, Failure failure, Instant at) {
+    public boolean later(Exchange exchange, Instant at) {
         byte[] body = exchange.getProperty(BODY, byte[].class);
         if (body == null) {
             return false;
@@ -171,6 +176,10 @@ public final class JmsChannel implements OutcomeHandler {
             properties.put(QueuedRequest.FILE, waiting.toString());
         }
         properties.put(SCHEDULED_DELIVERY, at.toEpochMilli());
+        Instant slot = DeliveryExchange.pacedSlot(exchange);
+        if (slot != null) {
+            properties.put(PACED_SLOT, slot.toEpochMilli());
+        }
         producer.sendBodyAndHeaders("jms:queue:" + exchange.getProperty(QUEUE, String.class),
                 new String(body, StandardCharsets.UTF_8), properties);
         return true;
