@@ -41,14 +41,20 @@ public class PacingBench {
                 + "(limit spacing " + String.format(Locale.ROOT, "%.0f", 60_000.0 / perMinute) + " ms) | most in any "
                 + "6 s window (limit " + perMinute / 10 + ") |");
         System.out.println("|---|---|---|---|---|---|---|");
+        // the first send fetches the token (and warms the JIT): a mailbox of its own pays for that
+        submit(client, port, key, List.of("warm-up@contoso.test"), 1);
+        waitFor(Duration.ofSeconds(60), () -> arrivals(sandbox).containsKey("warm-up@contoso.test"));
         submit(client, port, key, List.of("one@contoso.test"), count);
-        waitFor(Duration.ofMinutes(30), () -> arrivals(sandbox).values().stream().mapToInt(List::size).sum() >= count);
-        report("one mailbox", arrivals(sandbox), perMinute);
+        waitFor(Duration.ofMinutes(30), () -> arrivals(sandbox).getOrDefault("one@contoso.test", List.of()).size()
+                >= count);
+        report("one mailbox", Map.of("one@contoso.test", arrivals(sandbox).get("one@contoso.test")), perMinute);
 
         List<String> three = List.of("first@contoso.test", "second@contoso.test", "third@contoso.test");
         submit(client, port, key, three, count);
-        waitFor(Duration.ofMinutes(30), () -> three.stream().allMatch(m -> arrivals(sandbox)
-                .getOrDefault(m, List.of()).size() >= count));
+        waitFor(Duration.ofMinutes(30), () -> {
+            Map<String, List<Long>> now = arrivals(sandbox);
+            return three.stream().allMatch(m -> now.getOrDefault(m, List.of()).size() >= count);
+        });
         Map<String, List<Long>> all = arrivals(sandbox);
         for (String mailbox : three) {
             report("three mailboxes at once", Map.of(mailbox, all.get(mailbox)), perMinute);

@@ -49,7 +49,7 @@ public final class DeliveryExchange {
         exchange.setProperty(FIRST_SEEN, firstSeen);
     }
 
-    /** The sending slot this request has reserved with its mailbox's pacing, or {@code null}. */
+    /** When this paced request was due (its place in its mailbox's line), or {@code null}. */
     public static Instant pacedSlot(Exchange exchange) {
         return exchange.getProperty(PACED_SLOT, Instant.class);
     }

@@ -86,8 +86,8 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
     }
 
     /**
-     * The mailbox may not send now: the request waits on the queue until its due time, holding the sending slot it
-     * reserved; it is neither an attempt nor a failure. Reaching the 24-hour recipient limit is recorded as a
+     * The mailbox may not send now: the request waits on the queue until its due time, keeping its place in its
+     * mailbox's line; it is neither an attempt nor a failure. Reaching the 24-hour recipient limit is recorded as a
      * deferral.
      */
     private void paced(Exchange exchange, Journal.Ref ref, MailboxPacing.NotYet notYet) {

@@ -5,7 +5,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Semaphore;
@@ -18,11 +17,15 @@ import dev.mailgate.config.Settings;
 import dev.mailgate.outcome.Journal;
 
 /**
- * Exchange Online's per-mailbox limits, kept before a message is handed to the server: messages per minute (a
- * bucket4j bucket that refills one message at a time, so no minute ever sees more than the limit), SMTP
- * connections at once, and recipients in any 24 hours (summed from the journal, so a restart forgets nothing).
- * A mailbox that may not send now does not hold anyone up: the request is told when it is due ({@link NotYet})
- * and goes back to the queue until then, with its slot reserved, while other mailboxes' mail goes on.
+ * Exchange Online's per-mailbox limits, kept before a message is handed to the server: messages per minute,
+ * SMTP connections at once, and recipients in any 24 hours (summed from the journal, so a restart forgets
+ * nothing). A mailbox that may not send now does not hold anyone up: the request is told when it is due
+ * ({@link NotYet}) and goes back to the queue until then, while other mailboxes' mail goes on.
+ * <p>
+ * The rate takes two bucket4j buckets per mailbox, both refilling one message per {@code 60 s / limit}. The
+ * <em>schedule</em> hands each new request its place in line, the time it is to come back from the queue. The
+ * <em>limiter</em> is taken at the moment of sending, and holds at most one message: however late the broker
+ * returns some requests, they cannot go out in a burst, so no window ever sees more than the limit.
  */
 public final class MailboxPacing {
 
@@ -43,7 +46,7 @@ public final class MailboxPacing {
             return at;
         }
 
-        /** The rate slot this message has reserved (to hand back to {@link #acquire}), or {@code null}. */
+        /** Its place in line, to hand back to {@link #acquire} when it returns; {@code null} for a quota deferral. */
         public Instant slot() {
             return slot;
         }
@@ -76,7 +79,7 @@ public final class MailboxPacing {
     }
 
     /** {@code inFlight}: recipients of messages being sent now, not yet in the journal as sent. */
-    private record Mailbox(Bucket rate, Semaphore connections, AtomicLong inFlight, Set<Instant> reserved) {
+    private record Mailbox(Bucket schedule, Bucket limiter, Semaphore connections, AtomicLong inFlight) {
     }
 
     /** A wait up to this long is slept on the spot; a longer one is spent back on the queue. */
@@ -98,48 +101,49 @@ public final class MailboxPacing {
     /**
      * Takes the mailbox's permission to send one message to {@code recipients} recipients.
      *
-     * @param slot a time reserved for this message earlier ({@code null} if none): it has paid its place already
-     * @throws NotYet when the message has to wait; its rate slot is then reserved for the time given
+     * @param slot when this request was told to come back ({@code null} for a new one): its place in line
+     * @throws NotYet when the request has to wait; it is to come back at {@link NotYet#at()}
      */
     public Permit acquire(String mailbox, int recipients, Instant slot) {
         String key = mailbox.toLowerCase(Locale.ROOT);
-        Mailbox box = mailboxes.computeIfAbsent(key, k -> new Mailbox(
-                Bucket.builder().addLimit(limit -> limit.capacity(1)
-                        .refillGreedy(1, Duration.ofNanos(60_000_000_000L / limits.messagesPerMinute()))).build(),
-                new Semaphore(limits.connectionsPerMailbox(), true), new AtomicLong(),
-                ConcurrentHashMap.newKeySet()));
+        Mailbox box = mailboxes.computeIfAbsent(key, k -> new Mailbox(rate(), rate(),
+                new Semaphore(limits.connectionsPerMailbox(), true), new AtomicLong()));
         Instant now = clock.instant();
         long sentToday = recipientsSince(key, now.minus(Duration.ofHours(24))) + box.inFlight().get();
         if (sentToday + recipients > limits.recipientsPerDay()) {
             throw new NotYet(now.plus(quotaDelay), null, true, mailbox + " reached " + sentToday + " of its "
                     + limits.recipientsPerDay() + " recipients in 24 hours (mailgate.limits.recipients-per-day)");
         }
-        // a slot counts only if this process reserved it: after a restart the bucket is new, and a message
-        // that waited in the previous run takes its place in line again rather than going out on top of the rate
-        Instant due = slot != null && box.reserved().remove(slot) ? slot
-                : now.plusNanos(box.rate().consumeIgnoringRateLimits(1));
-        // never early: a short wait is slept here (exact), a longer one is spent back on the queue
-        Duration wait = Duration.between(now, due);
-        if (wait.compareTo(SHORT_WAIT) > 0) {
-            throw reserve(box, due, mailbox + " is paced to " + limits.messagesPerMinute() + " messages a minute");
-        }
-        if (!wait.isNegative() && !wait.isZero()) {
-            try {
-                TimeUnit.NANOSECONDS.sleep(wait.toNanos());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw reserve(box, due, "interrupted while waiting for " + mailbox + "'s turn");
+        if (slot == null) {
+            // a new request takes its place in line: the next free time, after every request already waiting
+            Instant due = now.plusNanos(box.schedule().consumeIgnoringRateLimits(1));
+            if (Duration.between(now, due).compareTo(SHORT_WAIT) > 0) {
+                throw later(due, mailbox + " is paced to " + limits.messagesPerMinute() + " messages a minute");
             }
+        } else if (Duration.between(now, slot).compareTo(SHORT_WAIT) > 0) {
+            // back early: wait for its time again
+            throw later(slot, mailbox + " is paced to " + limits.messagesPerMinute() + " messages a minute");
+        }
+        try {
+            Duration untilSlot = slot == null || slot.isBefore(now) ? Duration.ZERO : Duration.between(now, slot);
+            if (!box.limiter().asBlocking().tryConsume(1, SHORT_WAIT.plus(untilSlot))) {
+                // requests came back bunched (a busy broker, or slots from before a restart): to the end of the line
+                Instant due = clock.instant().plusNanos(box.schedule().consumeIgnoringRateLimits(1));
+                throw later(due, mailbox + " is paced to " + limits.messagesPerMinute() + " messages a minute");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw later(clock.instant().plusSeconds(1), "interrupted while waiting for " + mailbox + "'s turn");
         }
         try {
             if (!box.connections().tryAcquire(5, TimeUnit.SECONDS)) {
-                // every connection of this mailbox is busy: come back in a moment, with the rate slot paid
-                throw reserve(box, clock.instant().plusSeconds(1), mailbox + " already has "
+                // every connection of this mailbox is busy: come back in a moment
+                throw later(clock.instant().plusSeconds(1), mailbox + " already has "
                         + limits.connectionsPerMailbox() + " connections open");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw reserve(box, clock.instant().plusSeconds(1), "interrupted while waiting for a connection slot");
+            throw later(clock.instant().plusSeconds(1), "interrupted while waiting for a connection slot");
         }
         // a race between two threads here can overshoot by one message at most; Exchange's own quota reply
         // (554 5.2.0) is classified as a quota failure and deferred, so nothing is lost either way
@@ -147,10 +151,14 @@ public final class MailboxPacing {
         return new Permit(box, recipients);
     }
 
-    private static NotYet reserve(Mailbox box, Instant due, String why) {
-        // the slot travels with the message in epoch milliseconds: round up, never early
+    private Bucket rate() {
+        return Bucket.builder().addLimit(limit -> limit.capacity(1)
+                .refillGreedy(1, Duration.ofNanos(60_000_000_000L / limits.messagesPerMinute()))).build();
+    }
+
+    private static NotYet later(Instant due, String why) {
+        // the time travels with the message in epoch milliseconds: round up, never early
         Instant slot = due.plusNanos(999_999).truncatedTo(ChronoUnit.MILLIS);
-        box.reserved().add(slot);
         return new NotYet(slot, slot, false, why);
     }
 

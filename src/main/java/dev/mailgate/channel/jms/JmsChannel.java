@@ -50,7 +50,7 @@ public final class JmsChannel implements OutcomeHandler {
     private static final String QUEUE = "mailgate.queue";
     /** Artemis's property for a message that becomes deliverable only at the given epoch millisecond. */
     private static final String SCHEDULED_DELIVERY = "_AMQ_SCHED_DELIVERY";
-    /** The sending slot a paced request reserved with its mailbox (epoch milliseconds). */
+    /** When a paced request is due, i.e. its place in its mailbox's line (epoch milliseconds). */
     private static final String PACED_SLOT = "mailgatePacedSlot";
 
     private final MailRequestValidator validator;
