@@ -67,6 +67,8 @@ import dev.mailgate.request.MailRequestValidator;
 import dev.mailgate.sandbox.Sandbox;
 import dev.mailgate.transport.DeliveryRoute;
 import dev.mailgate.transport.MailboxPacing;
+import dev.mailgate.transport.MailboxHealthCheck;
+import dev.mailgate.transport.MailboxProbe;
 import dev.mailgate.transport.SmtpEndpoint;
 import dev.mailgate.transport.XOAuth2MailSender;
 
@@ -114,7 +116,8 @@ public class MailgateConfiguration implements CamelConfiguration {
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "mailgate-token"));
         String sender = settings.sender().orElseThrow();
         context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens, sender));
-        context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, new XOAuth2MailSender());
+        XOAuth2MailSender mailSender = new XOAuth2MailSender();
+        context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, mailSender);
         trust.ifPresent(t -> context.getRegistry().bind(SmtpEndpoint.TLS_BEAN, sslContextParameters(t)));
 
         TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
@@ -122,9 +125,15 @@ public class MailgateConfiguration implements CamelConfiguration {
                 renderer::exists);
         Journal journal = journal(context, settings.journal());
         Settings.Smtp smtp = settings.smtp();
-        context.addRoutes(new DeliveryPolicy(settings.delivery(), new FailureClassifier(), journal, Clock.systemUTC()));
-        MailboxPacing pacing = new MailboxPacing(settings.limits(), journal, settings.delivery().quotaDelay(),
-                Clock.systemUTC());
+        MailboxPacing pacing = new MailboxPacing(settings.limits(), settings.delivery(), journal, Clock.systemUTC());
+        FailureClassifier classifier = new FailureClassifier();
+        context.addRoutes(new DeliveryPolicy(settings.delivery(), classifier, journal, pacing, Clock.systemUTC()));
+        context.addService(new MailboxProbe(pacing, mailSender, classifier, settings.delivery().authProbeInterval(),
+                context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "mailgate-probe")));
+        // Camel's health registry takes the checks it finds in the bean registry
+        MailboxHealthCheck mailboxHealth = new MailboxHealthCheck(pacing, journal);
+        mailboxHealth.setCamelContext(context);
+        context.getRegistry().bind(MailboxHealthCheck.ID + "HealthCheck", mailboxHealth);
         context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer), journal, pacing,
                 SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
         // every channel hands its requests to the durable queue; the JMS route is the one that sends

@@ -80,7 +80,7 @@ public record Settings(
      * made. A quota failure is tried again after {@code quotaDelay}, without giving up.
      */
     public record Delivery(int maxAttempts, Duration initialDelay, double backoffMultiplier, Duration maxDelay,
-            Duration giveUpAfter, Duration quotaDelay) {
+            Duration giveUpAfter, Duration quotaDelay, Duration authProbeInterval) {
     }
 
     /** Per message, and per sending mailbox (Exchange Online's limits by default). */
@@ -163,7 +163,8 @@ public record Settings(
                         r.multiplier("mailgate.delivery.backoff-multiplier", 2.0),
                         r.duration("mailgate.delivery.max-delay", "30m"),
                         r.duration("mailgate.delivery.give-up-after", "24h"),
-                        r.duration("mailgate.delivery.quota-delay", "1h")),
+                        r.duration("mailgate.delivery.quota-delay", "1h"),
+                        r.duration("mailgate.delivery.auth-probe-interval", "1m")),
                 new Limits(
                         r.positiveInt("mailgate.limits.max-recipients", 500),
                         r.size("mailgate.limits.max-message-size", "35MB"),

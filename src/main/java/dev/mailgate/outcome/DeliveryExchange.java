@@ -20,6 +20,7 @@ public final class DeliveryExchange {
     private static final String ATTEMPTS = "mailgate.attempts";
     private static final String FIRST_SEEN = "mailgate.firstSeen";
     private static final String PACED_SLOT = "mailgate.pacedSlot";
+    private static final String MAILBOX = "mailgate.mailbox";
 
     private DeliveryExchange() {
     }
@@ -47,6 +48,15 @@ public final class DeliveryExchange {
             exchange.setProperty(ATTEMPTS, attemptsMade);
         }
         exchange.setProperty(FIRST_SEEN, firstSeen);
+    }
+
+    /** The mailbox this request is sent as, once known (validated), or {@code null}. */
+    public static String mailbox(Exchange exchange) {
+        return exchange.getProperty(MAILBOX, String.class);
+    }
+
+    public static void mailbox(Exchange exchange, String mailbox) {
+        exchange.setProperty(MAILBOX, mailbox);
     }
 
     /** When this paced request was due (its place in its mailbox's line), or {@code null}. */

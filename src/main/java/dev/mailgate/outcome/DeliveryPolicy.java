@@ -3,6 +3,7 @@ package dev.mailgate.outcome;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 
 import org.apache.camel.Exchange;
@@ -34,12 +35,15 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
     private final Settings.Delivery delivery;
     private final FailureClassifier classifier;
     private final Journal journal;
+    private final MailboxPacing mailboxes;
     private final Clock clock;
 
-    public DeliveryPolicy(Settings.Delivery delivery, FailureClassifier classifier, Journal journal, Clock clock) {
+    public DeliveryPolicy(Settings.Delivery delivery, FailureClassifier classifier, Journal journal,
+            MailboxPacing mailboxes, Clock clock) {
         this.delivery = delivery;
         this.classifier = classifier;
         this.journal = journal;
+        this.mailboxes = mailboxes;
         this.clock = clock;
     }
 
@@ -66,6 +70,15 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         Failure failure = classifier.classify(caught(exchange));
         int attempts = DeliveryExchange.attempts(exchange);
         Instant now = clock.instant();
+        String mailbox = DeliveryExchange.mailbox(exchange);
+        if (failure.category() == Failure.Category.AUTH && mailbox != null) {
+            Instant probe = now.plus(delivery.authProbeInterval());
+            if (DeliveryExchange.handler(exchange).later(exchange, probe)) {
+                hold(mailbox, failure);
+                Journal.quietly(journal, ref, j -> j.retrying(ref, attempts, failure, probe));
+                return;
+            }
+        }
         Instant nextAttempt = failure.category() == Failure.Category.QUOTA ? now.plus(delivery.quotaDelay())
                 : now.plus(backoff(attempts));
         boolean keepTrying = failure.category() == Failure.Category.QUOTA
@@ -95,16 +108,44 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         if (!DeliveryExchange.handler(exchange).later(exchange, notYet.at())) {
             throw new IllegalStateException("channel of " + ref.source() + " cannot wait for its mailbox");
         }
-        if (notYet.quota()) {
-            Failure deferral = new Failure(Failure.Category.QUOTA, notYet.getMessage(), "nothing to do: Mailgate "
-                    + "sends it when the 24-hour window allows");
-            Journal.quietly(journal, ref, j -> j.retrying(ref, DeliveryExchange.attemptsMade(exchange), deferral,
-                    notYet.at()));
-            LOG.info("{} [{}] deferred to {}: {}", ref.source(), ref.id(), notYet.at(), notYet.getMessage());
-        } else {
-            // waiting on the queue; past RECEIVED, so that the channel knows the copy it gets back as this request
-            Journal.quietly(journal, ref, j -> j.queued(ref));
-            LOG.debug("{} [{}] due at {}: {}", ref.source(), ref.id(), notYet.at(), notYet.getMessage());
+        switch (notYet.kind()) {
+            case QUOTA -> {
+                Failure deferral = new Failure(Failure.Category.QUOTA, notYet.getMessage(), "nothing to do: "
+                        + "Mailgate sends it when the 24-hour window allows");
+                Journal.quietly(journal, ref, j -> j.retrying(ref, DeliveryExchange.attemptsMade(exchange),
+                        deferral, notYet.at()));
+                LOG.info("{} [{}] deferred to {}: {}", ref.source(), ref.id(), notYet.at(), notYet.getMessage());
+            }
+            case HELD -> {
+                // recorded once per request, not at every look while the mailbox stays held
+                Failure held = new Failure(Failure.Category.AUTH, notYet.getMessage(), notYet.cause().advice(),
+                        notYet.cause().serverReply(), List.of());
+                Journal.quietly(journal, ref, j -> {
+                    if (j.find(ref.id()).map(e -> e.state() != Journal.State.RETRYING
+                            || !Failure.Category.AUTH.label().equals(e.failureCategory())).orElse(true)) {
+                        j.retrying(ref, DeliveryExchange.attemptsMade(exchange), held, notYet.at());
+                    }
+                });
+                LOG.debug("{} [{}] waits: {}", ref.source(), ref.id(), notYet.getMessage());
+            }
+            case PACED -> {
+                // waiting on the queue; past RECEIVED, so that the channel knows the copy it gets back as this
+                Journal.quietly(journal, ref, j -> j.queued(ref));
+                LOG.debug("{} [{}] due at {}: {}", ref.source(), ref.id(), notYet.at(), notYet.getMessage());
+            }
+        }
+    }
+
+    /**
+     * An authentication failure that survived the fresh-token retry is about the tenant, not this message: sending
+     * as the mailbox stops, its requests stay pending, and {@link dev.mailgate.transport.MailboxProbe} resumes it.
+     */
+    private void hold(String mailbox, Failure failure) {
+        if (mailboxes.hold(mailbox, failure)) {
+            LOG.error("Sending as {} is HELD: {}{}. Fix: {}. Its requests stay pending; Mailgate tries to "
+                    + "authenticate every {} and resumes by itself.", mailbox, failure.reason(),
+                    failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")",
+                    failure.advice(), delivery.authProbeInterval());
         }
     }
 

@@ -264,6 +264,23 @@ public final class JdbcJournal implements Journal {
         });
     }
 
+    @Override
+    public List<String> waiting(String sender) {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT id FROM delivery WHERE sender = ? "
+                    + "AND state IN ('QUEUED', 'SENDING', 'RETRYING') ORDER BY created_at, id")) {
+                s.setString(1, mailbox(sender));
+                List<String> ids = new ArrayList<>();
+                try (ResultSet rs = s.executeQuery()) {
+                    while (rs.next()) {
+                        ids.add(rs.getString(1));
+                    }
+                }
+                return ids;
+            }
+        });
+    }
+
     /** Moves the request to {@code state}, creating its record if this is the first the journal hears of it. */
     private void transition(Ref ref, State state, Update extra, String detail) {
         inTransaction(c -> {

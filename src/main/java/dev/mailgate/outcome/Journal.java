@@ -64,6 +64,9 @@ public interface Journal {
     /** Recipients of mail {@code sender} had accepted since {@code since} (for the 24-hour limit). */
     long recipientsSince(String sender, Instant since);
 
+    /** Ids of the requests sent as {@code sender} that have no outcome yet (queued, sending or retrying), oldest first. */
+    List<String> waiting(String sender);
+
     /**
      * Records a step of the delivery path. The journal is a record, not the means of delivery: if its database
      * fails, the mail still goes out (or stays queued) and the failure is logged.

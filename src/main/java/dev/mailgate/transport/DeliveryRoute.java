@@ -73,8 +73,10 @@ public final class DeliveryRoute extends RouteBuilder {
             exchange.setProperty(REQUEST, received);
         }
         MailRequest request = validator.validate(received);
-        MailboxPacing.Permit permit = pacing.acquire(new InternetAddress(request.from()).getAddress(),
-                request.recipientCount(), DeliveryExchange.pacedSlot(exchange));
+        String mailbox = new InternetAddress(request.from()).getAddress();
+        DeliveryExchange.mailbox(exchange, mailbox);
+        MailboxPacing.Permit permit = pacing.acquire(mailbox, request.recipientCount(),
+                DeliveryExchange.pacedSlot(exchange));
         DeliveryExchange.pacedSlot(exchange, null);
         onDone(exchange, permit::close);
         DeliveryExchange.attempt(exchange);

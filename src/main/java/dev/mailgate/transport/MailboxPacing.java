@@ -4,7 +4,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Semaphore;
@@ -14,6 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import io.github.bucket4j.Bucket;
 
 import dev.mailgate.config.Settings;
+import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.Journal;
 
 /**
@@ -26,35 +29,50 @@ import dev.mailgate.outcome.Journal;
  * <em>schedule</em> hands each new request its place in line, the time it is to come back from the queue. The
  * <em>limiter</em> is taken at the moment of sending, and holds at most one message: however late the broker
  * returns some requests, they cannot go out in a burst, so no window ever sees more than the limit.
+ * <p>
+ * A mailbox whose authentication failed even with a fresh token is <em>held</em>: its requests wait on the
+ * queue, and {@link MailboxProbe} lets it send again once it can authenticate.
  */
 public final class MailboxPacing {
 
     /** The mailbox may not send this message now; it is due at {@link #at()}. */
     public static final class NotYet extends RuntimeException {
-        private final Instant at;
-        private final Instant slot;
-        private final boolean quota;
 
-        NotYet(Instant at, Instant slot, boolean quota, String why) {
+        /** Why: its turn has not come, its 24-hour recipient limit is reached, or the mailbox is held. */
+        public enum Kind { PACED, QUOTA, HELD }
+
+        private final Instant at;
+        private final Kind kind;
+        private final Failure cause;
+
+        NotYet(Instant at, Kind kind, Failure cause, String why) {
             super(why, null, false, false);
             this.at = at;
-            this.slot = slot;
-            this.quota = quota;
+            this.kind = kind;
+            this.cause = cause;
         }
 
         public Instant at() {
             return at;
         }
 
-        /** Its place in line, to hand back to {@link #acquire} when it returns; {@code null} for a quota deferral. */
+        /** Its place in line, to hand back to {@link #acquire} when it returns; {@code null} unless paced. */
         public Instant slot() {
-            return slot;
+            return kind == Kind.PACED ? at : null;
         }
 
-        /** True when the 24-hour recipient limit is reached (a deferral worth recording), false for pacing. */
-        public boolean quota() {
-            return quota;
+        public Kind kind() {
+            return kind;
         }
+
+        /** For a held mailbox: the failure that holds it. */
+        public Failure cause() {
+            return cause;
+        }
+    }
+
+    /** Sending as a mailbox stopped after an authentication failure, until a probe authenticates again. */
+    public record Hold(String mailbox, Failure failure, Instant since) {
     }
 
     /** Held while the message is sent; releases the mailbox's connection and its in-flight recipients. */
@@ -87,15 +105,37 @@ public final class MailboxPacing {
 
     private final Settings.Limits limits;
     private final Journal journal;
-    private final Duration quotaDelay;
+    private final Settings.Delivery delivery;
     private final Clock clock;
     private final ConcurrentMap<String, Mailbox> mailboxes = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, Hold> holds = new ConcurrentHashMap<>();
 
-    public MailboxPacing(Settings.Limits limits, Journal journal, Duration quotaDelay, Clock clock) {
+    public MailboxPacing(Settings.Limits limits, Settings.Delivery delivery, Journal journal, Clock clock) {
         this.limits = limits;
+        this.delivery = delivery;
         this.journal = journal;
-        this.quotaDelay = quotaDelay;
         this.clock = clock;
+    }
+
+    /**
+     * Stops sending as {@code mailbox}: its requests wait on the queue until {@link #resume}. Returns the hold,
+     * and whether it is new (false: the mailbox was held already; the failure is updated).
+     */
+    public boolean hold(String mailbox, Failure failure) {
+        String key = mailbox.toLowerCase(Locale.ROOT);
+        Hold previous = holds.get(key);
+        holds.put(key, new Hold(key, failure, previous != null ? previous.since() : clock.instant()));
+        return previous == null;
+    }
+
+    /** Lets {@code mailbox} send again; returns the hold it was under, if any. */
+    public Optional<Hold> resume(String mailbox) {
+        return Optional.ofNullable(holds.remove(mailbox.toLowerCase(Locale.ROOT)));
+    }
+
+    /** The mailboxes held now. */
+    public List<Hold> holds() {
+        return List.copyOf(holds.values());
     }
 
     /**
@@ -109,9 +149,15 @@ public final class MailboxPacing {
         Mailbox box = mailboxes.computeIfAbsent(key, k -> new Mailbox(rate(), rate(),
                 new Semaphore(limits.connectionsPerMailbox(), true), new AtomicLong()));
         Instant now = clock.instant();
+        Hold hold = holds.get(key);
+        if (hold != null) {
+            throw new NotYet(now.plus(delivery.authProbeInterval()), NotYet.Kind.HELD, hold.failure(), "sending as "
+                    + mailbox + " is held since " + hold.since() + ": " + hold.failure().reason());
+        }
         long sentToday = recipientsSince(key, now.minus(Duration.ofHours(24))) + box.inFlight().get();
         if (sentToday + recipients > limits.recipientsPerDay()) {
-            throw new NotYet(now.plus(quotaDelay), null, true, mailbox + " reached " + sentToday + " of its "
+            throw new NotYet(now.plus(delivery.quotaDelay()), NotYet.Kind.QUOTA, null, mailbox + " reached "
+                    + sentToday + " of its "
                     + limits.recipientsPerDay() + " recipients in 24 hours (mailgate.limits.recipients-per-day)");
         }
         if (slot == null) {
@@ -159,7 +205,7 @@ public final class MailboxPacing {
     private static NotYet later(Instant due, String why) {
         // the time travels with the message in epoch milliseconds: round up, never early
         Instant slot = due.plusNanos(999_999).truncatedTo(ChronoUnit.MILLIS);
-        return new NotYet(slot, slot, false, why);
+        return new NotYet(slot, NotYet.Kind.PACED, null, why);
     }
 
     private long recipientsSince(String mailbox, Instant since) {

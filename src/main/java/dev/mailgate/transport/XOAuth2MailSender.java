@@ -55,15 +55,36 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
 
     @Override
     public void send(MimeMessage message) throws MessagingException {
-        if (!(getAuthenticator() instanceof XOAuth2Authenticator authenticator)) {
-            throw new IllegalStateException("the smtp endpoint using " + getClass().getSimpleName()
-                    + " needs authenticator=#" + SmtpEndpoint.AUTHENTICATOR_BEAN);
-        }
         OutgoingMessage outgoing = message instanceof OutgoingMessage o ? o : null;
-        String mailbox = outgoing != null ? outgoing.mailbox() : authenticator.defaultMailbox();
+        String mailbox = outgoing != null ? outgoing.mailbox() : authenticator().defaultMailbox();
         if (outgoing == null) {
             prepare(message);
         }
+        SMTPTransport transport = authenticated(mailbox);
+        try {
+            transport.sendMessage(message, message.getAllRecipients());
+            String reply = oneLine(transport.getLastServerResponse());
+            if (outgoing != null) {
+                outgoing.accepted(reply);
+            }
+            LOG.debug("{}:{} accepted {} for {} recipient(s): {}", getHost(), getPort(), message.getMessageID(),
+                    message.getAllRecipients().length, reply);
+        } finally {
+            close(transport);
+        }
+    }
+
+    /**
+     * Connects, starts TLS and authenticates as {@code mailbox}, then says goodbye: whether sending as it works
+     * again, without sending anything. Fails as {@link #send} would.
+     */
+    public void probe(String mailbox) throws MessagingException {
+        close(authenticated(mailbox));
+    }
+
+    /** A connection authenticated as {@code mailbox}, after one fresh-token retry if the server rejects a token. */
+    private SMTPTransport authenticated(String mailbox) throws MessagingException {
+        XOAuth2Authenticator authenticator = authenticator();
         for (int attempt = 1;; attempt++) {
             AccessToken token = token(authenticator);
             SMTPTransport transport = (SMTPTransport) getTransport(sessionWithoutAuthenticator());
@@ -94,19 +115,16 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 throw new TokenRejectedException(mailbox, getHost(), reply);
             }
             accepted(token, mailbox);
-            try {
-                transport.sendMessage(message, message.getAllRecipients());
-                String reply = oneLine(transport.getLastServerResponse());
-                if (outgoing != null) {
-                    outgoing.accepted(reply);
-                }
-                LOG.debug("{}:{} accepted {} for {} recipient(s): {}", getHost(), getPort(), message.getMessageID(),
-                        message.getAllRecipients().length, reply);
-                return;
-            } finally {
-                close(transport);
-            }
+            return transport;
         }
+    }
+
+    private XOAuth2Authenticator authenticator() {
+        if (!(getAuthenticator() instanceof XOAuth2Authenticator authenticator)) {
+            throw new IllegalStateException("the smtp endpoint using " + getClass().getSimpleName()
+                    + " needs authenticator=#" + SmtpEndpoint.AUTHENTICATOR_BEAN);
+        }
+        return authenticator;
     }
 
     private void accepted(AccessToken token, String mailbox) {

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import dev.mailgate.outcome.Journal;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.TestEntra;
@@ -142,10 +143,9 @@ class EntraCredentialsTest {
                 "mailgate.entra.private-key-file", key.toString()));
         gateway.drop("hello.json", HELLO);
 
-        JsonNode error = gateway.awaitFailed("hello.json");
+        Journal.Entry held = gateway.awaitHeld(Gateway.SENDER);
 
-        assertThat(error.path("category").asText()).isEqualTo("auth");
-        assertThat(error.path("reason").asText()).contains("AADSTS700027", "upload its public part");
+        assertThat(held.failureReason()).contains("AADSTS700027", "upload its public part");
     }
 
     @Test
@@ -153,13 +153,13 @@ class EntraCredentialsTest {
         start(null, Map.of("mailgate.entra.client-secret", "wrong-secret-value-123"));
         gateway.drop("hello.json", HELLO);
 
-        JsonNode error = gateway.awaitFailed("hello.json");
+        Journal.Entry held = gateway.awaitHeld(Gateway.SENDER);
 
-        assertThat(error.path("category").asText()).isEqualTo("auth");
-        assertThat(error.path("reason").asText())
+        assertThat(held.failureReason())
                 .contains("AADSTS7000215", "the secret's Value (not its Secret ID)", "MAILGATE_ENTRA_CLIENT_SECRET")
                 .doesNotContain("wrong-secret-value-123").doesNotContain("Trace ID");
-        assertThat(error.path("attempts").asInt()).isEqualTo(1);
+        assertThat(held.attempts()).isEqualTo(1);
+        assertThat(gateway.queued("hello.json")).exists();
         assertThat(smtp.saslResponses()).isEmpty();
     }
 
@@ -169,9 +169,9 @@ class EntraCredentialsTest {
                 "mailgate.entra.client-id", "99999999-0000-4000-8000-000000000000"));
         gateway.drop("hello.json", HELLO);
 
-        JsonNode error = gateway.awaitFailed("hello.json");
+        Journal.Entry held = gateway.awaitHeld(Gateway.SENDER);
 
-        assertThat(error.path("reason").asText()).contains("AADSTS700016",
+        assertThat(held.failureReason()).contains("AADSTS700016",
                 "no application with client id '99999999-0000-4000-8000-000000000000'", "mailgate.entra.client-id");
     }
 
@@ -181,9 +181,9 @@ class EntraCredentialsTest {
                 "mailgate.entra.tenant-id", "contoso-typo.onmicrosoft.com"));
         gateway.drop("hello.json", HELLO);
 
-        JsonNode error = gateway.awaitFailed("hello.json");
+        Journal.Entry held = gateway.awaitHeld(Gateway.SENDER);
 
-        assertThat(error.path("reason").asText()).contains("AADSTS90002",
+        assertThat(held.failureReason()).contains("AADSTS90002",
                 "tenant 'contoso-typo.onmicrosoft.com' does not exist", "mailgate.entra.tenant-id");
     }
 

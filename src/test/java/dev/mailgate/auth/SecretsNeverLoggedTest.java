@@ -26,13 +26,14 @@ import ch.qos.logback.classic.Logger;
 
 import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
+import dev.mailgate.support.Http;
 import dev.mailgate.support.TestEntra;
 import dev.mailgate.support.TestSmtpServer;
 
 /**
- * Runs representative flows (a send, a rejected token and its refresh, a wrong client secret) with every
- * logger at DEBUG and Jakarta Mail's protocol trace on, captures everything printed plus every receipt and error
- * file, and looks for the secrets, every token Entra issued, the SASL response, {@code Bearer } and anything
+ * Runs representative flows (a send, a rejected token and its refresh, a wrong client secret and the health report
+ * of the mailbox it holds) with every logger at DEBUG and Jakarta Mail's protocol trace on, captures everything
+ * printed plus every receipt, error file and the health report, and looks for the secrets, every token Entra issued, the SASL response, {@code Bearer } and anything
  * shaped like a JWT.
  */
 class SecretsNeverLoggedTest {
@@ -71,6 +72,7 @@ class SecretsNeverLoggedTest {
     @Test
     void debug_logs_and_mail_protocol_trace_hold_no_secret_token_or_sasl_response() throws Exception {
         List<String> tokens = new ArrayList<>();
+        String health;
         try (TestEntra entra = new TestEntra(tls, null);
                 TestSmtpServer smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens())) {
             Map<String, String> properties = Gateway.realTenant(dir, entra, smtp.port(), tls);
@@ -87,9 +89,12 @@ class SecretsNeverLoggedTest {
             Map<String, String> wrong = Gateway.realTenant(other, entra, smtp.port(), tls);
             wrong.put("mailgate.entra.client-secret", WRONG_SECRET);
             wrong.put("mailgate.smtp.debug", "true");
+            wrong.put("mailgate.http.api-keys", API_KEY);
             try (Gateway gateway = Gateway.start(other, wrong)) {
                 gateway.drop("denied.json", "{\"to\": \"a@example.com\", \"subject\": \"s\", \"text\": \"t\"}");
-                gateway.awaitFailed("denied.json");
+                gateway.awaitHeld(Gateway.SENDER);
+                health = new Http(Integer.parseInt(wrong.get("mailgate.http.port"))).get(API_KEY, "/api/v1/health")
+                        .body();
             }
             tokens.addAll(entra.endpoint().issuedTokens());
             assertThat(smtp.saslResponses()).hasSize(3);
@@ -102,8 +107,10 @@ class SecretsNeverLoggedTest {
                 outcomes.append(Files.readString(f)).append('\n');
             }
         }
-        assertThat(outcomes.toString()).contains("\"status\" : \"sent\"", "\"status\" : \"failed\"");
-        String output = captured.toString(StandardCharsets.UTF_8) + "\n" + outcomes;
+        assertThat(outcomes.toString()).contains("\"status\" : \"sent\"");
+        // and what health says about the held mailbox
+        assertThat(health).contains("AADSTS7000215", "\"status\" : \"DOWN\"");
+        String output = captured.toString(StandardCharsets.UTF_8) + "\n" + outcomes + "\n" + health;
 
         // the capture really holds DEBUG logs and the SMTP protocol trace
         assertThat(output).contains("DEBUG", "STARTTLS", "AUTH XOAUTH2", "AADSTS7000215");

@@ -107,6 +107,25 @@ public final class Gateway implements AutoCloseable {
         return journal().find(id).orElseThrow();
     }
 
+    /**
+     * Waits until sending as {@code mailbox} is held after an authentication failure, and returns the journal entry
+     * of its oldest waiting request: {@code RETRYING}, with the failure and its fix, not failed.
+     */
+    public Journal.Entry awaitHeld(String mailbox) {
+        Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() -> {
+            var waiting = journal().waiting(mailbox);
+            return !waiting.isEmpty() && journal().find(waiting.get(0)).map(e -> e.state() == Journal.State.RETRYING
+                    && "auth".equals(e.failureCategory())).orElse(false);
+        });
+        return journal().find(journal().waiting(mailbox).get(0)).orElseThrow();
+    }
+
+    /** Where an outbox file waits while its request is on the queue. */
+    public Path queued(String name) {
+        Path original = outbox().resolve(name);
+        return original.resolveSibling(".queued").resolve(original.getFileName());
+    }
+
     public Path outbox() {
         return dir.resolve("outbox");
     }

@@ -144,6 +144,11 @@ public final class TestSmtpServer implements AutoCloseable {
         refusedMailboxes.add(mailbox);
     }
 
+    /** Undoes {@link #refuseMailbox}: the app was granted access to the mailbox. */
+    public void acceptMailbox(String mailbox) {
+        refusedMailboxes.remove(mailbox);
+    }
+
     /**
      * The next {@code n} AUTH attempts fail the way Gmail does it: {@code 334 <base64 JSON error>}, then, after the
      * client's empty line, {@code 535 5.7.8}.

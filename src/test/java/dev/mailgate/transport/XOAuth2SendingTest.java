@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import dev.mailgate.outcome.Journal;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.TestEntra;
@@ -133,18 +134,20 @@ class XOAuth2SendingTest {
     }
 
     @Test
-    void second_rejection_fails_the_request_with_the_exchange_online_fix() {
+    void second_rejection_holds_the_mailbox_with_the_exchange_online_fix_instead_of_failing_the_request() {
         start(Map.of());
         smtp.rejectNextAuth(2);
         gateway.drop("hello.json", HELLO);
 
-        JsonNode error = gateway.awaitFailed("hello.json");
+        Journal.Entry held = gateway.awaitHeld(Gateway.SENDER);
 
-        assertThat(error.path("category").asText()).isEqualTo("auth");
-        assertThat(error.path("serverReply").asText()).isEqualTo("535 5.7.3 Authentication unsuccessful");
-        assertThat(error.path("fix").asText()).contains("SMTP.SendAsApp", "New-ServicePrincipal",
+        assertThat(held.failureCategory()).isEqualTo("auth");
+        assertThat(held.serverReply()).isEqualTo("535 5.7.3 Authentication unsuccessful");
+        assertThat(held.failureAdvice()).contains("SMTP.SendAsApp", "New-ServicePrincipal",
                 "Add-MailboxPermission", "Set-CASMailbox");
-        assertThat(error.path("attempts").asInt()).isEqualTo(1);
+        assertThat(held.attempts()).isEqualTo(1);
+        assertThat(gateway.queued("hello.json")).exists();
+        assertThat(gateway.outbox().resolve(".failed")).doesNotExist();
         assertThat(entra.requests()).isEqualTo(2);
         assertThat(smtp.received()).isEmpty();
     }
@@ -222,7 +225,7 @@ class XOAuth2SendingTest {
     }
 
     @Test
-    void refusal_for_one_mailbox_keeps_the_token_that_works_for_the_others() {
+    void refusal_for_one_mailbox_holds_only_that_mailbox_and_keeps_the_token_that_works_for_the_others() {
         start(Map.of());
         smtp.refuseMailbox("shared@contoso.test");
         gateway.drop("first.json", HELLO);
@@ -231,13 +234,14 @@ class XOAuth2SendingTest {
         gateway.drop("shared.json", """
                 {"from": "shared@contoso.test", "to": "alice@example.com", "subject": "Hello", "text": "Hi"}
                 """);
-        JsonNode error = gateway.awaitFailed("shared.json");
+        Journal.Entry held = gateway.awaitHeld("shared@contoso.test");
         gateway.drop("again.json", HELLO);
         gateway.awaitSent("again.json");
 
-        assertThat(error.path("category").asText()).isEqualTo("auth");
-        assertThat(error.path("reason").asText()).contains("shared@contoso.test");
-        assertThat(error.path("fix").asText()).contains("Add-MailboxPermission");
+        assertThat(held.failureReason()).contains("shared@contoso.test");
+        assertThat(held.failureAdvice()).contains("Add-MailboxPermission");
+        assertThat(gateway.queued("shared.json")).exists();
+        assertThat(smtp.received()).extracting(TestSmtpServer.Received::mailbox).containsOnly(Gateway.SENDER);
         assertThat(entra.requests()).isEqualTo(1);
     }
 

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
@@ -21,6 +22,8 @@ import io.vertx.core.http.HttpServerRequest;
 import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
 import org.apache.camel.attachment.AttachmentMessage;
+import org.apache.camel.health.HealthCheck;
+import org.apache.camel.health.HealthCheckHelper;
 import org.apache.camel.component.platform.http.vertx.HttpMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -162,6 +165,37 @@ public final class HttpApi {
             respond(exchange, 500, Problems.CONTENT_TYPE, Problems.of(500, "internal-error", "Internal error",
                     "the gateway's log has the details"), Map.of());
         }
+    }
+
+    /**
+     * {@code GET /api/v1/health}: every Camel health check (Mailgate's own, such as the held mailboxes, and Camel's
+     * routes and consumers), {@code 200} when all are up and {@code 503} when one is down. A check that is down says
+     * why, with its details; one that is up just says so.
+     */
+    public void health(Exchange exchange) {
+        ObjectNode body = JSON.createObjectNode();
+        body.put("status", "UP");
+        ArrayNode checks = body.putArray("checks");
+        for (HealthCheck.Result result : HealthCheckHelper.invoke(exchange.getContext(), "full")) {
+            ObjectNode check = checks.addObject();
+            check.put("id", result.getCheck().getId());
+            check.put("status", result.getState().name());
+            if (result.getState() == HealthCheck.State.UP) {
+                continue;
+            }
+            body.put("status", "DOWN");
+            result.getMessage().ifPresent(m -> check.put("message", m));
+            ObjectNode details = check.putObject("details");
+            new TreeMap<>(result.getDetails()).forEach((k, v) -> {
+                // Camel's bookkeeping about the check itself is not news to an operator
+                if (!k.startsWith("check.") && !k.startsWith("invocation.") && !k.startsWith("failure.")
+                        && !k.startsWith("success.")) {
+                    details.put(k, String.valueOf(v));
+                }
+            });
+        }
+        boolean up = "UP".equals(body.path("status").asText());
+        respond(exchange, up ? 200 : 503, "application/json", body.toPrettyString(), Map.of());
     }
 
     /** The request from a JSON body, or from the parts of a multipart form; file parts are stored in {@code folder}. */

@@ -22,6 +22,8 @@ public final class HttpRoutes extends RouteBuilder {
                 .process(api::submit);
         from("platform-http:" + HttpApi.BASE + "/{id}?httpMethodRestrict=GET" + HEADERS).routeId("http-status")
                 .process(api::status);
+        from("platform-http:/api/v1/health?httpMethodRestrict=GET" + HEADERS).routeId("http-health")
+                .process(api::health);
         from("platform-http:/api/v1/openapi.yaml?httpMethodRestrict=GET" + HEADERS).routeId("http-openapi")
                 // response headers are the message's headers: drop the request's (its API key included)
                 .removeHeaders("*")

@@ -1,0 +1,61 @@
+package dev.mailgate.transport;
+
+import java.util.List;
+import java.util.Map;
+
+import org.apache.camel.health.HealthCheckResultBuilder;
+import org.apache.camel.impl.health.AbstractHealthCheck;
+
+import dev.mailgate.outcome.Journal;
+
+/**
+ * Health of the sending mailboxes: {@code DOWN} while any is held after an authentication failure, with the
+ * reason, the server's reply, the fix and how many requests wait. A readiness check only: restarting Mailgate does
+ * not fix a tenant's configuration.
+ */
+public final class MailboxHealthCheck extends AbstractHealthCheck {
+
+    public static final String ID = "mailboxes";
+
+    private final MailboxPacing mailboxes;
+    private final Journal journal;
+
+    public MailboxHealthCheck(MailboxPacing mailboxes, Journal journal) {
+        super("mailgate", ID);
+        this.mailboxes = mailboxes;
+        this.journal = journal;
+    }
+
+    @Override
+    public boolean isLiveness() {
+        return false;
+    }
+
+    @Override
+    protected void doCall(HealthCheckResultBuilder builder, Map<String, Object> options) {
+        List<MailboxPacing.Hold> holds = mailboxes.holds();
+        if (holds.isEmpty()) {
+            builder.up();
+            return;
+        }
+        StringBuilder message = new StringBuilder();
+        for (MailboxPacing.Hold hold : holds) {
+            String prefix = "mailbox." + hold.mailbox() + ".";
+            builder.detail(prefix + "state", "held");
+            builder.detail(prefix + "since", hold.since().toString());
+            builder.detail(prefix + "reason", hold.failure().reason());
+            if (hold.failure().serverReply() != null) {
+                builder.detail(prefix + "serverReply", hold.failure().serverReply());
+            }
+            builder.detail(prefix + "fix", hold.failure().advice());
+            try {
+                builder.detail(prefix + "waiting", journal.waiting(hold.mailbox()).size());
+            } catch (RuntimeException e) {
+                builder.detail(prefix + "waiting", "unknown (journal: " + e.getMessage() + ")");
+            }
+            message.append(message.isEmpty() ? "" : "; ").append("sending as ").append(hold.mailbox())
+                    .append(" is held: ").append(hold.failure().reason());
+        }
+        builder.message(message.toString()).down();
+    }
+}

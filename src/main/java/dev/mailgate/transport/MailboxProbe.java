@@ -1,0 +1,72 @@
+package dev.mailgate.transport;
+
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.camel.support.service.ServiceSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.mailgate.outcome.Failure;
+import dev.mailgate.outcome.FailureClassifier;
+
+/**
+ * Every {@code mailgate.delivery.auth-probe-interval}, tries to authenticate as each held mailbox (connect,
+ * STARTTLS, AUTH XOAUTH2, QUIT: nothing is sent). When that works, the mailbox sends again and its pending
+ * requests go out as they come back from the queue; when it does not, the hold keeps the latest reason.
+ */
+public final class MailboxProbe extends ServiceSupport {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MailboxProbe.class);
+
+    private final MailboxPacing mailboxes;
+    private final XOAuth2MailSender sender;
+    private final FailureClassifier classifier;
+    private final Duration interval;
+    private final ScheduledExecutorService executor;
+
+    public MailboxProbe(MailboxPacing mailboxes, XOAuth2MailSender sender, FailureClassifier classifier,
+            Duration interval, ScheduledExecutorService executor) {
+        this.mailboxes = mailboxes;
+        this.sender = sender;
+        this.classifier = classifier;
+        this.interval = interval;
+        this.executor = executor;
+    }
+
+    @Override
+    protected void doStart() {
+        long millis = interval.toMillis();
+        executor.scheduleWithFixedDelay(this::probeAll, millis, millis, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    protected void doStop() {
+        executor.shutdownNow();
+    }
+
+    /** One round over the held mailboxes. */
+    public void probeAll() {
+        for (MailboxPacing.Hold hold : mailboxes.holds()) {
+            try {
+                sender.probe(hold.mailbox());
+                mailboxes.resume(hold.mailbox());
+                LOG.info("Authenticated as {} again: sending resumes (held since {})", hold.mailbox(),
+                        hold.since());
+            } catch (Exception e) {
+                Failure failure = classifier.classify(e);
+                if (failure.category() == Failure.Category.AUTH) {
+                    if (!failure.reason().equals(hold.failure().reason())) {
+                        LOG.warn("{} is still held: {}. Fix: {}", hold.mailbox(), failure.reason(), failure.advice());
+                    }
+                    mailboxes.hold(hold.mailbox(), failure);
+                } else {
+                    // the server or Entra ID is not reachable now: that says nothing about the fault; try again
+                    LOG.debug("Probing {} failed ({}: {}); trying again in {}", hold.mailbox(),
+                            failure.category().label(), failure.reason(), interval);
+                }
+            }
+        }
+    }
+}
