@@ -69,6 +69,7 @@ import dev.mailgate.transport.DeliveryRoute;
 import dev.mailgate.transport.MailboxPacing;
 import dev.mailgate.transport.MailboxHealthCheck;
 import dev.mailgate.transport.MailboxProbe;
+import dev.mailgate.transport.ShutdownCutoff;
 import dev.mailgate.transport.SmtpEndpoint;
 import dev.mailgate.transport.XOAuth2MailSender;
 
@@ -118,6 +119,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens, sender));
         XOAuth2MailSender mailSender = new XOAuth2MailSender();
         context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, mailSender);
+        context.getManagementStrategy().addEventNotifier(new ShutdownCutoff(context, mailSender,
+                settings.delivery().shutdownTimeout()));
         trust.ifPresent(t -> context.getRegistry().bind(SmtpEndpoint.TLS_BEAN, sslContextParameters(t)));
 
         TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());

@@ -77,10 +77,12 @@ public record Settings(
     /**
      * When a transient failure is tried again: {@code initialDelay} growing by {@code backoffMultiplier} up to
      * {@code maxDelay}, until {@code giveUpAfter} has passed since the request arrived or {@code maxAttempts} were
-     * made. A quota failure is tried again after {@code quotaDelay}, without giving up.
+     * made. A quota failure is tried again after {@code quotaDelay}, without giving up. A mailbox held after an
+     * authentication failure is probed every {@code authProbeInterval}. A stopping gateway lets sends in progress
+     * finish for {@code shutdownTimeout}, then cuts them short (they stay pending).
      */
     public record Delivery(int maxAttempts, Duration initialDelay, double backoffMultiplier, Duration maxDelay,
-            Duration giveUpAfter, Duration quotaDelay, Duration authProbeInterval) {
+            Duration giveUpAfter, Duration quotaDelay, Duration authProbeInterval, Duration shutdownTimeout) {
     }
 
     /** Per message, and per sending mailbox (Exchange Online's limits by default). */
@@ -164,7 +166,8 @@ public record Settings(
                         r.duration("mailgate.delivery.max-delay", "30m"),
                         r.duration("mailgate.delivery.give-up-after", "24h"),
                         r.duration("mailgate.delivery.quota-delay", "1h"),
-                        r.duration("mailgate.delivery.auth-probe-interval", "1m")),
+                        r.duration("mailgate.delivery.auth-probe-interval", "1m"),
+                        r.duration("mailgate.delivery.shutdown-timeout", "30s")),
                 new Limits(
                         r.positiveInt("mailgate.limits.max-recipients", 500),
                         r.size("mailgate.limits.max-message-size", "35MB"),

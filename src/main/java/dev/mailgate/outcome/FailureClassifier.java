@@ -76,6 +76,10 @@ public final class FailureClassifier {
                         : new Failure(Category.AUTH, "no access token: " + token.getMessage(),
                                 "fix the Entra ID app registration or credential as described");
             }
+            if (e instanceof XOAuth2MailSender.SendCutShortException) {
+                return new Failure(Category.TRANSIENT, oneLine(e.getMessage()), "nothing to do: the request stays "
+                        + "pending and is sent when Mailgate runs again");
+            }
             if (e instanceof XOAuth2MailSender.TokenRejectedException rejected) {
                 return new Failure(Category.AUTH, "Exchange Online rejected a fresh access token for "
                         + rejected.mailbox(), authAdvice(rejected.serverReply()), rejected.serverReply(), List.of());

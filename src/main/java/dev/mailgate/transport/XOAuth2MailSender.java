@@ -4,6 +4,7 @@ import static dev.mailgate.Text.oneLine;
 
 import java.util.Date;
 import java.util.Locale;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -46,6 +47,8 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
     /** Angus Mail's message when the server offers AUTH but none of the configured mechanisms. */
     private static final String NO_COMMON_MECHANISM = "No authentication mechanisms supported";
 
+    private final TrackedSockets sockets = new TrackedSockets();
+    private volatile boolean cuttingShort;
     private volatile Session connectSession;
     /** The last token a server accepted, and for which mailboxes. */
     private volatile TokenUse lastAccepted;
@@ -60,18 +63,33 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         if (outgoing == null) {
             prepare(message);
         }
+        if (cuttingShort) {
+            throw new SendCutShortException(null);
+        }
         SMTPTransport transport = authenticated(mailbox);
         try {
             transport.sendMessage(message, message.getAllRecipients());
-            String reply = oneLine(transport.getLastServerResponse());
-            if (outgoing != null) {
-                outgoing.accepted(reply);
-            }
-            LOG.debug("{}:{} accepted {} for {} recipient(s): {}", getHost(), getPort(), message.getMessageID(),
-                    message.getAllRecipients().length, reply);
+        } catch (MessagingException e) {
+            throw cuttingShort ? new SendCutShortException(e) : e;
         } finally {
             close(transport);
         }
+        String reply = oneLine(transport.getLastServerResponse());
+        if (outgoing != null) {
+            outgoing.accepted(reply);
+        }
+        LOG.debug("{}:{} accepted {} for {} recipient(s): {}", getHost(), getPort(), message.getMessageID(),
+                message.getAllRecipients().length, reply);
+    }
+
+    /**
+     * For a stopping gateway whose shutdown timeout has run out: closes the connections of the sends still in
+     * progress, which then fail with {@link SendCutShortException} (a transient failure: the request stays
+     * pending), and refuses new sends. Nothing cut short was accepted by the server, so nothing is recorded as sent.
+     */
+    public int cutShort() {
+        cuttingShort = true;
+        return sockets.closeAll();
     }
 
     /**
@@ -145,7 +163,11 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         Session session = connectSession;
         if (session == null) {
             Session configured = getSession();
-            session = Session.getInstance(configured.getProperties());
+            Properties properties = new Properties();
+            properties.putAll(configured.getProperties());
+            // the plain connection under STARTTLS comes from here, so that cutShort() can close it
+            properties.put("mail.smtp.socketFactory", sockets);
+            session = Session.getInstance(properties);
             session.setDebug(configured.getDebug());
             connectSession = session;
         }
@@ -207,6 +229,13 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
 
         public String serverReply() {
             return serverReply;
+        }
+    }
+
+    /** The send was cut short because Mailgate is stopping; the request stays pending. */
+    public static final class SendCutShortException extends MessagingException {
+        SendCutShortException(Exception cause) {
+            super("Mailgate stopped while sending and cut the connection (mailgate.delivery.shutdown-timeout ran out)", cause);
         }
     }
 

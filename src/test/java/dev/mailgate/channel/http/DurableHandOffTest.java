@@ -34,7 +34,7 @@ class DurableHandOffTest {
             properties.put("mailgate.delivery.initial-delay", "300ms");
             properties.put("mailgate.delivery.max-delay", "300ms");
             // do not wait for the retrying exchange when stopping: it must go back to the queue, not be lost
-            properties.put("camel.main.shutdown-timeout", "1");
+            properties.put("mailgate.delivery.shutdown-timeout", "1s");
             smtp.deferEveryData(true);
             String id;
             try (Gateway first = Gateway.start(dir, properties)) {

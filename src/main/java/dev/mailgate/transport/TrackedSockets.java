@@ -1,0 +1,68 @@
+package dev.mailgate.transport;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+import javax.net.SocketFactory;
+
+/**
+ * The plain socket factory of Mailgate's SMTP sessions ({@code mail.smtp.socketFactory}): it remembers the
+ * connections it made, so that a stopping gateway can cut the sends that outlast the shutdown timeout. Closing the
+ * plain socket closes the TLS connection layered on it, and unblocks a thread waiting for the server.
+ */
+final class TrackedSockets extends SocketFactory {
+
+    private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+
+    @Override
+    public Socket createSocket() {
+        return track(new Socket());
+    }
+
+    @Override
+    public Socket createSocket(String host, int port) throws IOException {
+        return track(new Socket(host, port));
+    }
+
+    @Override
+    public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
+        return track(new Socket(host, port, localHost, localPort));
+    }
+
+    @Override
+    public Socket createSocket(InetAddress host, int port) throws IOException {
+        return track(new Socket(host, port));
+    }
+
+    @Override
+    public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
+            throws IOException {
+        return track(new Socket(address, port, localAddress, localPort));
+    }
+
+    /** Closes every connection still open; returns how many there were. */
+    int closeAll() {
+        int closed = 0;
+        for (Socket socket : open) {
+            if (!socket.isClosed()) {
+                try {
+                    socket.close();
+                    closed++;
+                } catch (IOException e) {
+                    // closing is all we wanted; a socket that fails to close is gone anyway
+                }
+            }
+            open.remove(socket);
+        }
+        return closed;
+    }
+
+    private Socket track(Socket socket) {
+        open.removeIf(Socket::isClosed);
+        open.add(socket);
+        return socket;
+    }
+}
