@@ -90,7 +90,14 @@ public final class FailureClassifier {
             }
         }
         for (Throwable e : chain) {
-            if (e instanceof XOAuth2MailSender.XOAuth2NotOfferedException) {
+            if (e instanceof XOAuth2MailSender.XOAuth2NotOfferedException notOffered) {
+                String reply = notOffered.serverReply();
+                if (reply != null && reply.matches("[45]\\d\\d .*")) {
+                    // EHLO was refused: the reply (e.g. 421 4.7.66) is the reason
+                    Failure refused = smtpReply(Integer.parseInt(reply.substring(0, 3)), reply);
+                    return new Failure(refused.category(), refused.reason() + "; no token was sent", refused.advice(),
+                            reply, List.of());
+                }
                 return new Failure(Category.CONFIGURATION, oneLine(e.getMessage()) + "; no token was sent",
                         "Mailgate only authenticates with OAuth2 (XOAUTH2): point mailgate.smtp.host/port at an "
                                 + "Exchange Online submission endpoint (smtp.office365.com:587)");
@@ -160,6 +167,12 @@ public final class FailureClassifier {
     /** What an SMTP reply code and text (Exchange Online's wording) mean for this message. */
     Failure smtpReply(int code, String reply) {
         String text = reply.toUpperCase(Locale.ROOT);
+        if (code < 0) {
+            // Angus Mail's code for "[EOF]": the connection ended before the server replied
+            return new Failure(Category.TRANSIENT, "the connection to the SMTP server ended before it replied",
+                    "temporary: Mailgate tries again; if it persists, check the network path to the server", reply,
+                    List.of());
+        }
         if (text.contains("SUBMISSIONQUOTAEXCEEDED") || text.contains("5.2.0") && text.contains("QUOTA")) {
             return new Failure(Category.QUOTA, "the mailbox has used up its sending quota (10,000 recipients per "
                     + "24 hours in Exchange Online)", "wait for the 24-hour window to free up, or spread sending over "

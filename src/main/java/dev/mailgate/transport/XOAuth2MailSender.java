@@ -12,10 +12,12 @@ import jakarta.mail.AuthenticationFailedException;
 import jakarta.mail.MessagingException;
 import jakarta.mail.Session;
 import jakarta.mail.Transport;
+import jakarta.mail.internet.InternetAddress;
 import jakarta.mail.internet.MimeMessage;
 
 import org.apache.camel.component.mail.DefaultJavaMailSender;
 import org.apache.camel.component.mail.JavaMailSender;
+import org.eclipse.angus.mail.smtp.SMTPSenderFailedException;
 import org.eclipse.angus.mail.smtp.SMTPTransport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,14 +69,16 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
             throw new SendCutShortException(null);
         }
         SMTPTransport transport = authenticated(mailbox);
+        String reply;
         try {
             transport.sendMessage(message, message.getAllRecipients());
+            // the reply to the message itself, before QUIT replaces it
+            reply = oneLine(transport.getLastServerResponse());
         } catch (MessagingException e) {
             throw cuttingShort ? new SendCutShortException(e) : e;
         } finally {
             close(transport);
         }
-        String reply = oneLine(transport.getLastServerResponse());
         if (outgoing != null) {
             outgoing.accepted(reply);
         }
@@ -93,11 +97,22 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
     }
 
     /**
-     * Connects, starts TLS and authenticates as {@code mailbox}, then says goodbye: whether sending as it works
-     * again, without sending anything. Fails as {@link #send} would.
+     * Connects, starts TLS, authenticates as {@code mailbox} and offers it as the sender ({@code MAIL FROM}, then
+     * {@code RSET}): whether sending as it works again, without sending anything. Fails as {@link #send} would.
      */
     public void probe(String mailbox) throws MessagingException {
-        close(authenticated(mailbox));
+        SMTPTransport transport = authenticated(mailbox);
+        try {
+            // Exchange refuses some senders only at MAIL FROM (530 5.7.57, 550 5.7.708): ask, then take it back
+            int code = transport.simpleCommand("MAIL FROM:<" + mailbox + ">");
+            String reply = transport.getLastServerResponse();
+            if (code != 250) {
+                throw new SMTPSenderFailedException(new InternetAddress(mailbox), "MAIL FROM", code, reply);
+            }
+            transport.simpleCommand("RSET");
+        } finally {
+            close(transport);
+        }
     }
 
     /** A connection authenticated as {@code mailbox}, after one fresh-token retry if the server rejects a token. */
@@ -110,7 +125,8 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 connect(transport, mailbox, token);
             } catch (AuthenticationFailedException e) {
                 if (String.valueOf(e.getMessage()).startsWith(NO_COMMON_MECHANISM)) {
-                    throw new XOAuth2NotOfferedException(getHost() + ":" + getPort(), oneLine(e.getMessage()));
+                    throw new XOAuth2NotOfferedException(getHost() + ":" + getPort(), oneLine(e.getMessage()),
+                            null);
                 }
                 int code = transport.getLastReturnCode();
                 if (code != 535 && code != 334) {
@@ -178,9 +194,11 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         transport.connect(getHost(), getPort(), mailbox, token.value());
         String mechanisms = transport.getExtensionParameter("AUTH");
         if (mechanisms == null || !mechanisms.toUpperCase(Locale.ROOT).contains("XOAUTH2")) {
+            // a server that refused EHLO after STARTTLS (421 4.7.66) shows no AUTH; its reply says why
+            String reply = oneLine(transport.getLastServerResponse());
             close(transport);
             throw new XOAuth2NotOfferedException(getHost() + ":" + getPort(), mechanisms == null ? "no AUTH"
-                    : "AUTH " + mechanisms);
+                    : "AUTH " + mechanisms, reply);
         }
     }
 
@@ -241,8 +259,16 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
 
     /** The server does not do SASL XOAUTH2 (it offers other mechanisms, or no AUTH at all). */
     public static final class XOAuth2NotOfferedException extends MessagingException {
-        XOAuth2NotOfferedException(String server, String offered) {
+        private final String serverReply;
+
+        XOAuth2NotOfferedException(String server, String offered, String serverReply) {
             super("the SMTP server at " + server + " does not offer AUTH XOAUTH2 (" + offered + ")");
+            this.serverReply = serverReply;
+        }
+
+        /** The server's last reply (to EHLO), which may say why it offers nothing. */
+        public String serverReply() {
+            return serverReply;
         }
     }
 

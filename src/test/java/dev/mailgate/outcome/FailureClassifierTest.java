@@ -105,6 +105,14 @@ class FailureClassifierTest {
     }
 
     @Test
+    void classifies_a_connection_that_ended_before_the_reply_as_transient_not_permanent() {
+        Failure f = classifier.classify(dataRefused(-1, "[EOF]"));
+
+        assertThat(f.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(f.reason()).contains("ended before it replied");
+    }
+
+    @Test
     void classifies_421_4_7_66_as_configuration_because_retrying_cannot_change_the_tls_version() {
         Failure f = classifier.classify(dataRefused(421,
                 "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client"));

@@ -16,7 +16,10 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
@@ -33,6 +36,7 @@ import org.subethamail.smtp.RejectException;
 import org.subethamail.smtp.auth.EasyAuthenticationHandlerFactory;
 import org.subethamail.smtp.auth.LoginFailedException;
 import org.subethamail.smtp.server.SMTPServer;
+import org.subethamail.smtp.server.SessionHandler;
 
 import dev.mailgate.sandbox.SandboxTokens;
 import dev.mailgate.sandbox.XOAuth2Authentication;
@@ -73,6 +77,26 @@ public final class TestSmtpServer implements AutoCloseable {
     private volatile Duration everyDataTakes = Duration.ZERO;
     private final Map<String, AtomicInteger> dataInProgress = new ConcurrentHashMap<>();
     private final Map<String, Integer> mostDataAtOnce = new ConcurrentHashMap<>();
+    private final AtomicReference<DataHold> dataHold = new AtomicReference<>();
+    private final AtomicInteger abortedData = new AtomicInteger();
+    // on-demand faults: a reply at a given stage (once or until healed), a dropped or stalled end of DATA, a
+    // refusal right after STARTTLS; and what the server saw of them
+    private final Map<Stage, Queue<Reply>> nextReplies = new ConcurrentHashMap<>();
+    private final Map<Stage, Reply> everyReply = new ConcurrentHashMap<>();
+    private final AtomicInteger dropsAfterData = new AtomicInteger();
+    private volatile Duration stallAfterData = Duration.ZERO;
+    private volatile Reply refusalAfterStartTls;
+    private final AtomicInteger connections = new AtomicInteger();
+    private final AtomicInteger mailFromCommands = new AtomicInteger();
+
+    /** Where in the SMTP session a scripted reply is given. */
+    public enum Stage { AUTH, MAIL_FROM, RCPT_TO, END_OF_DATA }
+
+    private record Reply(int code, String text) {
+        RejectException exception() {
+            return new RejectException(code, text);
+        }
+    }
 
     private TestSmtpServer(SSLContext tls, SandboxTokens tokens, AuthenticationHandlerFactory otherAuth) {
         AuthenticationHandlerFactory auth = otherAuth != null ? otherAuth : gmailStyle(new XOAuth2Authentication(
@@ -81,6 +105,7 @@ public final class TestSmtpServer implements AutoCloseable {
                     if (reply != null) {
                         throw reply;
                     }
+                    scripted(Stage.AUTH);
                     if (authRejections.getAndUpdate(n -> Math.max(0, n - 1)) > 0 || refusedMailboxes.contains(mailbox)) {
                         return Optional.of("scripted rejection");
                     }
@@ -91,6 +116,17 @@ public final class TestSmtpServer implements AutoCloseable {
                 .hostName("localhost")
                 .authenticationHandlerFactory(auth)
                 .requireAuth()
+                .sessionHandler(new SessionHandler() {
+                    @Override
+                    public SessionHandler.SessionAcceptance accept(org.subethamail.smtp.server.Session session) {
+                        connections.incrementAndGet();
+                        return SessionHandler.SessionAcceptance.success();
+                    }
+
+                    @Override
+                    public void onSessionEnd(org.subethamail.smtp.server.Session session) {
+                    }
+                })
                 .messageHandlerFactory(Transaction::new);
         if (tls != null) {
             builder.requireTLS().startTlsSocketFactory(socket -> {
@@ -98,6 +134,21 @@ public final class TestSmtpServer implements AutoCloseable {
                 SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(socket, remote.getHostString(),
                         socket.getPort(), true);
                 s.setUseClientMode(false);
+                Reply refusal = refusalAfterStartTls;
+                if (refusal != null) {
+                    // TLS is up, and the client's next command (EHLO) is answered with the refusal; then the server
+                    // hangs up, as Exchange Online does with 421 4.7.66 for a client on TLS 1.0/1.1
+                    s.setSoTimeout(10_000);
+                    s.startHandshake();
+                    InputStream in = s.getInputStream();
+                    for (int b = in.read(); b != -1 && b != '\n'; b = in.read()) {
+                        // the client's EHLO line
+                    }
+                    s.getOutputStream().write((refusal.code() + " " + refusal.text() + "\r\n")
+                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    s.getOutputStream().flush();
+                    s.close();
+                }
                 return s;
             });
         } else {
@@ -182,6 +233,111 @@ public final class TestSmtpServer implements AutoCloseable {
         dataReplies.add(new RejectException(code, text));
     }
 
+    /**
+     * The next command at {@code stage} is answered with this reply, e.g. {@code MAIL_FROM, 530, "5.7.57 Client not
+     * authenticated to send mail"}. Several calls queue up.
+     */
+    public void replyToNext(Stage stage, int code, String text) {
+        nextReplies.computeIfAbsent(stage, s -> new ConcurrentLinkedQueue<>()).add(new Reply(code, text));
+    }
+
+    /** Every command at {@code stage} is answered with this reply until {@link #heal()}. */
+    public void replyToEvery(Stage stage, int code, String text) {
+        everyReply.put(stage, new Reply(code, text));
+    }
+
+    /**
+     * Each of the next TLS sessions is refused as soon as TLS is up: the client's EHLO gets this reply and the
+     * connection is closed, before any AUTH (Exchange Online's {@code 421 4.7.66} for a TLS version it refuses).
+     * Until {@link #heal()}.
+     */
+    public void refuseAfterStartTls(int code, String text) {
+        refusalAfterStartTls = new Reply(code, text);
+    }
+
+    /**
+     * The next {@code n} messages are read to the end of DATA and kept (the server has them and may deliver them),
+     * but the connection is closed without a reply: the client cannot know whether they were accepted.
+     */
+    public void dropConnectionAfterNextData(int n) {
+        dropsAfterData.set(n);
+    }
+
+    /**
+     * The next message is read to the end of DATA, then the server neither answers nor keeps it for {@code pause}
+     * and hangs up: a stalled server whose client's read timeout must fire.
+     */
+    public void stallAfterNextData(Duration pause) {
+        stallAfterData = pause;
+    }
+
+    /** Ends the faults set with {@link #replyToEvery} and {@link #refuseAfterStartTls}. */
+    public void heal() {
+        everyReply.clear();
+        refusalAfterStartTls = null;
+    }
+
+    /** TCP connections the server accepted. */
+    public int connections() {
+        return connections.get();
+    }
+
+    /** MAIL FROM commands the server got, answered with 250 or not. */
+    public int mailFromCommands() {
+        return mailFromCommands.get();
+    }
+
+    /** Throws the reply scripted for {@code stage}, if any: a one-off first, then a lasting one. */
+    private void scripted(Stage stage) throws RejectException {
+        Queue<Reply> next = nextReplies.get(stage);
+        Reply reply = next == null ? null : next.poll();
+        if (reply == null) {
+            reply = everyReply.get(stage);
+        }
+        if (reply != null) {
+            throw reply.exception();
+        }
+    }
+
+    /**
+     * A DATA held before the server reads a byte of the message: the server has answered {@code 354}, and the
+     * client writes into the connection until the socket buffers are full (a message larger than them leaves the
+     * client blocked in the middle of its data). Released, the server reads on; if the client has gone in the
+     * meantime, the data ends before {@code <CRLF>.<CRLF>} and the message is not received (see
+     * {@link #abortedData()}).
+     */
+    public static final class DataHold {
+        private final String recipient;
+        private final CountDownLatch held = new CountDownLatch(1);
+        private final CountDownLatch released = new CountDownLatch(1);
+
+        private DataHold(String recipient) {
+            this.recipient = recipient;
+        }
+
+        /** Waits until a DATA to the recipient is being held. */
+        public boolean awaitHeld(Duration timeout) throws InterruptedException {
+            return held.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        /** Lets the held DATA be read. */
+        public void release() {
+            released.countDown();
+        }
+    }
+
+    /** Holds the next DATA of a transaction with {@code recipient} among its recipients, until released. */
+    public DataHold holdDataTo(String recipient) {
+        DataHold hold = new DataHold(recipient);
+        dataHold.set(hold);
+        return hold;
+    }
+
+    /** DATA transfers that ended before the end of data (the client went away): no message was received. */
+    public int abortedData() {
+        return abortedData.get();
+    }
+
     /** Every SASL XOAUTH2 response the server saw, decoded, in order. */
     public List<String> saslResponses() {
         return List.copyOf(sasl);
@@ -257,12 +413,15 @@ public final class TestSmtpServer implements AutoCloseable {
         }
 
         @Override
-        public void from(String address) {
+        public void from(String address) throws RejectException {
+            mailFromCommands.incrementAndGet();
+            scripted(Stage.MAIL_FROM);
             from = address;
         }
 
         @Override
         public void recipient(String recipient) throws RejectException {
+            scripted(Stage.RCPT_TO);
             if (recipient.startsWith("nobody@")) {
                 throw new RejectException(550, "5.1.1 RESOLVER.ADR.RecipNotFound; not found");
             }
@@ -277,9 +436,26 @@ public final class TestSmtpServer implements AutoCloseable {
             int now = inProgress.incrementAndGet();
             mostDataAtOnce.merge(mailbox, now, Math::max);
             try {
+                holdIfAsked();
                 return accept(data, mailbox);
+            } catch (IOException e) {
+                // the connection ended before <CRLF>.<CRLF>: nothing was received
+                abortedData.incrementAndGet();
+                throw e;
             } finally {
                 inProgress.decrementAndGet();
+            }
+        }
+
+        private void holdIfAsked() {
+            DataHold hold = dataHold.get();
+            if (hold != null && recipients.contains(hold.recipient) && dataHold.compareAndSet(hold, null)) {
+                hold.held.countDown();
+                try {
+                    hold.released.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
 
@@ -295,6 +471,19 @@ public final class TestSmtpServer implements AutoCloseable {
                 }
             }
             byte[] bytes = data.readAllBytes();
+            if (dropsAfterData.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                received.add(new Received(from, List.copyOf(recipients), mailbox.isEmpty() ? null : mailbox, bytes,
+                        Instant.now()));
+                ((org.subethamail.smtp.server.Session) context).closeSocket();
+                return null;
+            }
+            Duration stalled = stallAfterData;
+            if (!stalled.isZero()) {
+                stallAfterData = Duration.ZERO;
+                pause(stalled);
+                ((org.subethamail.smtp.server.Session) context).closeSocket();
+                return null;
+            }
             if (deferEveryData) {
                 throw new RejectException(451, "4.7.500 Server busy. Please try again later.");
             }
@@ -302,6 +491,7 @@ public final class TestSmtpServer implements AutoCloseable {
             if (scripted != null) {
                 throw scripted;
             }
+            scripted(Stage.END_OF_DATA);
             received.add(new Received(from, List.copyOf(recipients), mailbox.isEmpty() ? null : mailbox, bytes,
                     Instant.now()));
             return "2.0.0 OK <" + received.size() + "@test> [Hostname=TEST]";

@@ -29,11 +29,21 @@ class SenderFailureClassificationTest {
     @Test
     void classifies_a_server_without_xoauth2_as_configuration() {
         Failure f = new FailureClassifier().classify(new XOAuth2MailSender.XOAuth2NotOfferedException(
-                "relay.example.com:25", "AUTH LOGIN PLAIN"));
+                "relay.example.com:25", "AUTH LOGIN PLAIN", "250 HELP"));
 
         assertThat(f.category()).isEqualTo(Failure.Category.CONFIGURATION);
         assertThat(f.reason()).contains("relay.example.com:25 does not offer AUTH XOAUTH2 (AUTH LOGIN PLAIN)",
                 "no token was sent");
         assertThat(f.advice()).contains("smtp.office365.com:587");
+    }
+
+    @Test
+    void classifies_a_refused_ehlo_after_starttls_by_its_reply() {
+        Failure f = new FailureClassifier().classify(new XOAuth2MailSender.XOAuth2NotOfferedException(
+                "smtp.office365.com:587", "no AUTH", "421 4.7.66 TLS 1.0 and 1.1 are not supported."));
+
+        assertThat(f.category()).isEqualTo(Failure.Category.CONFIGURATION);
+        assertThat(f.serverReply()).startsWith("421 4.7.66");
+        assertThat(f.advice()).contains("proxy");
     }
 }
