@@ -59,8 +59,12 @@ public final class JdbcJournal implements Journal {
                     return earlier;
                 }
             }
-            upsert(c, ref, State.RECEIVED, now);
-            event(c, ref.id(), State.RECEIVED, now, null);
+            // a request read again after a crash keeps its state: a copy already on the queue must still be
+            // recognised as this request (the JMS channel trusts only ids past RECEIVED)
+            if (state(c, ref.id()).filter(s -> s != State.RECEIVED).isEmpty()) {
+                upsert(c, ref, State.RECEIVED, now);
+                event(c, ref.id(), State.RECEIVED, now, null);
+            }
             try (PreparedStatement update = c.prepareStatement(
                     "UPDATE delivery SET sender = ?, recipients = ?, idempotency_key = ? WHERE id = ?")) {
                 update.setString(1, cut(mailbox(request.from()), 400));

@@ -2,6 +2,7 @@ package dev.mailgate.channel.jms;
 
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Map;
@@ -100,6 +101,7 @@ public final class JmsChannel implements OutcomeHandler {
         if (queuedByMailgate.isPresent()) {
             if (queuedByMailgate.get().state() == Journal.State.SENT) {
                 LOG.info("Not sending {} [{}] again: the journal has it as sent", DeliveryExchange.source(exchange), id);
+                finishSentFile(exchange, queuedByMailgate.get());
                 exchange.setRouteStop(true);
                 return;
             }
@@ -112,6 +114,20 @@ public final class JmsChannel implements OutcomeHandler {
             }
         }
         exchange.getIn().setBody(request);
+    }
+
+    /**
+     * A crash after the journal recorded {@code SENT} but before the outbox file reached {@code .sent/} leaves the
+     * file waiting: this copy of the request, coming back from the queue, finishes it with a receipt from the
+     * journal.
+     */
+    private void finishSentFile(Exchange exchange, Journal.Entry entry) {
+        Path waiting = exchange.getProperty(WAITING_FILE, Path.class);
+        if (waiting != null && Files.exists(waiting)) {
+            outboxFiles.sent(waiting, new Receipt(entry.id(), entry.messageId(), entry.sender(),
+                    entry.recipients() == null ? 0 : entry.recipients(), entry.serverReply(), entry.updatedAt(), null,
+                    entry.attempts(), false));
+        }
     }
 
     /**

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Locale;
@@ -135,7 +136,13 @@ public final class OutboxChannel implements OutcomeHandler {
         Journal.quietly(journal, ref, j -> j.queued(ref));
         producer.sendBodyAndHeaders(queueUri, json, Map.of(QueuedRequest.ID, id, QueuedRequest.FILE,
                 place.toString()));
-        files.queue(file, place);
+        try {
+            files.queue(file, place);
+        } catch (NoSuchFileException e) {
+            // read again after a crash, while the copy queued before the crash was sent and took the file along
+            LOG.info("{} [{}] was finished by its earlier copy on the queue meanwhile", file, id);
+            return;
+        }
         LOG.debug("{} [{}] queued; the file waits in {}", file, id, place);
     }
 

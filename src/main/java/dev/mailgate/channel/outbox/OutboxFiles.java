@@ -118,6 +118,11 @@ public final class OutboxFiles {
      */
     private static void record(Path file, String folder, String suffix, ObjectNode json) {
         Path dir = folderOf(file).resolve(folder);
+        Path original = folderOf(file).resolve(file.getFileName());
+        if (!Files.exists(file) && Files.exists(original)) {
+            // a crash between putting the request on the queue and moving its file: it is still where it was dropped
+            file = original;
+        }
         Path target = null;
         try {
             Files.createDirectories(dir);
