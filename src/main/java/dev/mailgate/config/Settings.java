@@ -166,7 +166,7 @@ public record Settings(
                         r.duration("mailgate.delivery.max-delay", "30m"),
                         r.duration("mailgate.delivery.give-up-after", "24h"),
                         r.duration("mailgate.delivery.quota-delay", "1h"),
-                        r.duration("mailgate.delivery.auth-probe-interval", "1m"),
+                        r.interval("mailgate.delivery.auth-probe-interval", "1m"),
                         r.duration("mailgate.delivery.shutdown-timeout", "30s")),
                 new Limits(
                         r.positiveInt("mailgate.limits.max-recipients", 500),
@@ -285,6 +285,15 @@ public record Settings(
             if (d.isZero()) {
                 problems.add(key + "=" + string(key, defaultValue) + " would mean waiting forever; give a timeout such "
                         + "as " + defaultValue);
+                return TimeUtils.toDuration(defaultValue);
+            }
+            return d;
+        }
+
+        Duration interval(String key, String defaultValue) {
+            Duration d = duration(key, defaultValue);
+            if (d.isZero()) {
+                problems.add(key + "=" + string(key, defaultValue) + " must be longer than 0, e.g. " + defaultValue);
                 return TimeUtils.toDuration(defaultValue);
             }
             return d;

@@ -74,6 +74,14 @@ public final class DeliveryExchange {
         return first != null ? first : Instant.ofEpochMilli(exchange.getClock().getCreated());
     }
 
+    /**
+     * Restarts the clock of giving up: a request held with its mailbox gets its full {@code give-up-after} once the
+     * mailbox sends again.
+     */
+    public static void waitedUntil(Exchange exchange, Instant now) {
+        exchange.setProperty(FIRST_SEEN, now);
+    }
+
     /** The request's journal reference. */
     public static Journal.Ref ref(Exchange exchange) {
         return new Journal.Ref(id(exchange), exchange.getProperty(CHANNEL, "unknown", String.class), source(exchange));

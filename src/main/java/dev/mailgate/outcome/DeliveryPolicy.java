@@ -73,6 +73,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         String mailbox = DeliveryExchange.mailbox(exchange);
         if (failure.category() == Failure.Category.AUTH && mailbox != null) {
             Instant probe = now.plus(delivery.authProbeInterval());
+            DeliveryExchange.waitedUntil(exchange, now);
             if (DeliveryExchange.handler(exchange).later(exchange, probe)) {
                 hold(mailbox, failure);
                 Journal.quietly(journal, ref, j -> j.retrying(ref, attempts, failure, probe));
@@ -105,6 +106,9 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
      */
     private void paced(Exchange exchange, Journal.Ref ref, MailboxPacing.NotYet notYet) {
         DeliveryExchange.pacedSlot(exchange, notYet.slot());
+        if (notYet.kind() == MailboxPacing.NotYet.Kind.HELD) {
+            DeliveryExchange.waitedUntil(exchange, clock.instant());
+        }
         if (!DeliveryExchange.handler(exchange).later(exchange, notYet.at())) {
             throw new IllegalStateException("channel of " + ref.source() + " cannot wait for its mailbox");
         }
@@ -128,6 +132,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
                 });
                 LOG.debug("{} [{}] waits: {}", ref.source(), ref.id(), notYet.getMessage());
             }
+            case BUSY -> LOG.debug("{} [{}] back at {}: {}", ref.source(), ref.id(), notYet.at(), notYet.getMessage());
             case PACED -> {
                 // waiting on the queue; past RECEIVED, so that the channel knows the copy it gets back as this
                 Journal.quietly(journal, ref, j -> j.queued(ref));

@@ -49,7 +49,8 @@ public final class JdbcJournal implements Journal {
     public Optional<String> admit(Ref ref, MailRequest request) {
         return inTransaction(c -> {
             Instant now = clock.instant();
-            if (state(c, ref.id()).filter(s -> s == State.SENT).isPresent()) {
+            Optional<State> state = state(c, ref.id());
+            if (state.filter(s -> s == State.SENT).isPresent()) {
                 return Optional.of(ref.id());
             }
             String key = request.idempotencyKey();
@@ -61,7 +62,7 @@ public final class JdbcJournal implements Journal {
             }
             // a request read again after a crash keeps its state: a copy already on the queue must still be
             // recognised as this request (the JMS channel trusts only ids past RECEIVED)
-            if (state(c, ref.id()).filter(s -> s != State.RECEIVED).isEmpty()) {
+            if (state.filter(s -> s != State.RECEIVED).isEmpty()) {
                 upsert(c, ref, State.RECEIVED, now);
                 event(c, ref.id(), State.RECEIVED, now, null);
             }

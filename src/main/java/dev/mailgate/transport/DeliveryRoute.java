@@ -1,7 +1,10 @@
 package dev.mailgate.transport;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import jakarta.mail.internet.InternetAddress;
 
@@ -30,6 +33,7 @@ public final class DeliveryRoute extends RouteBuilder {
     private static final String REQUEST = "mailgate.request";
 
     private static final Logger LOG = LoggerFactory.getLogger(DeliveryRoute.class);
+    private static final Duration BUSY_RETRY = Duration.ofSeconds(1);
 
     private final MailRequestValidator validator;
     private final MimeComposer composer;
@@ -38,6 +42,8 @@ public final class DeliveryRoute extends RouteBuilder {
     private final String smtpUri;
     private final String server;
     private final boolean sandbox;
+    /** Delivery ids being sent now. */
+    private final Set<String> sending = ConcurrentHashMap.newKeySet();
 
     public DeliveryRoute(MailRequestValidator validator, MimeComposer composer, Journal journal, MailboxPacing pacing,
             String smtpUri, String server, boolean sandbox) {
@@ -73,6 +79,14 @@ public final class DeliveryRoute extends RouteBuilder {
             exchange.setProperty(REQUEST, received);
         }
         MailRequest request = validator.validate(received);
+        String id = DeliveryExchange.id(exchange);
+        if (!sending.add(id)) {
+            // two copies of one request on the queue (a crash during an outbox hand-off): one is sent at a time, and
+            // the other, back a moment later, finds it sent
+            throw new MailboxPacing.NotYet(Instant.now().plus(BUSY_RETRY), MailboxPacing.NotYet.Kind.BUSY, null,
+                    "another copy of " + id + " is being sent");
+        }
+        onDone(exchange, () -> sending.remove(id));
         String mailbox = new InternetAddress(request.from()).getAddress();
         DeliveryExchange.mailbox(exchange, mailbox);
         MailboxPacing.Permit permit = pacing.acquire(mailbox, request.recipientCount(),

@@ -38,14 +38,17 @@ public final class MailboxPacing {
     /** The mailbox may not send this message now; it is due at {@link #at()}. */
     public static final class NotYet extends RuntimeException {
 
-        /** Why: its turn has not come, its 24-hour recipient limit is reached, or the mailbox is held. */
-        public enum Kind { PACED, QUOTA, HELD }
+        /**
+         * Why: its turn has not come, its 24-hour recipient limit is reached, the mailbox is held, or another copy
+         * of the same request is being sent right now.
+         */
+        public enum Kind { PACED, QUOTA, HELD, BUSY }
 
         private final Instant at;
         private final Kind kind;
         private final Failure cause;
 
-        NotYet(Instant at, Kind kind, Failure cause, String why) {
+        public NotYet(Instant at, Kind kind, Failure cause, String why) {
             super(why, null, false, false);
             this.at = at;
             this.kind = kind;
@@ -118,14 +121,17 @@ public final class MailboxPacing {
     }
 
     /**
-     * Stops sending as {@code mailbox}: its requests wait on the queue until {@link #resume}. Returns the hold,
-     * and whether it is new (false: the mailbox was held already; the failure is updated).
+     * Stops sending as {@code mailbox}: its requests wait on the queue until {@link #resume}. Returns whether the
+     * hold is new (false: the mailbox was held already; the failure is updated).
      */
     public boolean hold(String mailbox, Failure failure) {
         String key = mailbox.toLowerCase(Locale.ROOT);
-        Hold previous = holds.get(key);
-        holds.put(key, new Hold(key, failure, previous != null ? previous.since() : clock.instant()));
-        return previous == null;
+        boolean[] isNew = {false};
+        holds.compute(key, (k, previous) -> {
+            isNew[0] = previous == null;
+            return new Hold(k, failure, previous != null ? previous.since() : clock.instant());
+        });
+        return isNew[0];
     }
 
     /** Lets {@code mailbox} send again; returns the hold it was under, if any. */

@@ -12,8 +12,9 @@ import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.FailureClassifier;
 
 /**
- * Every {@code mailgate.delivery.auth-probe-interval}, tries to authenticate as each held mailbox (connect,
- * STARTTLS, AUTH XOAUTH2, QUIT: nothing is sent). When that works, the mailbox sends again and its pending
+ * Every {@code mailgate.delivery.auth-probe-interval}, tries to authenticate as each held mailbox and to offer it
+ * as the sender (connect, STARTTLS, AUTH XOAUTH2 without a fresh-token retry, MAIL FROM, RSET, QUIT: nothing is
+ * sent). When that works, the mailbox sends again and its pending
  * requests go out as they come back from the queue; when it does not, the hold keeps the latest reason.
  */
 public final class MailboxProbe extends ServiceSupport {
@@ -54,11 +55,15 @@ public final class MailboxProbe extends ServiceSupport {
                 mailboxes.resume(hold.mailbox());
                 LOG.info("Authenticated as {} again: sending resumes (held since {})", hold.mailbox(),
                         hold.since());
-            } catch (Exception e) {
+            } catch (Exception | Error e) {
+                // an Error must not end the scheduled task: held mailboxes would never resume
                 Failure failure = classifier.classify(e);
-                if (failure.category() == Failure.Category.AUTH) {
+                if (failure.category() != Failure.Category.TRANSIENT) {
+                    // still refused, perhaps for another reason now (SendAsDenied once SMTP AUTH works): show it
                     if (!failure.reason().equals(hold.failure().reason())) {
-                        LOG.warn("{} is still held: {}. Fix: {}", hold.mailbox(), failure.reason(), failure.advice());
+                        LOG.warn("{} is still held: {}{}. Fix: {}", hold.mailbox(), failure.reason(),
+                                failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")",
+                                failure.advice());
                     }
                     mailboxes.hold(hold.mailbox(), failure);
                 } else {

@@ -16,9 +16,10 @@ import javax.net.SocketFactory;
 final class TrackedSockets extends SocketFactory {
 
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
 
     @Override
-    public Socket createSocket() {
+    public Socket createSocket() throws IOException {
         return track(new Socket());
     }
 
@@ -45,6 +46,7 @@ final class TrackedSockets extends SocketFactory {
 
     /** Closes every connection still open; returns how many there were. */
     int closeAll() {
+        closing = true;
         int closed = 0;
         for (Socket socket : open) {
             if (!socket.isClosed()) {
@@ -60,7 +62,12 @@ final class TrackedSockets extends SocketFactory {
         return closed;
     }
 
-    private Socket track(Socket socket) {
+    private Socket track(Socket socket) throws IOException {
+        if (closing) {
+            // a send that got past the check just before the cut: it does not get a connection either
+            socket.close();
+            throw new java.net.SocketException("Mailgate is stopping");
+        }
         open.removeIf(Socket::isClosed);
         open.add(socket);
         return socket;

@@ -68,7 +68,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         if (cuttingShort) {
             throw new SendCutShortException(null);
         }
-        SMTPTransport transport = authenticated(mailbox);
+        SMTPTransport transport = authenticated(mailbox, true);
         String reply;
         try {
             transport.sendMessage(message, message.getAllRecipients());
@@ -101,7 +101,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
      * {@code RSET}): whether sending as it works again, without sending anything. Fails as {@link #send} would.
      */
     public void probe(String mailbox) throws MessagingException {
-        SMTPTransport transport = authenticated(mailbox);
+        SMTPTransport transport = authenticated(mailbox, false);
         try {
             // Exchange refuses some senders only at MAIL FROM (530 5.7.57, 550 5.7.708): ask, then take it back
             int code = transport.simpleCommand("MAIL FROM:<" + mailbox + ">");
@@ -115,8 +115,12 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         }
     }
 
-    /** A connection authenticated as {@code mailbox}, after one fresh-token retry if the server rejects a token. */
-    private SMTPTransport authenticated(String mailbox) throws MessagingException {
+    /**
+     * A connection authenticated as {@code mailbox}, after one fresh-token retry if the server rejects a token and
+     * {@code mayRefresh} (a probe of a held mailbox may not: the send that held it made that retry already, and
+     * dropping the cached token would cost every other mailbox a token request).
+     */
+    private SMTPTransport authenticated(String mailbox, boolean mayRefresh) throws MessagingException {
         XOAuth2Authenticator authenticator = authenticator();
         for (int attempt = 1;; attempt++) {
             AccessToken token = token(authenticator);
@@ -135,7 +139,8 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 }
                 String reply = oneLine(transport.getLastServerResponse());
                 TokenUse used = lastAccepted;
-                if (used != null && used.token().equals(token.value()) && !used.mailboxes().contains(mailbox)) {
+                if (!mayRefresh
+                        || used != null && used.token().equals(token.value()) && !used.mailboxes().contains(mailbox)) {
                     // this token works for other mailboxes, so the refusal is about this one (no access to it):
                     // a fresh token would not help, and dropping it would cost every other sender a token request
                     throw new TokenRejectedException(mailbox, getHost(), reply);

@@ -45,19 +45,25 @@ class MailboxHoldTest {
     private Http http;
 
     @BeforeEach
-    void start() {
+    void servers() {
         entra = new TestEntra(tls, null);
         smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens());
+    }
+
+    private void start(Map<String, String> extra) {
         Map<String, String> properties = Gateway.realTenant(dir, entra, smtp.port(), tls);
         properties.put("mailgate.delivery.auth-probe-interval", "500ms");
         properties.put("mailgate.http.api-keys", API_KEY);
+        properties.putAll(extra);
         gateway = Gateway.start(dir, properties);
         http = new Http(Integer.parseInt(properties.get("mailgate.http.port")));
     }
 
     @AfterEach
     void stop() {
-        gateway.close();
+        if (gateway != null) {
+            gateway.close();
+        }
         smtp.close();
         entra.close();
     }
@@ -65,6 +71,7 @@ class MailboxHoldTest {
     @Test
     void held_mailbox_keeps_its_requests_pending_reports_the_fix_and_resumes_when_the_probe_authenticates()
             throws Exception {
+        start(Map.of());
         // ready once the outbox has been looked at
         Awaitility.await().atMost(Duration.ofSeconds(10))
                 .until(() -> http.get(API_KEY, "/api/v1/health").statusCode() == 200);
@@ -118,8 +125,31 @@ class MailboxHoldTest {
         HttpResponse<String> up = http.get(API_KEY, "/api/v1/health");
         assertThat(up.statusCode()).isEqualTo(200);
         assertThat(check(Http.json(up), "mailboxes").path("status").asText()).isEqualTo("UP");
-        // held means quiet: a probe now and then, not an AUTH per message per retry
+        // held means quiet: a probe now and then, not an AUTH per message per retry, and no token requests from
+        // the probes: the first token, the fresh one that was refused too, and the one after that (the cache
+        // dropped the refused one), however many probe rounds ran
         assertThat(authAttemptsWhileHeld).isLessThan(15);
+        assertThat(entra.requests()).isEqualTo(3);
+    }
+
+    @Test
+    void a_long_hold_does_not_use_up_the_time_a_request_has_before_it_is_given_up() throws Exception {
+        start(Map.of("mailgate.delivery.give-up-after", "1s"));
+        smtp.refuseMailbox(SHARED);
+        gateway.drop("first.json", FROM_SHARED);
+        gateway.awaitHeld(SHARED);
+        // held for three times give-up-after, then the server is busy once when the mailbox sends again
+        Thread.sleep(3000);
+        smtp.replyToNextData(451, "4.7.500 Server busy. Please try again later. [Hostname=TEST]");
+        smtp.acceptMailbox(SHARED);
+
+        JsonNode receipt = gateway.awaitSent("first.json");
+
+        assertThat(receipt.path("attempts").asInt()).isEqualTo(3);
+        assertThat(smtp.dataCommands()).isEqualTo(2);
+        // about six probe rounds while held, none of which asked Entra ID for a token: the first token, the fresh
+        // one that was refused too, and one after the cache dropped that; the probes kept the third
+        assertThat(entra.requests()).isEqualTo(3);
     }
 
     private static JsonNode check(JsonNode health, String id) {

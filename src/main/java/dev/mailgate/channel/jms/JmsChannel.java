@@ -53,6 +53,8 @@ public final class JmsChannel implements OutcomeHandler {
     private static final String SCHEDULED_DELIVERY = "_AMQ_SCHED_DELIVERY";
     /** When a paced request is due, i.e. its place in its mailbox's line (epoch milliseconds). */
     private static final String PACED_SLOT = "mailgatePacedSlot";
+    /** When the request's clock of giving up started, if not when it arrived (it waited for a held mailbox). */
+    private static final String COUNTING_SINCE = "mailgateCountingSince";
 
     private final MailRequestValidator validator;
     private final Journal journal;
@@ -88,7 +90,11 @@ public final class JmsChannel implements OutcomeHandler {
         if (channel.equals("outbox") && message.getStringProperty(QueuedRequest.FILE) != null) {
             exchange.setProperty(WAITING_FILE, Path.of(message.getStringProperty(QueuedRequest.FILE)));
         }
-        queuedByMailgate.ifPresent(e -> DeliveryExchange.resume(exchange, e.attempts(), e.createdAt()));
+        if (queuedByMailgate.isPresent()) {
+            Journal.Entry entry = queuedByMailgate.get();
+            DeliveryExchange.resume(exchange, entry.attempts(), message.propertyExists(COUNTING_SINCE)
+                    ? Instant.ofEpochMilli(message.getLongProperty(COUNTING_SINCE)) : entry.createdAt());
+        }
         if (queuedByMailgate.isPresent() && message.propertyExists(PACED_SLOT)) {
             DeliveryExchange.pacedSlot(exchange, Instant.ofEpochMilli(message.getLongProperty(PACED_SLOT)));
         }
@@ -102,6 +108,13 @@ public final class JmsChannel implements OutcomeHandler {
             if (queuedByMailgate.get().state() == Journal.State.SENT) {
                 LOG.info("Not sending {} [{}] again: the journal has it as sent", DeliveryExchange.source(exchange), id);
                 finishSentFile(exchange, queuedByMailgate.get());
+                exchange.setRouteStop(true);
+                return;
+            }
+            if (queuedByMailgate.get().state() == Journal.State.FAILED) {
+                // a copy left on the queue by a crash: its request has its outcome
+                LOG.info("Not sending {} [{}] again: the journal has it as failed", DeliveryExchange.source(exchange),
+                        id);
                 exchange.setRouteStop(true);
                 return;
             }
@@ -124,7 +137,7 @@ public final class JmsChannel implements OutcomeHandler {
     private void finishSentFile(Exchange exchange, Journal.Entry entry) {
         Path waiting = exchange.getProperty(WAITING_FILE, Path.class);
         if (waiting != null && Files.exists(waiting)) {
-            outboxFiles.sent(waiting, new Receipt(entry.id(), entry.messageId(), entry.sender(),
+            sent(exchange, new Receipt(entry.id(), entry.messageId(), entry.sender(),
                     entry.recipients() == null ? 0 : entry.recipients(), entry.serverReply(), entry.updatedAt(), null,
                     entry.attempts(), false));
         }
@@ -192,6 +205,7 @@ public final class JmsChannel implements OutcomeHandler {
             properties.put(QueuedRequest.FILE, waiting.toString());
         }
         properties.put(SCHEDULED_DELIVERY, at.toEpochMilli());
+        properties.put(COUNTING_SINCE, DeliveryExchange.firstSeen(exchange).toEpochMilli());
         Instant slot = DeliveryExchange.pacedSlot(exchange);
         if (slot != null) {
             properties.put(PACED_SLOT, slot.toEpochMilli());

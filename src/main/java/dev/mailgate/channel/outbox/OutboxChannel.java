@@ -2,15 +2,12 @@ package dev.mailgate.channel.outbox;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
@@ -148,19 +145,8 @@ public final class OutboxChannel implements OutcomeHandler {
 
     private Path begin(Exchange exchange) throws IOException {
         Path file = Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class));
-        DeliveryExchange.begin(exchange, deliveryId(file), "outbox", file.toString(), this);
+        DeliveryExchange.begin(exchange, OutboxFiles.deliveryId(file), "outbox", file.toString(), this);
         return file;
-    }
-
-    /**
-     * The same file (path, inode, size, modification time) always gets the same delivery id: after a crash the
-     * file is read again, and its idempotency key must not make it look like a repeat of itself.
-     */
-    private static String deliveryId(Path file) throws IOException {
-        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
-        String identity = file.toAbsolutePath() + "|" + attributes.fileKey() + "|" + attributes.size() + "|"
-                + attributes.lastModifiedTime().toMillis();
-        return UUID.nameUUIDFromBytes(identity.getBytes(StandardCharsets.UTF_8)).toString();
     }
 
     /** Not reached: outbox requests are sent from the queue, and their outcome recorded there. */

@@ -1,11 +1,14 @@
 package dev.mailgate.channel.outbox;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
+import java.util.UUID;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,7 +71,7 @@ public final class OutboxFiles {
             json.put("notice", "SANDBOX: this message was delivered to Mailgate's embedded test server and stored in "
                     + sandboxDir + "; nothing left this machine");
         }
-        record(file, SENT, ".receipt.json", json);
+        record(file, receipt.id(), SENT, ".receipt.json", json);
     }
 
     public void failed(Path file, String id, int attempts, Failure failure) {
@@ -91,18 +94,37 @@ public final class OutboxFiles {
         if (failure.retryable()) {
             json.put("retry", "this failure is temporary: move the file back into the outbox to try again");
         }
-        record(file, FAILED, ".error.json", json);
+        record(file, id, FAILED, ".error.json", json);
     }
 
     /** A repeat: {@code earlier} is the delivery it repeats, {@code self} when that is this very file, sent before. */
     public void duplicate(Path file, String earlier, boolean self) {
-        record(file, SENT, ".receipt.json", JSON.createObjectNode()
+        record(file, null, SENT, ".receipt.json", JSON.createObjectNode()
                 .put("status", "duplicate")
                 .put("id", earlier)
                 .put("file", file.getFileName().toString())
                 .put("note", self ? "this file was sent before (the journal has it); nothing was sent again"
                         : "the idempotencyKey of this request arrived before, with delivery " + earlier
                                 + "; nothing was sent again"));
+    }
+
+    /**
+     * The same file (path, inode, size, modification time) always gets the same delivery id: after a crash the
+     * file is read again, and its idempotency key must not make it look like a repeat of itself.
+     */
+    public static String deliveryId(Path file) throws IOException {
+        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+        String identity = file.toAbsolutePath() + "|" + attributes.fileKey() + "|" + attributes.size() + "|"
+                + attributes.lastModifiedTime().toMillis();
+        return UUID.nameUUIDFromBytes(identity.getBytes(StandardCharsets.UTF_8)).toString();
+    }
+
+    private static String deliveryIdOrNull(Path file) {
+        try {
+            return deliveryId(file);
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     /** The channel's folder: the file's own, or the one above {@code .queued/}. */
@@ -116,11 +138,12 @@ public final class OutboxFiles {
      * Never throws: the outcome is already decided (a sent mail must not be reported as a failure), so a file
      * system problem here is logged for the operator.
      */
-    private static void record(Path file, String folder, String suffix, ObjectNode json) {
+    private static void record(Path file, String id, String folder, String suffix, ObjectNode json) {
         Path dir = folderOf(file).resolve(folder);
         Path original = folderOf(file).resolve(file.getFileName());
-        if (!Files.exists(file) && Files.exists(original)) {
+        if (!Files.exists(file) && id != null && Files.exists(original) && id.equals(deliveryIdOrNull(original))) {
             // a crash between putting the request on the queue and moving its file: it is still where it was dropped
+            // (the same file: a new one dropped under the same name has another id)
             file = original;
         }
         Path target = null;
