@@ -11,7 +11,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -64,6 +66,7 @@ import dev.mailgate.outcome.Journal;
 import dev.mailgate.render.TemplateRenderer;
 import dev.mailgate.request.AttachmentRoot;
 import dev.mailgate.request.MailRequestValidator;
+import dev.mailgate.request.SenderRules;
 import dev.mailgate.sandbox.Sandbox;
 import dev.mailgate.transport.DeliveryRoute;
 import dev.mailgate.transport.MailboxPacing;
@@ -125,7 +128,7 @@ public class MailgateConfiguration implements CamelConfiguration {
 
         TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
         MailRequestValidator validator = new MailRequestValidator(settings.sender(), settings.limits(),
-                renderer::exists);
+                renderer::exists, senderRules(settings));
         Journal journal = journal(context, settings.journal());
         Settings.Smtp smtp = settings.smtp();
         MailboxPacing pacing = new MailboxPacing(settings.limits(), settings.delivery(), journal, Clock.systemUTC());
@@ -145,7 +148,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         ProducerTemplate producer = context.createProducerTemplate();
         jms(context, settings, validator, journal, uploads, outboxFiles, producer);
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
-                validator, journal, outboxFiles, uploads, producer, settings.jms().queue());
+                validator.forChannel("outbox"), journal, outboxFiles, uploads, producer, settings.jms().queue());
         context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
         if (settings.http().enabled()) {
             http(context, settings, validator, journal, uploads, producer);
@@ -176,8 +179,22 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys));
         context.addService(new VertxPlatformHttpServer(server), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
-        context.addRoutes(new HttpRoutes(new HttpApi(validator, journal, uploads, producer, settings.jms().queue())));
+        context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, producer,
+                settings.jms().queue())));
         LOG.info("HTTP API on http://{}:{}{} ({} API key(s))", http.host(), http.port(), HttpApi.BASE, keys.count());
+    }
+
+    /** Whom each channel may send as and to; logged, since it is what keeps a channel from spoofing. */
+    private static Map<String, SenderRules> senderRules(Settings settings) {
+        Map<String, SenderRules> rules = new LinkedHashMap<>();
+        settings.senders().forEach((channel, s) -> {
+            rules.put(channel, new SenderRules(s.allowed(), s.forced(), s.recipientDomains()));
+            LOG.info("The {} channel sends as {}{}", channel, s.forced().map(f -> f + " only")
+                    .orElse(s.allowed().equals(List.of("*")) ? "any sender (mailgate.allowed-senders)"
+                            : String.join(", ", s.allowed())),
+                    s.recipientDomains().isEmpty() ? "" : ", to " + String.join(", ", s.recipientDomains()));
+        });
+        return rules;
     }
 
     /** The journal database (embedded H2 unless configured), its schema migrated before anything uses it. */

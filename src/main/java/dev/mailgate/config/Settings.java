@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.regex.Pattern;
@@ -38,7 +39,18 @@ public record Settings(
         Broker broker,
         Jms jms,
         Journal journal,
-        Http http) {
+        Http http,
+        Map<String, Senders> senders) {
+
+    /** The channels that take requests, each with its own {@link Senders}. */
+    public static final List<String> CHANNELS = List.of("outbox", "jms", "http");
+
+    /**
+     * Whom a channel may send as ({@code *}: anyone), the one sender it is forced to, and the recipient domains it
+     * may send to (empty: any).
+     */
+    public record Senders(List<String> allowed, Optional<String> forced, List<String> recipientDomains) {
+    }
 
     public enum SandboxMode { AUTO, ON, OFF }
 
@@ -121,9 +133,12 @@ public record Settings(
         Reader r = new Reader(lookup);
         Path outboxDir = r.path("mailgate.outbox.dir", "outbox");
         Path dataDir = r.path("mailgate.data.dir", "data");
+        SandboxMode sandboxMode = r.sandboxMode();
+        Optional<String> sender = r.optional("mailgate.sender");
+        String tenantId = r.string("mailgate.entra.tenant-id", "");
         Settings settings = new Settings(
-                r.sandboxMode(),
-                r.optional("mailgate.sender"),
+                sandboxMode,
+                sender,
                 dataDir,
                 r.path("mailgate.templates.dir", "templates"),
                 r.path("mailgate.routes.dir", "routes"),
@@ -204,10 +219,44 @@ public record Settings(
                         r.portOrZero("mailgate.http.port", 8025),
                         r.size("mailgate.http.max-body-size", "50MB"),
                         r.list("mailgate.http.api-keys"),
-                        r.optionalPath("mailgate.http.api-keys-file")));
+                        r.optionalPath("mailgate.http.api-keys-file")),
+                senders(r, sender, sandboxMode, tenantId));
         r.crossChecks(settings);
         r.throwIfProblems();
         return settings;
+    }
+
+    /**
+     * Each channel's senders: {@code mailgate.<channel>.allowed-senders} or else {@code mailgate.allowed-senders};
+     * by default the domain of {@code mailgate.sender} when sending for real, and anyone in the sandbox (nothing
+     * leaves the machine there).
+     */
+    private static Map<String, Senders> senders(Reader r, Optional<String> sender, SandboxMode mode, String tenantId) {
+        boolean sandbox = mode == SandboxMode.ON || mode == SandboxMode.AUTO && tenantId.isBlank();
+        List<String> byDefault = sandbox ? List.of("*") : sender.map(Settings::domainOf).map(List::of)
+                .orElse(List.of("*"));
+        List<String> allowed = r.list("mailgate.allowed-senders");
+        List<String> domains = r.list("mailgate.allowed-recipient-domains");
+        Map<String, Senders> senders = new java.util.LinkedHashMap<>();
+        for (String channel : CHANNELS) {
+            List<String> own = r.list("mailgate." + channel + ".allowed-senders");
+            List<String> ownDomains = r.list("mailgate." + channel + ".allowed-recipient-domains");
+            Optional<String> forced = r.optional("mailgate." + channel + ".forced-sender");
+            forced.ifPresent(f -> r.mailbox("mailgate." + channel + ".forced-sender", f));
+            senders.put(channel, new Senders(!own.isEmpty() ? own : !allowed.isEmpty() ? allowed : byDefault, forced,
+                    !ownDomains.isEmpty() ? ownDomains : domains));
+        }
+        return Map.copyOf(senders);
+    }
+
+    private static String domainOf(String address) {
+        try {
+            String bare = new InternetAddress(address, false).getAddress();
+            return bare.substring(bare.lastIndexOf('@') + 1).toLowerCase(Locale.ROOT);
+        } catch (AddressException e) {
+            // reported by crossChecks
+            return "*";
+        }
     }
 
     /** True when no tenant is configured (or the sandbox is forced on): nothing may leave this machine. */
@@ -225,7 +274,7 @@ public record Settings(
         return new Settings(SandboxMode.ON, Optional.of(sender.orElse(sandboxSender)), dataDir, templatesDir,
                 routesDir, entra.withEndpoint(authorityHost, tenantId, clientId, clientSecret), token,
                 smtp.withEndpoint(smtpHost, smtpPort), Optional.empty(), outbox, delivery, limits, broker, jms,
-                journal, http);
+                journal, http, senders);
     }
 
     public Path sandboxDir() {
@@ -407,6 +456,17 @@ public record Settings(
                     yield SandboxMode.AUTO;
                 }
             };
+        }
+
+        void mailbox(String key, String value) {
+            try {
+                InternetAddress address = new InternetAddress(value, true);
+                if (address.isGroup() || !address.getAddress().contains("@")) {
+                    throw new AddressException(value);
+                }
+            } catch (AddressException ex) {
+                problems.add(key + "='" + value + "' is not a mailbox address; write it like mailgate@contoso.com");
+            }
         }
 
         void crossChecks(Settings s) {

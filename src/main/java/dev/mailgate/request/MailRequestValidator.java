@@ -32,12 +32,36 @@ public final class MailRequestValidator {
     private final Optional<String> defaultSender;
     private final Settings.Limits limits;
     private final Predicate<String> templateExists;
+    private final Map<String, SenderRules> channels;
+    private final String channel;
+    private final SenderRules rules;
 
+    /** A validator that lets any request send as anyone (no channel rules): tests and tools. */
     public MailRequestValidator(Optional<String> defaultSender, Settings.Limits limits,
             Predicate<String> templateExists) {
+        this(defaultSender, limits, templateExists, Map.of(), null);
+    }
+
+    /** @param channels the sender rules of each channel ({@code outbox}, {@code jms}, {@code http}) */
+    public MailRequestValidator(Optional<String> defaultSender, Settings.Limits limits,
+            Predicate<String> templateExists, Map<String, SenderRules> channels) {
+        this(defaultSender, limits, templateExists, channels, null);
+    }
+
+    private MailRequestValidator(Optional<String> defaultSender, Settings.Limits limits,
+            Predicate<String> templateExists, Map<String, SenderRules> channels, String channel) {
         this.defaultSender = defaultSender;
         this.limits = limits;
         this.templateExists = templateExists;
+        this.channels = Map.copyOf(channels);
+        this.channel = channel;
+        this.rules = channel == null ? SenderRules.ANYONE : channels.getOrDefault(channel, SenderRules.ANYONE);
+    }
+
+    /** The same checks, plus whom {@code channel} may send as and to. */
+    public MailRequestValidator forChannel(String channel) {
+        return channel.equals(this.channel) ? this
+                : new MailRequestValidator(defaultSender, limits, templateExists, channels, channel);
     }
 
     /** A reader of one request shape, e.g. {@code () -> MailRequestReader.fromJson(in, root)}. */
@@ -82,16 +106,20 @@ public final class MailRequestValidator {
      */
     public MailRequest validate(MailRequest request) {
         List<Problem> problems = new ArrayList<>();
-        String from = request.from() != null ? request.from() : defaultSender.orElse(null);
+        String from = request.from() != null ? request.from()
+                : rules.forcedSender().or(() -> defaultSender).orElse(null);
         if (from == null) {
             problems.add(new Problem("from", "no sender: set \"from\" in the request, or mailgate.sender for all "
                     + "requests"));
-        } else {
-            address(problems, "from", from);
+        } else if (address(problems, "from", from)) {
+            allowedSender(problems, from);
         }
         addresses(problems, "to", request.to());
         addresses(problems, "cc", request.cc());
         addresses(problems, "bcc", request.bcc());
+        allowedRecipients(problems, "to", request.to());
+        allowedRecipients(problems, "cc", request.cc());
+        allowedRecipients(problems, "bcc", request.bcc());
         addresses(problems, "replyTo", request.replyTo());
         int recipients = request.recipientCount();
         if (recipients == 0) {
@@ -235,25 +263,66 @@ public final class MailRequestValidator {
         }
     }
 
-    private static void address(List<Problem> problems, String field, String value) {
+    /** The sender may be used by this channel (after it was found to be an address). */
+    private void allowedSender(List<Problem> problems, String from) {
+        String address = bareAddress(from);
+        if (address != null && !rules.mayUseSender(address)) {
+            problems.add(new Problem("from", rules.forcedSender()
+                    .map(f -> "'" + address + "' may not send through the " + channel + " channel, which sends only as "
+                            + f + " (" + channel("forced-sender") + "); leave \"from\" out or set it to " + f)
+                    .orElse("'" + address + "' may not send through the " + channel + " channel; allowed senders: "
+                            + String.join(", ", rules.allowedSenders()) + " (" + channel("allowed-senders")
+                            + " or mailgate.allowed-senders); send as one of them, or add it there if this "
+                            + "channel's users may send as it")));
+        }
+    }
+
+    private void allowedRecipients(List<Problem> problems, String field, List<String> values) {
+        for (int i = 0; i < values.size(); i++) {
+            String address = bareAddress(values.get(i));
+            if (address != null && address.indexOf('@') > 0 && !rules.mayReach(address)) {
+                problems.add(new Problem(field + "[" + i + "]", "'" + address + "' is outside the domains this "
+                        + "channel may send to: " + String.join(", ", rules.allowedRecipientDomains()) + " ("
+                        + channel("allowed-recipient-domains") + " or mailgate.allowed-recipient-domains)"));
+            }
+        }
+    }
+
+    private String channel(String key) {
+        return "mailgate." + channel + "." + key;
+    }
+
+    /** The address part of {@code "Name" <a@b>}, or {@code null} when it is not one. */
+    private static String bareAddress(String value) {
+        try {
+            return new InternetAddress(value, false).getAddress();
+        } catch (AddressException e) {
+            return null;
+        }
+    }
+
+    /** Adds a problem unless {@code value} is one mailbox address; returns whether it is. */
+    private static boolean address(List<Problem> problems, String field, String value) {
         if (LINE_BREAKS.matcher(value).find()) {
             problems.add(new Problem(field, "contains a line break or NUL; an address is one line"));
-            return;
+            return false;
         }
         try {
             InternetAddress parsed = new InternetAddress(value, true);
             if (parsed.isGroup()) {
                 problems.add(new Problem(field, "'" + value + "' is a group; list its addresses one by one"));
-                return;
+                return false;
             }
             parsed.validate();
             String addr = parsed.getAddress();
             if (addr == null || addr.indexOf('@') < 1 || addr.endsWith("@")) {
                 throw new AddressException("missing domain");
             }
+            return true;
         } catch (AddressException e) {
             problems.add(new Problem(field, "'" + value + "' is not an email address (write name@example.com or "
                     + "\"Name\" <name@example.com>)"));
+            return false;
         }
     }
 

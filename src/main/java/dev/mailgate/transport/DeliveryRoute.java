@@ -78,7 +78,8 @@ public final class DeliveryRoute extends RouteBuilder {
             received = exchange.getIn().getMandatoryBody(MailRequest.class);
             exchange.setProperty(REQUEST, received);
         }
-        MailRequest request = validator.validate(received);
+        MailRequest request = validator.forChannel(exchange.getProperty(DeliveryExchange.CHANNEL, "jms", String.class))
+                .validate(received);
         String id = DeliveryExchange.id(exchange);
         if (!sending.add(id)) {
             // two copies of one request on the queue (a crash during an outbox hand-off): one is sent at a time, and

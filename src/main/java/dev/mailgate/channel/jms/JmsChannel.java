@@ -102,7 +102,7 @@ public final class JmsChannel implements OutcomeHandler {
         exchange.getIn().removeHeaders("*");
         byte[] body = body(message);
         exchange.setProperty(BODY, body);
-        MailRequest request = validator.readAndValidate(
+        MailRequest request = validator.forChannel(channel).readAndValidate(
                 () -> MailRequestReader.fromJson(new ByteArrayInputStream(body), attachments));
         if (queuedByMailgate.isPresent()) {
             if (queuedByMailgate.get().state() == Journal.State.SENT) {
