@@ -91,6 +91,7 @@ public class MailgateConfiguration implements CamelConfiguration {
     @Override
     public void configure(CamelContext context) throws Exception {
         Settings settings = Settings.read(key -> context.getPropertiesComponent().resolveProperty(key));
+        SecretFiles.warnings(settings).forEach(LOG::warn);
         Optional<KeyStore> trust = Optional.empty();
         if (settings.sandbox()) {
             String why = settings.entra().tenantId().isBlank()
