@@ -177,7 +177,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.setMaxBodySize(http.maxBodyBytes());
         server.getBodyHandler().setUploadsDirectory(settings.dataDir().resolve("http-uploads").toString());
         server.getBodyHandler().setDeleteUploadedFilesOnEnd(true);
-        server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys));
+        server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys, http.requestsPerMinute()));
         context.addService(new VertxPlatformHttpServer(server), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
         context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, producer,

@@ -120,7 +120,12 @@ public record Settings(
 
     /** The HTTP API's listener. */
     public record Http(boolean enabled, String host, int port, long maxBodyBytes, List<String> apiKeys,
-            Optional<Path> apiKeysFile) {
+            Optional<Path> apiKeysFile, int requestsPerMinute) {
+
+        public Http(boolean enabled, String host, int port, long maxBodyBytes, List<String> apiKeys,
+                Optional<Path> apiKeysFile) {
+            this(enabled, host, port, maxBodyBytes, apiKeys, apiKeysFile, 600);
+        }
     }
 
     /**
@@ -219,7 +224,8 @@ public record Settings(
                         r.portOrZero("mailgate.http.port", 8025),
                         r.size("mailgate.http.max-body-size", "50MB"),
                         r.list("mailgate.http.api-keys"),
-                        r.optionalPath("mailgate.http.api-keys-file")),
+                        r.optionalPath("mailgate.http.api-keys-file"),
+                        r.positiveInt("mailgate.http.requests-per-minute", 600)),
                 senders(r, sender, sandboxMode, tenantId));
         r.crossChecks(settings);
         r.throwIfProblems();

@@ -1,5 +1,12 @@
 package dev.mailgate.channel.http;
 
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+
+import io.github.bucket4j.Bucket;
+import io.github.bucket4j.ConsumptionProbe;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.AuthenticationHandler;
@@ -13,19 +20,29 @@ import org.apache.camel.component.platform.http.vertx.auth.AuthenticationConfig;
 public final class ApiKeyAuthentication implements AuthenticationHandler {
 
     private final ApiKeys keys;
+    private final int perMinute;
+    /** One bucket per key: {@code perMinute} requests a minute, refilled evenly. */
+    private final List<Bucket> buckets;
 
-    ApiKeyAuthentication(ApiKeys keys) {
+    ApiKeyAuthentication(ApiKeys keys, int perMinute) {
         this.keys = keys;
+        this.perMinute = perMinute;
+        this.buckets = IntStream.range(0, keys.count()).<Bucket>mapToObj(i -> Bucket.builder()
+                .addLimit(limit -> limit.capacity(perMinute).refillGreedy(perMinute, Duration.ofMinutes(1)))
+                .build()).toList();
     }
 
-    /** The server's authentication configuration: every path needs a key. */
-    public static AuthenticationConfig everyPath(ApiKeys keys) {
-        AuthenticationConfig config = new AuthenticationConfig(java.util.List.of(entry("/*", keys)));
+    /**
+     * The server's authentication configuration: every path needs a key, and each key may make
+     * {@code perMinute} requests a minute.
+     */
+    public static AuthenticationConfig everyPath(ApiKeys keys, int perMinute) {
+        AuthenticationConfig config = new AuthenticationConfig(List.of(entry("/*", keys, perMinute)));
         config.setEnabled(true);
         return config;
     }
 
-    private static AuthenticationConfig.AuthenticationConfigEntry entry(String path, ApiKeys keys) {
+    private static AuthenticationConfig.AuthenticationConfigEntry entry(String path, ApiKeys keys, int perMinute) {
         AuthenticationConfig.AuthenticationConfigEntry entry = new AuthenticationConfig.AuthenticationConfigEntry();
         entry.setPath(path);
         entry.setAuthenticationProviderFactory(vertx -> (credentials, handler) -> {
@@ -36,7 +53,7 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
             @SuppressWarnings("unchecked")
             public <T extends io.vertx.ext.auth.authentication.AuthenticationProvider> AuthenticationHandler
                     createAuthenticationHandler(T provider) {
-                return new ApiKeyAuthentication(keys);
+                return new ApiKeyAuthentication(keys, perMinute);
             }
         });
         return entry;
@@ -49,8 +66,21 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
         if (key == null && authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
             key = authorization.substring(7).trim();
         }
-        if (keys.accepts(key)) {
-            context.next();
+        int which = keys.indexOf(key);
+        if (which >= 0) {
+            ConsumptionProbe probe = buckets.get(which).tryConsumeAndReturnRemaining(1);
+            if (probe.isConsumed()) {
+                context.next();
+                return;
+            }
+            long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(probe.getNanosToWaitForRefill()) + 1);
+            context.response()
+                    .setStatusCode(429)
+                    .putHeader(HttpHeaders.CONTENT_TYPE, Problems.CONTENT_TYPE)
+                    .putHeader("Retry-After", Long.toString(seconds))
+                    .end(Problems.of(429, "too-many-requests", "Too many requests", "this API key made more than "
+                            + perMinute + " requests in a minute (mailgate.http.requests-per-minute); try again in "
+                            + seconds + " s"));
             return;
         }
         context.response()

@@ -54,15 +54,21 @@ public final class ApiKeys {
 
     /** Whether {@code presented} is one of the keys; takes the same time whichever key matches, or none. */
     public boolean accepts(String presented) {
+        return indexOf(presented) >= 0;
+    }
+
+    /** Which key {@code presented} is (its position), or -1; compared against every key, in constant time. */
+    public int indexOf(String presented) {
         if (presented == null || presented.isEmpty()) {
-            return false;
+            return -1;
         }
         byte[] digest = sha256(presented);
-        boolean match = false;
-        for (byte[] key : digests) {
-            match |= MessageDigest.isEqual(key, digest);
+        int found = -1;
+        for (int i = 0; i < digests.size(); i++) {
+            boolean match = MessageDigest.isEqual(digests.get(i), digest);
+            found = match ? i : found;
         }
-        return match;
+        return found;
     }
 
     public int count() {
