@@ -31,8 +31,10 @@ import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServer;
 import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServerConfiguration;
 import org.apache.camel.spi.Resource;
 import org.apache.camel.support.PluginHelper;
+import org.apache.camel.support.jsse.KeyManagersParameters;
 import org.apache.camel.support.jsse.KeyStoreParameters;
 import org.apache.camel.support.jsse.SSLContextParameters;
+import org.apache.camel.support.jsse.SecureSocketProtocolsParameters;
 import org.apache.camel.support.jsse.TrustManagersParameters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -178,11 +180,13 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.getBodyHandler().setUploadsDirectory(settings.dataDir().resolve("http-uploads").toString());
         server.getBodyHandler().setDeleteUploadedFilesOnEnd(true);
         server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys, http.requestsPerMinute()));
+        http.tlsKeystore().ifPresent(tls -> server.setSslContextParameters(listenerTls(tls)));
         context.addService(new VertxPlatformHttpServer(server), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
         context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, producer,
                 settings.jms().queue())));
-        LOG.info("HTTP API on http://{}:{}{} ({} API key(s))", http.host(), http.port(), HttpApi.BASE, keys.count());
+        LOG.info("HTTP API on {}://{}:{}{} ({} API key(s))", http.tlsKeystore().isPresent() ? "https" : "http",
+                http.host(), http.port(), HttpApi.BASE, keys.count());
     }
 
     /** Whom each channel may send as and to; logged, since it is what keeps a channel from spoofing. */
@@ -319,6 +323,30 @@ public class MailgateConfiguration implements CamelConfiguration {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** TLS 1.2+ for the HTTP listener, with the key and certificate of {@code mailgate.http.tls.keystore}. */
+    private static SSLContextParameters listenerTls(Settings.Trust tls) {
+        KeyStore keys;
+        try (InputStream in = Files.newInputStream(tls.file())) {
+            keys = KeyStore.getInstance("PKCS12");
+            keys.load(in, tls.password().toCharArray());
+        } catch (IOException | GeneralSecurityException e) {
+            throw new ConfigurationException("mailgate.http.tls.keystore=" + tls.file() + " cannot be read as a "
+                    + "PKCS#12 key store (" + Text.oneLine(e.getMessage()) + "); check the file and "
+                    + "mailgate.http.tls.keystore-password (MAILGATE_HTTP_TLS_KEYSTORE_PASSWORD)");
+        }
+        KeyStoreParameters store = new KeyStoreParameters();
+        store.setKeyStore(keys);
+        KeyManagersParameters keyManagers = new KeyManagersParameters();
+        keyManagers.setKeyStore(store);
+        keyManagers.setKeyPassword(tls.password());
+        SecureSocketProtocolsParameters protocols = new SecureSocketProtocolsParameters();
+        protocols.setSecureSocketProtocol(List.of("TLSv1.3", "TLSv1.2"));
+        SSLContextParameters parameters = new SSLContextParameters();
+        parameters.setKeyManagers(keyManagers);
+        parameters.setSecureSocketProtocols(protocols);
+        return parameters;
     }
 
     private static SSLContextParameters sslContextParameters(KeyStore trust) {

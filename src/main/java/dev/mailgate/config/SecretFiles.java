@@ -28,6 +28,7 @@ public final class SecretFiles {
         files.put("mailgate.entra.private-key-file", settings.entra().privateKeyFile());
         files.put("mailgate.entra.pkcs12-file", settings.entra().pkcs12File());
         files.put("mailgate.http.api-keys-file", settings.http().apiKeysFile());
+        files.put("mailgate.http.tls.keystore", settings.http().tlsKeystore().map(Settings.Trust::file));
         List<String> warnings = new ArrayList<>();
         files.forEach((key, file) -> file.filter(Files::isRegularFile).ifPresent(f -> {
             try {

@@ -79,7 +79,10 @@ public record Settings(
         }
     }
 
-    /** A trust store that replaces the JVM default for SMTP and Entra connections (internal relays, tests). */
+    /**
+     * A PKCS#12 file and its password: the trust store that replaces the JVM default for SMTP and Entra connections
+     * (internal relays, tests), or the HTTP listener's key and certificate.
+     */
     public record Trust(Path file, String password) {
     }
 
@@ -120,11 +123,11 @@ public record Settings(
 
     /** The HTTP API's listener. */
     public record Http(boolean enabled, String host, int port, long maxBodyBytes, List<String> apiKeys,
-            Optional<Path> apiKeysFile, int requestsPerMinute) {
+            Optional<Path> apiKeysFile, int requestsPerMinute, Optional<Trust> tlsKeystore) {
 
         public Http(boolean enabled, String host, int port, long maxBodyBytes, List<String> apiKeys,
                 Optional<Path> apiKeysFile) {
-            this(enabled, host, port, maxBodyBytes, apiKeys, apiKeysFile, 600);
+            this(enabled, host, port, maxBodyBytes, apiKeys, apiKeysFile, 600, Optional.empty());
         }
     }
 
@@ -225,7 +228,9 @@ public record Settings(
                         r.size("mailgate.http.max-body-size", "50MB"),
                         r.list("mailgate.http.api-keys"),
                         r.optionalPath("mailgate.http.api-keys-file"),
-                        r.positiveInt("mailgate.http.requests-per-minute", 600)),
+                        r.positiveInt("mailgate.http.requests-per-minute", 600),
+                        r.optionalPath("mailgate.http.tls.keystore")
+                                .map(p -> new Trust(p, r.string("mailgate.http.tls.keystore-password", "")))),
                 senders(r, sender, sandboxMode, tenantId));
         r.crossChecks(settings);
         r.throwIfProblems();
