@@ -5,6 +5,8 @@ import java.util.UUID;
 
 import org.apache.camel.Exchange;
 
+import dev.mailgate.Text;
+
 /**
  * The exchange properties a request carries through the shared delivery path. Properties, not headers:
  * camel-mail turns headers into MIME headers, and inbound headers are never trusted.
@@ -34,7 +36,7 @@ public final class DeliveryExchange {
     public static String begin(Exchange exchange, String id, String channel, String source, OutcomeHandler handler) {
         exchange.setProperty(ID, id);
         exchange.setProperty(CHANNEL, channel);
-        exchange.setProperty(SOURCE, source);
+        exchange.setProperty(SOURCE, Text.printable(source));
         exchange.setProperty(HANDLER, handler);
         return id;
     }

@@ -2,6 +2,7 @@ package dev.mailgate.outcome;
 
 import java.util.List;
 
+import dev.mailgate.Text;
 import dev.mailgate.request.Problem;
 
 /**
@@ -46,6 +47,8 @@ public record Failure(Category category, String reason, String advice, String se
     }
 
     public Failure {
+        // reasons quote what was refused (a header, a file name): they must not forge lines where they are shown
+        reason = Text.printable(reason);
         problems = problems == null ? List.of() : List.copyOf(problems);
     }
 

@@ -123,7 +123,7 @@ public final class OutboxChannel implements OutcomeHandler {
         exchange.setRouteStop(true);
         Optional<String> earlier = Admission.repeatOf(journal, exchange, request);
         if (earlier.isPresent()) {
-            LOG.info("Not sending {} again: it repeats delivery {}", file, earlier.get());
+            LOG.info("Not sending {} again: it repeats delivery {}", DeliveryExchange.source(exchange), earlier.get());
             files.duplicate(file, earlier.get(), earlier.get().equals(id));
             return;
         }
@@ -137,7 +137,8 @@ public final class OutboxChannel implements OutcomeHandler {
             files.queue(file, place);
         } catch (NoSuchFileException e) {
             // read again after a crash, while the copy queued before the crash was sent and took the file along
-            LOG.info("{} [{}] was finished by its earlier copy on the queue meanwhile", file, id);
+            LOG.info("{} [{}] was finished by its earlier copy on the queue meanwhile", DeliveryExchange.source(exchange),
+                    id);
             return;
         }
         LOG.debug("{} [{}] queued; the file waits in {}", file, id, place);
