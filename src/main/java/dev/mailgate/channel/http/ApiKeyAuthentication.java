@@ -2,6 +2,8 @@ package dev.mailgate.channel.http;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 
@@ -20,7 +22,12 @@ import org.apache.camel.component.platform.http.vertx.auth.AuthenticationConfig;
 public final class ApiKeyAuthentication implements AuthenticationHandler {
 
     private final ApiKeys keys;
+    /** Wrong or missing keys an address may send per minute before it is refused for a while. */
+    static final int FAILED_PER_MINUTE = 60;
+    private static final int MAX_TRACKED_ADDRESSES = 10_000;
+
     private final int perMinute;
+    private final Map<String, Bucket> failedAttempts = new ConcurrentHashMap<>();
     /** One bucket per key: {@code perMinute} requests a minute, refilled evenly. */
     private final List<Bucket> buckets;
 
@@ -61,6 +68,14 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
 
     @Override
     public void handle(RoutingContext context) {
+        String address = context.request().remoteAddress() == null ? "?" : context.request().remoteAddress().host();
+        Bucket failures = failedAttempts.get(address);
+        if (failures != null && failures.getAvailableTokens() <= 0) {
+            // locked out for a while after many wrong keys: the key is not even looked at, so guessing gains nothing
+            tooMany(context, failures.estimateAbilityToConsume(1).getNanosToWaitForRefill(), "this address sent more than "
+                    + FAILED_PER_MINUTE + " wrong or missing API keys in a minute");
+            return;
+        }
         String key = context.request().getHeader("X-API-Key");
         String authorization = context.request().getHeader(HttpHeaders.AUTHORIZATION);
         if (key == null && authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
@@ -73,16 +88,11 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                 context.next();
                 return;
             }
-            long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(probe.getNanosToWaitForRefill()) + 1);
-            context.response()
-                    .setStatusCode(429)
-                    .putHeader(HttpHeaders.CONTENT_TYPE, Problems.CONTENT_TYPE)
-                    .putHeader("Retry-After", Long.toString(seconds))
-                    .end(Problems.of(429, "too-many-requests", "Too many requests", "this API key made more than "
-                            + perMinute + " requests in a minute (mailgate.http.requests-per-minute); try again in "
-                            + seconds + " s"));
+            tooMany(context, probe.getNanosToWaitForRefill(), "this API key made more than " + perMinute
+                    + " requests in a minute (mailgate.http.requests-per-minute)");
             return;
         }
+        failed(address);
         context.response()
                 .setStatusCode(401)
                 .putHeader(HttpHeaders.CONTENT_TYPE, Problems.CONTENT_TYPE)
@@ -90,5 +100,25 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                 .end(Problems.of(401, "unauthorized", "Missing or wrong API key",
                         key == null ? "send the API key in the X-API-Key header (or Authorization: Bearer <key>)"
                                 : "the API key is not valid"));
+    }
+
+    private void failed(String address) {
+        if (failedAttempts.size() > MAX_TRACKED_ADDRESSES) {
+            // many addresses failing at once: start counting afresh rather than grow without bound
+            failedAttempts.clear();
+        }
+        failedAttempts.computeIfAbsent(address, a -> Bucket.builder().addLimit(limit -> limit
+                .capacity(FAILED_PER_MINUTE).refillGreedy(FAILED_PER_MINUTE, Duration.ofMinutes(1))).build())
+                .tryConsume(1);
+    }
+
+    private static void tooMany(RoutingContext context, long nanosToWait, String why) {
+        long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(nanosToWait) + 1);
+        context.response()
+                .setStatusCode(429)
+                .putHeader(HttpHeaders.CONTENT_TYPE, Problems.CONTENT_TYPE)
+                .putHeader("Retry-After", Long.toString(seconds))
+                .end(Problems.of(429, "too-many-requests", "Too many requests", why + "; try again in " + seconds
+                        + " s"));
     }
 }
