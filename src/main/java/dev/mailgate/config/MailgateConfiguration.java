@@ -179,7 +179,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.setMaxBodySize(http.maxBodyBytes());
         server.getBodyHandler().setUploadsDirectory(settings.dataDir().resolve("http-uploads").toString());
         server.getBodyHandler().setDeleteUploadedFilesOnEnd(true);
-        server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys, http.requestsPerMinute()));
+        server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys, http.requestsPerMinute(),
+                http.requestTimeout(), settings.dataDir().resolve("http-uploads")));
         http.tlsKeystore().ifPresent(tls -> server.setSslContextParameters(listenerTls(tls)));
         context.addService(new VertxPlatformHttpServer(server), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());

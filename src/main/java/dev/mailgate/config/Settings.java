@@ -123,11 +123,11 @@ public record Settings(
 
     /** The HTTP API's listener. */
     public record Http(boolean enabled, String host, int port, long maxBodyBytes, List<String> apiKeys,
-            Optional<Path> apiKeysFile, int requestsPerMinute, Optional<Trust> tlsKeystore) {
+            Optional<Path> apiKeysFile, int requestsPerMinute, Optional<Trust> tlsKeystore, Duration requestTimeout) {
 
         public Http(boolean enabled, String host, int port, long maxBodyBytes, List<String> apiKeys,
                 Optional<Path> apiKeysFile) {
-            this(enabled, host, port, maxBodyBytes, apiKeys, apiKeysFile, 600, Optional.empty());
+            this(enabled, host, port, maxBodyBytes, apiKeys, apiKeysFile, 600, Optional.empty(), Duration.ofSeconds(60));
         }
     }
 
@@ -230,7 +230,8 @@ public record Settings(
                         r.optionalPath("mailgate.http.api-keys-file"),
                         r.positiveInt("mailgate.http.requests-per-minute", 600),
                         r.optionalPath("mailgate.http.tls.keystore")
-                                .map(p -> new Trust(p, r.string("mailgate.http.tls.keystore-password", "")))),
+                                .map(p -> new Trust(p, r.string("mailgate.http.tls.keystore-password", ""))),
+                        r.timeout("mailgate.http.request-timeout", "60s")),
                 senders(r, sender, sandboxMode, tenantId));
         r.crossChecks(settings);
         r.throwIfProblems();

@@ -1,11 +1,16 @@
 package dev.mailgate.channel.http;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
@@ -27,13 +32,17 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
     private static final int MAX_TRACKED_ADDRESSES = 10_000;
 
     private final int perMinute;
+    private final Duration requestTimeout;
+    private final Path uploads;
     private final Map<String, Bucket> failedAttempts = new ConcurrentHashMap<>();
     /** One bucket per key: {@code perMinute} requests a minute, refilled evenly. */
     private final List<Bucket> buckets;
 
-    ApiKeyAuthentication(ApiKeys keys, int perMinute) {
+    ApiKeyAuthentication(ApiKeys keys, int perMinute, Duration requestTimeout, Path uploads) {
         this.keys = keys;
         this.perMinute = perMinute;
+        this.requestTimeout = requestTimeout;
+        this.uploads = uploads;
         this.buckets = IntStream.range(0, keys.count()).<Bucket>mapToObj(i -> Bucket.builder()
                 .addLimit(limit -> limit.capacity(perMinute).refillGreedy(perMinute, Duration.ofMinutes(1)))
                 .build()).toList();
@@ -43,13 +52,15 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
      * The server's authentication configuration: every path needs a key, and each key may make
      * {@code perMinute} requests a minute.
      */
-    public static AuthenticationConfig everyPath(ApiKeys keys, int perMinute) {
-        AuthenticationConfig config = new AuthenticationConfig(List.of(entry("/*", keys, perMinute)));
+    public static AuthenticationConfig everyPath(ApiKeys keys, int perMinute, Duration requestTimeout, Path uploads) {
+        AuthenticationConfig config = new AuthenticationConfig(List.of(entry("/*", keys, perMinute,
+                requestTimeout, uploads)));
         config.setEnabled(true);
         return config;
     }
 
-    private static AuthenticationConfig.AuthenticationConfigEntry entry(String path, ApiKeys keys, int perMinute) {
+    private static AuthenticationConfig.AuthenticationConfigEntry entry(String path, ApiKeys keys, int perMinute,
+            Duration requestTimeout, Path uploads) {
         AuthenticationConfig.AuthenticationConfigEntry entry = new AuthenticationConfig.AuthenticationConfigEntry();
         entry.setPath(path);
         entry.setAuthenticationProviderFactory(vertx -> (credentials, handler) -> {
@@ -60,7 +71,7 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
             @SuppressWarnings("unchecked")
             public <T extends io.vertx.ext.auth.authentication.AuthenticationProvider> AuthenticationHandler
                     createAuthenticationHandler(T provider) {
-                return new ApiKeyAuthentication(keys, perMinute);
+                return new ApiKeyAuthentication(keys, perMinute, requestTimeout, uploads);
             }
         });
         return entry;
@@ -85,6 +96,7 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
         if (which >= 0) {
             ConsumptionProbe probe = buckets.get(which).tryConsumeAndReturnRemaining(1);
             if (probe.isConsumed()) {
+                deadline(context);
                 context.next();
                 return;
             }
@@ -100,6 +112,50 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                 .end(Problems.of(401, "unauthorized", "Missing or wrong API key",
                         key == null ? "send the API key in the X-API-Key header (or Authorization: Bearer <key>)"
                                 : "the API key is not valid"));
+    }
+
+    /**
+     * A request that is not answered within {@code mailgate.http.request-timeout} (a body that never ends, a
+     * multipart without its closing boundary) gets {@code 408} and its connection closed; ending the response also
+     * deletes the parts it uploaded.
+     */
+    private void deadline(RoutingContext context) {
+        long timer = context.vertx().setTimer(requestTimeout.toMillis(), t -> {
+            if (!context.response().ended() && !context.response().closed()) {
+                context.response()
+                        .setStatusCode(408)
+                        .putHeader(HttpHeaders.CONTENT_TYPE, Problems.CONTENT_TYPE)
+                        .putHeader(HttpHeaders.CONNECTION, "close")
+                        .end(Problems.of(408, "request-timeout", "Request timeout", "the request was not complete "
+                                + "within " + requestTimeout.toSeconds() + " s (mailgate.http.request-timeout); "
+                                + "nothing was accepted, send it again"));
+                // a part still being written when the request timed out is not deleted with the finished ones
+                context.vertx().executeBlocking(() -> sweep(Instant.now().minus(requestTimeout)), false);
+            }
+        });
+        context.addEndHandler(v -> context.vertx().cancelTimer(timer));
+    }
+
+    /** Deletes uploaded parts last written before {@code before}: left behind by requests that never finished. */
+    private Void sweep(Instant before) {
+        try (Stream<Path> files = Files.list(uploads)) {
+            files.filter(f -> {
+                try {
+                    return Files.isRegularFile(f) && Files.getLastModifiedTime(f).toInstant().isBefore(before);
+                } catch (IOException e) {
+                    return false;
+                }
+            }).forEach(f -> {
+                try {
+                    Files.deleteIfExists(f);
+                } catch (IOException e) {
+                    // gone already, or not ours to delete
+                }
+            });
+        } catch (IOException e) {
+            // no uploads folder yet
+        }
+        return null;
     }
 
     private void failed(String address) {
