@@ -10,8 +10,9 @@ import dev.mailgate.outcome.Journal;
 
 /**
  * Health of the sending mailboxes: {@code DOWN} while any is held after an authentication failure, with the
- * reason, the server's reply, the fix and how many requests wait. A readiness check only: restarting Mailgate does
- * not fix a tenant's configuration.
+ * reason, the server's reply, the fix and how many requests wait. Shown in the operator's report
+ * ({@code /api/v1/health}), neither a liveness nor a readiness check: restarting Mailgate or taking it out of
+ * service does not fix a tenant's configuration.
  */
 public final class MailboxHealthCheck extends AbstractHealthCheck {
 
@@ -28,6 +29,12 @@ public final class MailboxHealthCheck extends AbstractHealthCheck {
 
     @Override
     public boolean isLiveness() {
+        return false;
+    }
+
+    /** Not a readiness check either: the gateway still takes and sends requests for every other mailbox. */
+    @Override
+    public boolean isReadiness() {
         return false;
     }
 

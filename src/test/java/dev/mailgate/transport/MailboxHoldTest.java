@@ -112,6 +112,13 @@ class MailboxHoldTest {
         assertThat(details.path("mailbox." + SHARED + ".serverReply").asText()).startsWith("535 5.7.3");
         assertThat(details.path("mailbox." + SHARED + ".fix").asText()).contains("Add-MailboxPermission");
         assertThat(details.path("mailbox." + SHARED + ".waiting").asText()).isEqualTo("2");
+        // the probes for load balancers need no key and stay UP: the gateway still serves every other mailbox
+        HttpResponse<String> ready = http.get(null, "/health/ready");
+        HttpResponse<String> live = http.get(null, "/health/live");
+        assertThat(ready.statusCode()).isEqualTo(200);
+        assertThat(ready.body()).isEqualTo("{\"status\":\"UP\"}");
+        assertThat(live.statusCode()).isEqualTo(200);
+        assertThat(http.get(null, "/api/v1/health").statusCode()).isEqualTo(401);
 
         // the administrator grants access: the probe authenticates and both requests go out by themselves
         int authAttemptsWhileHeld = smtp.saslResponses().size();

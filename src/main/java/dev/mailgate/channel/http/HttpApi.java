@@ -54,6 +54,10 @@ import dev.mailgate.request.MailRequestWriter;
 public final class HttpApi {
 
     public static final String BASE = "/api/v1/messages";
+    public static final String LIVENESS = "/health/live";
+    public static final String READINESS = "/health/ready";
+    /** The paths that need no API key. */
+    public static final java.util.Set<String> PROBES = java.util.Set.of(LIVENESS, READINESS);
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -196,6 +200,19 @@ public final class HttpApi {
         }
         boolean up = "UP".equals(body.path("status").asText());
         respond(exchange, up ? 200 : 503, "application/json", body.toPrettyString(), Map.of());
+    }
+
+    /**
+     * {@code GET /health/live} and {@code /health/ready}, without an API key: {@code 200 {"status":"UP"}} or
+     * {@code 503 {"status":"DOWN"}}, no details. Readiness leaves out a held mailbox: the gateway still takes and
+     * sends requests for the others, so an orchestrator should not take it out of service for that.
+     */
+    public void probe(Exchange exchange, boolean liveness) {
+        var results = liveness ? HealthCheckHelper.invokeLiveness(exchange.getContext())
+                : HealthCheckHelper.invokeReadiness(exchange.getContext());
+        boolean up = results.stream().noneMatch(r -> r.getState() == HealthCheck.State.DOWN);
+        respond(exchange, up ? 200 : 503, "application/json", "{\"status\":\"" + (up ? "UP" : "DOWN") + "\"}",
+                Map.of());
     }
 
     /** The request from a JSON body, or from the parts of a multipart form; file parts are stored in {@code folder}. */

@@ -24,6 +24,10 @@ public final class HttpRoutes extends RouteBuilder {
                 .process(api::status);
         from("platform-http:/api/v1/health?httpMethodRestrict=GET" + HEADERS).routeId("http-health")
                 .process(api::health);
+        from("platform-http:" + HttpApi.LIVENESS + "?httpMethodRestrict=GET" + HEADERS).routeId("http-liveness")
+                .process(e -> api.probe(e, true));
+        from("platform-http:" + HttpApi.READINESS + "?httpMethodRestrict=GET" + HEADERS).routeId("http-readiness")
+                .process(e -> api.probe(e, false));
         from("platform-http:/api/v1/openapi.yaml?httpMethodRestrict=GET" + HEADERS).routeId("http-openapi")
                 // response headers are the message's headers: drop the request's (its API key included)
                 .removeHeaders("*")
