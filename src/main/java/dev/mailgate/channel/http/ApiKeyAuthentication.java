@@ -22,7 +22,9 @@ import org.apache.camel.component.platform.http.vertx.auth.AuthenticationConfig;
 
 /**
  * Checks the API key before anything else, body parsing and uploads included: {@code X-API-Key: <key>} or
- * {@code Authorization: Bearer <key>}. A missing or wrong key gets {@code 401} with a problem document.
+ * {@code Authorization: Bearer <key>}. A missing or wrong key gets {@code 401} with a problem document; an address
+ * that sends many gets {@code 429}; a key over its rate gets {@code 429}; a request with a right key that is not
+ * answered in time gets {@code 408}. Only the liveness and readiness probes need no key.
  */
 public final class ApiKeyAuthentication implements AuthenticationHandler {
 
@@ -49,8 +51,8 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
     }
 
     /**
-     * The server's authentication configuration: every path needs a key, and each key may make
-     * {@code perMinute} requests a minute.
+     * The server's authentication configuration: every path but the liveness and readiness probes needs a key, and
+     * each key may make {@code perMinute} requests a minute.
      */
     public static AuthenticationConfig everyPath(ApiKeys keys, int perMinute, Duration requestTimeout, Path uploads) {
         AuthenticationConfig config = new AuthenticationConfig(List.of(entry("/*", keys, perMinute,
@@ -131,9 +133,9 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                         .setStatusCode(408)
                         .putHeader(HttpHeaders.CONTENT_TYPE, Problems.CONTENT_TYPE)
                         .putHeader(HttpHeaders.CONNECTION, "close")
-                        .end(Problems.of(408, "request-timeout", "Request timeout", "the request was not complete "
-                                + "within " + requestTimeout.toSeconds() + " s (mailgate.http.request-timeout); "
-                                + "nothing was accepted, send it again"));
+                        .end(Problems.of(408, "request-timeout", "Request timeout", "the request was not answered "
+                                + "within " + requestTimeout.toSeconds() + " s (mailgate.http.request-timeout); send "
+                                + "it again, with an idempotencyKey so that it cannot be sent twice"));
                 // a part still being written when the request timed out is not deleted with the finished ones
                 context.vertx().executeBlocking(() -> sweep(Instant.now().minus(requestTimeout)), false);
             }
