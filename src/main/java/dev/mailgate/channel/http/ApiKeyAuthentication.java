@@ -136,8 +136,9 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                         .end(Problems.of(408, "request-timeout", "Request timeout", "the request was not answered "
                                 + "within " + requestTimeout.toSeconds() + " s (mailgate.http.request-timeout); send "
                                 + "it again, with an idempotencyKey so that it cannot be sent twice"));
-                // a part still being written when the request timed out is not deleted with the finished ones
-                context.vertx().executeBlocking(() -> sweep(Instant.now().minus(requestTimeout)), false);
+                // a part still being written when the request timed out is not deleted with the finished ones:
+                // sweep what has not been written to for half the timeout (this request's part among them)
+                context.vertx().executeBlocking(() -> sweep(Instant.now().minus(requestTimeout.dividedBy(2))), false);
             }
         });
         context.addEndHandler(v -> context.vertx().cancelTimer(timer));
