@@ -10,43 +10,26 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 
-import dev.mailgate.config.ConfigurationException;
+import dev.mailgate.cli.Cli;
 import dev.mailgate.config.MailgateConfiguration;
 
 /**
  * Entry point. {@code java -jar mailgate.jar} (or {@code run}) starts the gateway: the sandbox when no tenant is
- * configured, Exchange Online otherwise.
+ * configured, Exchange Online otherwise; {@code send}, {@code token} and {@code doctor} are the operator's commands
+ * ({@link Cli}).
  */
 public final class Mailgate {
 
-    /** sysexits.h codes, so scripts can tell a usage error from a broken configuration or a failure. */
-    static final int EX_USAGE = 64;
-    static final int EX_CONFIG = 78;
-    static final int EX_SOFTWARE = 70;
+    /** Where settings come from, before environment variables and overrides. */
+    public static final String PROPERTY_LOCATIONS =
+            "classpath:application.properties;optional=true,file:mailgate.properties;optional=true";
 
     private Mailgate() {
     }
 
-    public static void main(String[] args) throws Exception {
-        if (args.length > 1 || args.length == 1 && !args[0].equals("run")) {
-            System.err.println("Usage: java -jar mailgate.jar [run]");
-            System.exit(EX_USAGE);
-        }
-        Main main = gateway(Map.of());
-        try {
-            main.run();
-        } catch (Exception e) {
-            // exit even though servers started before the failure (the sandbox) still have threads running
-            ConfigurationException config = configurationProblem(e);
-            if (config != null) {
-                System.err.println(config.getMessage());
-                System.exit(EX_CONFIG);
-            }
-            System.err.println("Mailgate could not start:");
-            e.printStackTrace();
-            System.exit(EX_SOFTWARE);
-        }
-        System.exit(main.getExitCode());
+    public static void main(String[] args) {
+        // exit even when servers started before a failure (the sandbox) still have threads running
+        System.exit(Cli.execute(args));
     }
 
     /**
@@ -57,8 +40,7 @@ public final class Mailgate {
     public static Main gateway(Map<String, String> overrides) {
         quietLeakyLoggers();
         Main main = new Main();
-        main.setPropertyPlaceholderLocations(
-                "classpath:application.properties;optional=true,file:mailgate.properties;optional=true");
+        main.setPropertyPlaceholderLocations(PROPERTY_LOCATIONS);
         main.configure().addConfiguration(new MailgateConfiguration());
         overrides.forEach(main::addOverrideProperty);
         return main;
@@ -72,7 +54,7 @@ public final class Mailgate {
     static final List<String> LEAKY_LOGGERS = List.of("org.apache.camel.component.properties",
             "org.subethamail.smtp.server.Session");
 
-    static void quietLeakyLoggers() {
+    public static void quietLeakyLoggers() {
         if (LoggerFactory.getILoggerFactory() instanceof LoggerContext logback) {
             for (String name : LEAKY_LOGGERS) {
                 Logger logger = logback.getLogger(name);
@@ -81,14 +63,5 @@ public final class Mailgate {
                 }
             }
         }
-    }
-
-    private static ConfigurationException configurationProblem(Throwable error) {
-        for (Throwable e = error; e != null; e = e.getCause()) {
-            if (e instanceof ConfigurationException config) {
-                return config;
-            }
-        }
-        return null;
     }
 }

@@ -61,7 +61,8 @@ public final class EntraErrors {
         for (Throwable e = error; e != null; e = e.getCause()) {
             if (e instanceof MsalThrottlingException) {
                 return new TokenException(TokenException.Kind.UNREACHABLE,
-                        "Entra ID is throttling token requests (HTTP 429); Mailgate will try again later");
+                        "Entra ID is throttling token requests (HTTP 429); Mailgate will try again later",
+                        "wait a minute and try again");
             }
             if (e instanceof MsalServiceException service) {
                 return fromService(service, entra);
@@ -77,9 +78,10 @@ public final class EntraErrors {
             }
             if (e instanceof CertificateException
                     || e instanceof SSLException && String.valueOf(e.getMessage()).matches("(?is).*(certificate|pkix).*")) {
+                String advice = "check proxies that intercept TLS and mailgate.tls.truststore";
                 return new TokenException(TokenException.Kind.REJECTED, "TLS to Entra ID at " + entra.authorityHost()
                         + " failed (" + oneLine(e.getMessage()) + "): its certificate is not trusted by this Java "
-                        + "runtime; check proxies that intercept TLS and mailgate.tls.truststore");
+                        + "runtime; " + advice, advice);
             }
             if (e instanceof SSLException) {
                 return unreachable(entra, "the TLS connection broke (" + oneLine(e.getMessage()) + ")");
@@ -104,13 +106,14 @@ public final class EntraErrors {
         advice = advice.replace("%client%", entra.clientId()).replace("%tenant%", entra.tenantId());
         String prefix = code == null ? "Entra ID refused the token request (" + e.errorCode() + ")"
                 : "Entra ID refused the token request (AADSTS" + code + ")";
-        return new TokenException(TokenException.Kind.REJECTED, prefix + ": " + advice + ". Entra said: " + description);
+        return new TokenException(TokenException.Kind.REJECTED, prefix + ": " + advice + ". Entra said: " + description,
+                advice);
     }
 
     private static TokenException unreachable(Settings.Entra entra, String why) {
+        String advice = "check DNS, firewall and proxy for outbound HTTPS, and mailgate.entra.authority-host";
         return new TokenException(TokenException.Kind.UNREACHABLE,
-                "cannot reach Entra ID at " + entra.authorityHost() + ": " + why
-                        + "; check DNS, firewall and proxy for outbound HTTPS, and mailgate.entra.authority-host");
+                "cannot reach Entra ID at " + entra.authorityHost() + ": " + why + "; " + advice, advice);
     }
 
     /** Entra's descriptions end with trace and correlation ids over several lines; the first sentence says it. */

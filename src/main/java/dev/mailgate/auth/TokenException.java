@@ -14,13 +14,25 @@ public class TokenException extends RuntimeException {
     }
 
     private final Kind kind;
+    private final String advice;
 
     public TokenException(Kind kind, String message) {
+        this(kind, message, null);
+    }
+
+    /** @param advice what to do about it, when the message's own words are not enough on their own */
+    public TokenException(Kind kind, String message, String advice) {
         super(message, null, false, false);
         this.kind = kind;
+        this.advice = advice;
     }
 
     public Kind kind() {
         return kind;
+    }
+
+    /** The fix alone (the message says it too), or {@code null}. */
+    public String advice() {
+        return advice;
     }
 }

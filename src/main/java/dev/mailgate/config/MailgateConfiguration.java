@@ -3,7 +3,6 @@ package dev.mailgate.config;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -20,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 import io.vertx.core.Vertx;
 
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.apache.camel.CamelConfiguration;
@@ -35,7 +33,6 @@ import org.apache.camel.support.jsse.KeyManagersParameters;
 import org.apache.camel.support.jsse.KeyStoreParameters;
 import org.apache.camel.support.jsse.SSLContextParameters;
 import org.apache.camel.support.jsse.SecureSocketProtocolsParameters;
-import org.apache.camel.support.jsse.TrustManagersParameters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.jms.connection.CachingConnectionFactory;
@@ -106,7 +103,7 @@ public class MailgateConfiguration implements CamelConfiguration {
             trust = Optional.of(sandbox.trustStore());
             banner(settings, sandbox, why);
         } else if (settings.trust().isPresent()) {
-            trust = Optional.of(loadTrustStore(settings.trust().get()));
+            trust = Optional.of(TrustStores.load(settings.trust().get()));
             LOG.warn("TLS: trusting ONLY the certificates in {} (mailgate.tls.truststore) for SMTP and Entra ID, "
                     + "instead of the Java runtime's public CAs", settings.trust().get().file());
         }
@@ -116,7 +113,7 @@ public class MailgateConfiguration implements CamelConfiguration {
 
         TokenCache tokens = new TokenCache(
                 new EntraTokenSource(settings.entra(), ClientCredentials.from(settings.entra()),
-                        trust.map(MailgateConfiguration::sslContext).map(SSLContext::getSocketFactory)),
+                        trust.map(TrustStores::sslContext).map(SSLContext::getSocketFactory)),
                 settings.token().refreshMargin(), settings.token().refreshAhead(), settings.token().failureBackoff(),
                 settings.entra().connectTimeout().plus(settings.entra().readTimeout()).plus(Duration.ofSeconds(5)),
                 Clock.systemUTC(),
@@ -127,7 +124,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, mailSender);
         context.getManagementStrategy().addEventNotifier(new ShutdownCutoff(context, mailSender,
                 settings.delivery().shutdownTimeout()));
-        trust.ifPresent(t -> context.getRegistry().bind(SmtpEndpoint.TLS_BEAN, sslContextParameters(t)));
+        trust.ifPresent(t -> context.getRegistry().bind(SmtpEndpoint.TLS_BEAN, TrustStores.parameters(t)));
 
         TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
         MailRequestValidator validator = new MailRequestValidator(settings.sender(), settings.limits(),
@@ -195,6 +192,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         Map<String, SenderRules> rules = new LinkedHashMap<>();
         settings.senders().forEach((channel, s) -> {
             rules.put(channel, new SenderRules(s.allowed(), s.forced(), s.recipientDomains()));
+            if (channel.equals("cli")) {
+                return;
+            }
             LOG.info("The {} channel sends as {}{}", channel, s.forced().map(f -> f + " only")
                     .orElse(s.allowed().equals(List.of("*")) ? "any sender (mailgate.allowed-senders)"
                             : String.join(", ", s.allowed())),
@@ -301,31 +301,6 @@ public class MailgateConfiguration implements CamelConfiguration {
                 why, sandbox.smtpPort(), sandbox.authorityHost(), settings.sandboxDir().toAbsolutePath(), line);
     }
 
-    private static KeyStore loadTrustStore(Settings.Trust trust) {
-        try (InputStream in = Files.newInputStream(trust.file())) {
-            KeyStore store = KeyStore.getInstance(trust.file().toString().endsWith(".jks") ? "JKS" : "PKCS12");
-            store.load(in, trust.password().toCharArray());
-            return store;
-        } catch (NoSuchFileException e) {
-            throw new ConfigurationException("mailgate.tls.truststore " + trust.file() + " does not exist");
-        } catch (IOException | GeneralSecurityException e) {
-            throw new ConfigurationException("mailgate.tls.truststore " + trust.file() + " cannot be read ("
-                    + e.getMessage() + "); it must be PKCS#12 (or .jks) with mailgate.tls.truststore-password");
-        }
-    }
-
-    private static SSLContext sslContext(KeyStore trust) {
-        try {
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trust);
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, tmf.getTrustManagers(), null);
-            return context;
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     /** TLS 1.2+ for the HTTP listener, with the key and certificate of {@code mailgate.http.tls.keystore}. */
     private static SSLContextParameters listenerTls(Settings.Trust tls) {
         KeyStore keys;
@@ -347,16 +322,6 @@ public class MailgateConfiguration implements CamelConfiguration {
         SSLContextParameters parameters = new SSLContextParameters();
         parameters.setKeyManagers(keyManagers);
         parameters.setSecureSocketProtocols(protocols);
-        return parameters;
-    }
-
-    private static SSLContextParameters sslContextParameters(KeyStore trust) {
-        KeyStoreParameters store = new KeyStoreParameters();
-        store.setKeyStore(trust);
-        TrustManagersParameters trustManagers = new TrustManagersParameters();
-        trustManagers.setKeyStore(store);
-        SSLContextParameters parameters = new SSLContextParameters();
-        parameters.setTrustManagers(trustManagers);
         return parameters;
     }
 }

@@ -46,7 +46,22 @@ public final class FailureClassifier {
 
     /** What to check for an authentication refusal; a 5.7.139 says exactly which switch is off. */
     static String authAdvice(String reply) {
-        if (reply != null && reply.contains("5.7.139")) {
+        String text = reply == null ? "" : reply.toLowerCase(Locale.ROOT);
+        if (text.contains("5.7.139")) {
+            if (text.contains("disabled for the mailbox")) {
+                return "SMTP AUTH is turned off for this mailbox: Set-CASMailbox -Identity <mailbox> "
+                        + "-SmtpClientAuthenticationDisabled $false";
+            }
+            if (text.contains("disabled for the tenant")) {
+                return "SMTP AUTH is turned off for the whole tenant: enable it for the sending mailbox only with "
+                        + "Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false (the mailbox "
+                        + "setting wins), or for everyone with Set-TransportConfig -SmtpClientAuthenticationDisabled $false";
+            }
+            if (text.contains("security defaults")) {
+                return "the tenant's security defaults block SMTP AUTH: turn security defaults off (Entra admin "
+                        + "center > Overview > Properties > Manage security defaults) and protect sign-ins with "
+                        + "Conditional Access instead";
+            }
             return "SMTP AUTH is disabled for the mailbox or the whole tenant: Set-CASMailbox -Identity <mailbox> "
                     + "-SmtpClientAuthenticationDisabled $false (the mailbox setting wins over the tenant's "
                     + "Set-TransportConfig -SmtpClientAuthenticationDisabled); tenants with security defaults on have "
@@ -165,7 +180,7 @@ public final class FailureClassifier {
     }
 
     /** What an SMTP reply code and text (Exchange Online's wording) mean for this message. */
-    Failure smtpReply(int code, String reply) {
+    public Failure smtpReply(int code, String reply) {
         String text = reply.toUpperCase(Locale.ROOT);
         if (code < 0) {
             // Angus Mail's code for "[EOF]": the connection ended before the server replied

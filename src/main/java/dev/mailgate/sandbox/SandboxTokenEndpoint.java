@@ -45,6 +45,7 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String GRAPH = "https://graph.microsoft.com";
     private static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
     private final SandboxTokens tokens;
@@ -55,6 +56,11 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
     private final List<String> issued = new CopyOnWriteArrayList<>();
     private volatile Duration lifetime = Duration.ofSeconds(3599);
     private volatile Duration delay = Duration.ZERO;
+    private volatile Refusal refusal;
+
+    /** An error Entra ID answers every request with, e.g. AADSTS7000222 for an expired client secret. */
+    private record Refusal(int status, String error, int code, String description) {
+    }
 
     public SandboxTokenEndpoint(SSLContext tls, SandboxTokens tokens, Registration registration) {
         this.tokens = tokens;
@@ -99,6 +105,14 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
         this.lifetime = lifetime;
     }
 
+    /**
+     * Answers every request from now on with Entra's error {@code AADSTS<code>} (an expired secret: 401,
+     * {@code invalid_client}, 7000222); {@code code} 0 lifts it.
+     */
+    public void refuse(int status, String error, int code, String description) {
+        this.refusal = code == 0 ? null : new Refusal(status, error, code, description);
+    }
+
     /** Makes every answer wait, like an Entra ID under load. */
     public void delay(Duration delay) {
         this.delay = delay;
@@ -126,6 +140,11 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
                 return;
             }
             Map<String, String> form = form(exchange.getRequestBody());
+            Refusal refused = refusal;
+            if (refused != null) {
+                error(exchange, refused.status(), refused.error(), refused.code(), refused.description());
+                return;
+            }
             String tenant = path[1];
             if (!tenant.equals(tokens.tenantId())) {
                 error(exchange, 400, "invalid_request", 90002, "Tenant '" + tenant + "' not found. Check to make "
@@ -147,7 +166,10 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
                 return;
             }
             String scope = form.getOrDefault("scope", "");
-            if (!scope.contains(SandboxTokens.AUDIENCE + "/.default")) {
+            // Entra issues a token for whichever resource the scope names; Microsoft Graph's has no SMTP roles
+            String audience = scope.contains(SandboxTokens.AUDIENCE + "/.default") ? SandboxTokens.AUDIENCE
+                    : scope.contains(GRAPH + "/.default") ? GRAPH : null;
+            if (audience == null) {
                 error(exchange, 400, "invalid_scope", 70011, "The provided request must include a 'scope' input "
                         + "parameter. The provided value for the input parameter 'scope' is not valid: '" + scope
                         + "'.");
@@ -157,7 +179,7 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
             body.put("token_type", "Bearer");
             body.put("expires_in", lifetime.toSeconds());
             body.put("ext_expires_in", lifetime.toSeconds());
-            String token = tokens.issue(clientId, lifetime);
+            String token = tokens.issue(clientId, audience, lifetime);
             issued.add(token);
             body.put("access_token", token);
             reply(exchange, 200, body);

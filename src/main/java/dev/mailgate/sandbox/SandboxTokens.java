@@ -35,6 +35,7 @@ public final class SandboxTokens {
     private final byte[] key = new byte[32];
     private final String tenantId;
     private final Clock clock;
+    private volatile List<String> roles = List.of(SEND_AS_APP);
 
     public SandboxTokens(String tenantId, Clock clock) {
         new SecureRandom().nextBytes(key);
@@ -46,10 +47,23 @@ public final class SandboxTokens {
         return tenantId;
     }
 
+    /**
+     * The application roles issued tokens carry from now on: {@code SMTP.SendAsApp} when admin consent was granted,
+     * none when it was not.
+     */
+    public void roles(List<String> granted) {
+        this.roles = List.copyOf(granted);
+    }
+
     public String issue(String clientId, Duration lifetime) {
+        return issue(clientId, AUDIENCE, lifetime);
+    }
+
+    /** A token for {@code audience}; only Exchange Online's ({@link #AUDIENCE}) carry the configured roles. */
+    public String issue(String clientId, String audience, Duration lifetime) {
         long now = clock.instant().getEpochSecond();
         Map<String, Object> claims = new LinkedHashMap<>();
-        claims.put("aud", AUDIENCE);
+        claims.put("aud", audience);
         claims.put("iss", "https://sts.windows.net/" + tenantId + "/");
         claims.put("iat", now);
         claims.put("nbf", now);
@@ -57,7 +71,7 @@ public final class SandboxTokens {
         claims.put("appid", clientId);
         claims.put("idtyp", "app");
         claims.put("oid", UUID.nameUUIDFromBytes(clientId.getBytes(StandardCharsets.UTF_8)).toString());
-        claims.put("roles", List.of(SEND_AS_APP));
+        claims.put("roles", AUDIENCE.equals(audience) ? roles : List.of());
         claims.put("tid", tenantId);
         claims.put("ver", "1.0");
         claims.put("jti", UUID.randomUUID().toString());

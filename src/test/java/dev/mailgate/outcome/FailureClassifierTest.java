@@ -320,9 +320,20 @@ class FailureClassifierTest {
 
     @Test
     void a_5_7_139_names_the_smtp_auth_switch_to_turn_on() {
-        Failure f = classifier.smtpReply(535, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
-                + "disabled for the Mailbox.");
+        Failure mailbox = classifier.smtpReply(535, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication "
+                + "is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.");
+        Failure tenant = classifier.smtpReply(535, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication "
+                + "is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.");
+        Failure defaults = classifier.smtpReply(535, "535 5.7.139 Authentication unsuccessful, user is locked by your "
+                + "organization's security defaults policy. Contact your administrator.");
+        Failure unspecific = classifier.smtpReply(535, "535 5.7.139 Authentication unsuccessful, the request did not "
+                + "meet the criteria to be authenticated successfully. Contact your administrator.");
 
-        assertThat(f.advice()).contains("Set-CASMailbox", "-SmtpClientAuthenticationDisabled $false", "security defaults");
+        assertThat(mailbox.advice()).contains("Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false")
+                .doesNotContain("Set-TransportConfig");
+        assertThat(tenant.advice()).contains("Set-TransportConfig -SmtpClientAuthenticationDisabled $false",
+                "Set-CASMailbox");
+        assertThat(defaults.advice()).contains("security defaults", "Conditional Access").doesNotContain("Set-CASMailbox");
+        assertThat(unspecific.advice()).contains("Set-CASMailbox", "Set-TransportConfig", "security defaults");
     }
 }

@@ -1,0 +1,125 @@
+package dev.mailgate.auth;
+
+import java.io.IOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * What an Entra ID access token says about itself: the claims of its (unverified) JWT payload. Read to explain
+ * a token to an operator, never to trust it: Exchange Online checks the signature.
+ *
+ * @param audience {@code aud}
+ * @param roles    {@code roles}: application permissions granted with admin consent (client credentials)
+ * @param scopes   {@code scp}: delegated permissions (a user's token, not what Mailgate asks for)
+ * @param tenantId {@code tid}
+ * @param appId    {@code appid} (v1 tokens) or {@code azp} (v2)
+ */
+public record TokenClaims(String audience, List<String> roles, List<String> scopes, String tenantId, String appId,
+        String appName, Instant issuedAt, Instant expiresAt) {
+
+    /** The audience of tokens for Exchange Online (its resource id may also appear as a GUID). */
+    public static final String EXCHANGE_AUDIENCE = "https://outlook.office365.com";
+    public static final String EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000";
+    public static final String SEND_AS_APP = "SMTP.SendAsApp";
+    public static final String SEND = "SMTP.Send";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A problem with what the token grants, and what to do about it. */
+    public record Problem(String claim, String finding, String fix) {
+    }
+
+    /**
+     * The claims of {@code token}, or empty when it is not a readable JWT (Entra may issue opaque tokens for some
+     * resources; Exchange Online's are JWTs).
+     */
+    public static Optional<TokenClaims> of(String token) {
+        String[] parts = token == null ? new String[0] : token.split("\\.");
+        if (parts.length != 3) {
+            return Optional.empty();
+        }
+        try {
+            JsonNode claims = JSON.readTree(Base64.getUrlDecoder().decode(parts[1]));
+            if (!claims.isObject()) {
+                return Optional.empty();
+            }
+            String appId = claims.hasNonNull("appid") ? claims.get("appid").asText() : claims.path("azp").asText("");
+            return Optional.of(new TokenClaims(audience(claims.path("aud")), strings(claims.path("roles")),
+                    scopes(claims.path("scp")), claims.path("tid").asText(""), appId,
+                    claims.path("app_displayname").asText(""), instant(claims.path("iat")),
+                    instant(claims.path("exp"))));
+        } catch (IOException | IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    public boolean audienceIsExchange() {
+        String a = audience.toLowerCase(Locale.ROOT).replaceAll("/+$", "");
+        return a.equals(EXCHANGE_AUDIENCE) || a.equals(EXCHANGE_APP_ID) || a.equals("https://outlook.office.com");
+    }
+
+    /**
+     * Why this token will not open an SMTP session for the app configured with {@code clientId} in
+     * {@code tenantId} (a GUID, or a domain that cannot be compared), or nothing.
+     */
+    public List<Problem> problems(String configuredClientId, String configuredTenant) {
+        List<Problem> problems = new ArrayList<>();
+        if (!audienceIsExchange()) {
+            problems.add(new Problem("aud", "the token is for " + (audience.isEmpty() ? "no audience" : audience)
+                    + ", not Exchange Online (" + EXCHANGE_AUDIENCE + ")",
+                    "set mailgate.entra.scope=https://outlook.office365.com/.default (not Microsoft Graph's scope)"));
+        }
+        if (!scopes.isEmpty() && roles.isEmpty()) {
+            problems.add(new Problem("scp", "the token carries delegated scopes (" + String.join(" ", scopes)
+                    + ") instead of application roles", "Mailgate sends as an application: add the application "
+                            + "permission SMTP.SendAsApp (not the delegated SMTP.Send) and grant admin consent"));
+        } else if (!roles.contains(SEND_AS_APP) && !scopes.contains(SEND)) {
+            problems.add(new Problem("roles", "the token has no " + SEND_AS_APP + " role"
+                    + (roles.isEmpty() ? " (no roles at all)" : " (roles: " + String.join(", ", roles) + ")"),
+                    "in App registrations > API permissions, add Office 365 Exchange Online > Application "
+                            + "permissions > SMTP.SendAsApp, then press \"Grant admin consent\""));
+        }
+        if (isGuid(configuredTenant) && !tenantId.isEmpty() && !tenantId.equalsIgnoreCase(configuredTenant)) {
+            problems.add(new Problem("tid", "the token was issued by tenant " + tenantId + ", not the configured "
+                    + configuredTenant, "set mailgate.entra.tenant-id to the tenant that holds the mailboxes"));
+        }
+        if (!appId.isEmpty() && configuredClientId != null && !appId.equalsIgnoreCase(configuredClientId)) {
+            problems.add(new Problem("appid", "the token was issued to app " + appId + ", not the configured "
+                    + configuredClientId, "check mailgate.entra.client-id"));
+        }
+        return problems;
+    }
+
+    static boolean isGuid(String value) {
+        return value != null && value.matches("(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    }
+
+    private static String audience(JsonNode aud) {
+        if (aud.isArray()) {
+            return aud.size() == 0 ? "" : aud.get(0).asText();
+        }
+        return aud.asText("");
+    }
+
+    private static List<String> strings(JsonNode array) {
+        List<String> values = new ArrayList<>();
+        array.forEach(v -> values.add(v.asText()));
+        return List.copyOf(values);
+    }
+
+    private static List<String> scopes(JsonNode scp) {
+        String text = scp.asText("").trim();
+        return text.isEmpty() ? List.of() : List.of(text.split("\\s+"));
+    }
+
+    private static Instant instant(JsonNode seconds) {
+        return seconds.isNumber() ? Instant.ofEpochSecond(seconds.asLong()) : null;
+    }
+}

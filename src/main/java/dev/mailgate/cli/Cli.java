@@ -1,0 +1,113 @@
+package dev.mailgate.cli;
+
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.apache.camel.main.Main;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+import dev.mailgate.Mailgate;
+import dev.mailgate.config.ConfigurationException;
+
+/**
+ * {@code java -jar mailgate.jar [run|send|token|doctor]}: the gateway (the default) and the operator's one-shot
+ * commands, all reading the same settings.
+ */
+@Command(name = "mailgate", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+        description = "Mail gateway: outbox, JMS and HTTP requests delivered through Exchange Online SMTP with "
+                + "OAuth2 (XOAUTH2). With no command, runs the gateway.",
+        subcommands = {Cli.Run.class, SendCommand.class, TokenCommand.class, DoctorCommand.class,
+                CommandLine.HelpCommand.class},
+        exitCodeOnInvalidInput = ExitCodes.USAGE, exitCodeOnExecutionException = ExitCodes.SOFTWARE)
+public final class Cli implements Callable<Integer> {
+
+    @Mixin
+    Overrides overrides;
+
+    /** Runs the command line of this process and returns its exit code. */
+    public static int execute(String... args) {
+        Logs.standalone = true;
+        return commandLine().execute(args);
+    }
+
+    /**
+     * The command line, ready to {@code execute}: usage errors exit with 64, a wrong setting with 78, anything
+     * unexpected with 70. Run in-process (tests), the commands leave the logging as it is.
+     */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Cli());
+        for (CommandLine sub : cli.getSubcommands().values()) {
+            sub.getCommandSpec().exitCodeOnInvalidInput(ExitCodes.USAGE);
+            sub.getCommandSpec().exitCodeOnExecutionException(ExitCodes.SOFTWARE);
+        }
+        cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {
+            ConfigurationException config = configurationProblem(e);
+            if (config != null) {
+                commandLine.getErr().println(config.getMessage());
+                return ExitCodes.CONFIG;
+            }
+            commandLine.getErr().println("Mailgate failed: " + e);
+            e.printStackTrace(commandLine.getErr());
+            return ExitCodes.SOFTWARE;
+        });
+        return cli;
+    }
+
+    @Override
+    public Integer call() {
+        return run(overrides.map());
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = {"Run the gateway (the default command): the outbox folder, the JMS queue and the HTTP API, "
+                    + "delivering through Exchange Online, or the sandbox when no tenant is configured.",
+                    "Stop it with Ctrl-C: sends in progress finish, everything else stays pending."},
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:stopped normally", "70:an unexpected error stopped it", "78:a setting is wrong"})
+    static final class Run implements Callable<Integer> {
+        @Mixin
+        Overrides overrides;
+
+        @Override
+        public Integer call() {
+            return run(overrides.map());
+        }
+    }
+
+    private static int run(Map<String, String> overrides) {
+        Main main = Mailgate.gateway(overrides);
+        try {
+            main.run();
+        } catch (Exception e) {
+            ConfigurationException config = configurationProblem(e);
+            if (config != null) {
+                System.err.println(config.getMessage());
+                return ExitCodes.CONFIG;
+            }
+            System.err.println("Mailgate could not start:");
+            e.printStackTrace();
+            return ExitCodes.SOFTWARE;
+        }
+        return main.getExitCode();
+    }
+
+    static ConfigurationException configurationProblem(Throwable error) {
+        for (Throwable e = error; e != null; e = e.getCause()) {
+            if (e instanceof ConfigurationException config) {
+                return config;
+            }
+        }
+        return null;
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String version = Cli.class.getPackage().getImplementationVersion();
+            return new String[] {"mailgate " + (version == null ? "(development build)" : version)};
+        }
+    }
+}

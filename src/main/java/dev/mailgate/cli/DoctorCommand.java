@@ -1,0 +1,151 @@
+package dev.mailgate.cli;
+
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Help.Ansi;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import dev.mailgate.config.ConfigurationException;
+import dev.mailgate.doctor.Check;
+import dev.mailgate.doctor.Doctor;
+
+/** {@code mailgate doctor}: why sending does not work, and the fix. */
+@Command(name = "doctor", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Walk the whole sending conversation against the configured tenant and mailbox, step by "
+                + "step: configuration, DNS and TCP to the SMTP host, STARTTLS and certificate, EHLO capabilities, "
+                + "token acquisition, token claims, AUTH XOAUTH2, MAIL FROM, and optionally a test message.",
+                "Each failure names the likely cause and the exact fix. The token is never shown."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:every step passed (warnings allowed)", "69:the SMTP server or Entra ID cannot be reached",
+                "78:a step failed because of the configuration, the tenant or the mailbox"})
+final class DoctorCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--send-to", paramLabel = "ADDRESS", description = "Also send a short test message to ADDRESS.")
+    String sendTo;
+
+    @Option(names = "--mailbox", paramLabel = "ADDRESS",
+            description = "The sending mailbox to check (default: mailgate.sender).")
+    String mailbox;
+
+    @Option(names = "--json", description = "Print the report as JSON.")
+    boolean json;
+
+    @Option(names = "--color", paramLabel = "WHEN", defaultValue = "auto",
+            description = "Colour the report: auto (when standard output is a terminal and NO_COLOR is not set), "
+                    + "always, never. Default: ${DEFAULT-VALUE}.")
+    Colour color;
+
+    enum Colour { auto, always, never }
+
+    @Option(names = "--verbose", description = "Show the libraries' log lines (on standard error).")
+    boolean verbose;
+
+    @Mixin
+    Overrides overrides;
+
+    @Override
+    public Integer call() throws Exception {
+        Logs.forCommand(verbose);
+        PrintWriter out = spec.commandLine().getOut();
+        Target target;
+        try {
+            target = Target.open(overrides.map());
+        } catch (ConfigurationException e) {
+            Check failed = new Check("configuration", Check.Status.FAIL, "the settings cannot be read", e.getMessage(),
+                    "fix the settings named (mailgate.properties, environment variables or --set), then run doctor "
+                            + "again", List.of(), false);
+            Doctor.Report report = new Doctor.Report("?", "?", "?", "?", List.of(failed));
+            print(out, report, false);
+            return ExitCodes.CONFIG;
+        }
+        try (target) {
+            String sender = mailbox != null ? mailbox : target.settings.sender().orElse("");
+            Doctor.Report report = new Doctor(new Doctor.Options(target.settings, target::tokenSource,
+                    target.smtpTls(), sender, Optional.ofNullable(sendTo))).run();
+            print(out, report, target.sandbox());
+            return report.exitCode();
+        }
+    }
+
+    private void print(PrintWriter out, Doctor.Report report, boolean sandbox) throws Exception {
+        if (json) {
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("passed", report.passed());
+            body.put("sandbox", sandbox);
+            body.put("server", report.server());
+            body.put("mailbox", report.mailbox());
+            body.put("tenantId", report.tenant());
+            body.put("clientId", report.clientId());
+            body.put("exitCode", report.exitCode());
+            body.put("checks", report.checks());
+            out.println(TokenCommand.write(body));
+            return;
+        }
+        Ansi ansi = ansi();
+        out.println(ansi.string("@|bold Mailgate doctor|@") + ": " + report.server() + " as " + report.mailbox()
+                + ", tenant " + report.tenant() + ", app " + report.clientId());
+        if (sandbox) {
+            out.println("Sandbox: checking the embedded servers (no tenant is configured; set "
+                    + "mailgate.entra.tenant-id to check yours).");
+        }
+        out.println();
+        for (Check check : report.checks()) {
+            out.println(" " + status(ansi, check.status()) + "  " + String.format("%-14s", check.step())
+                    + check.summary());
+            if (check.cause() != null) {
+                out.println("       " + ansi.string("@|bold cause:|@") + " " + check.cause());
+            }
+            if (check.fix() != null) {
+                out.println("       " + ansi.string("@|bold fix:|@") + "   " + check.fix());
+            }
+            for (String line : check.transcript()) {
+                out.println("         " + ansi.string("@|faint " + escape(line) + "|@"));
+            }
+        }
+        out.println();
+        Optional<Check> failure = report.firstFailure();
+        if (failure.isEmpty()) {
+            out.println(ansi.string("@|bold,green All checks passed.|@")
+                    + (report.checks().stream().anyMatch(c -> c.status() == Check.Status.WARN)
+                            ? " Read the warnings above." : ""));
+        } else {
+            long failed = report.checks().stream().filter(c -> c.status() == Check.Status.FAIL).count();
+            out.println(ansi.string("@|bold,red " + failed + " check(s) failed|@") + "; start with "
+                    + failure.get().step() + ": " + failure.get().fix());
+        }
+    }
+
+    private static String status(Ansi ansi, Check.Status status) {
+        return switch (status) {
+            case PASS -> ansi.string("@|bold,green PASS|@");
+            case WARN -> ansi.string("@|bold,yellow WARN|@");
+            case FAIL -> ansi.string("@|bold,red FAIL|@");
+            case SKIP -> ansi.string("@|faint SKIP|@");
+        };
+    }
+
+    private Ansi ansi() {
+        return switch (color) {
+            case always -> Ansi.ON;
+            case never -> Ansi.OFF;
+            case auto -> System.getenv("NO_COLOR") != null || System.console() == null ? Ansi.OFF : Ansi.AUTO;
+        };
+    }
+
+    /** picocli's markup ends at {@code |@}; server text must not end it early. */
+    private static String escape(String text) {
+        return text.replace("|@", "| @").replace("@|", "@ |");
+    }
+}

@@ -1,0 +1,18 @@
+package dev.mailgate.cli;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import picocli.CommandLine.Option;
+
+/** {@code --set key=value}: any setting for this run only, over files and environment variables. */
+final class Overrides {
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", mapFallbackValue = "",
+            description = "Override a setting for this run (repeatable), e.g. --set mailgate.sender=app@contoso.com")
+    Map<String, String> values = new LinkedHashMap<>();
+
+    Map<String, String> map() {
+        return values == null ? Map.of() : Map.copyOf(values);
+    }
+}
