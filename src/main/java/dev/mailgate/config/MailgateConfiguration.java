@@ -58,9 +58,12 @@ import dev.mailgate.channel.outbox.OutboxChannel;
 import dev.mailgate.channel.outbox.OutboxFiles;
 import dev.mailgate.channel.outbox.OutboxRoutes;
 import dev.mailgate.compose.MimeComposer;
+import dev.mailgate.outcome.DeliveryLog;
 import dev.mailgate.outcome.DeliveryPolicy;
 import dev.mailgate.outcome.FailureClassifier;
 import dev.mailgate.outcome.JdbcJournal;
+import dev.mailgate.ops.HealthChecks;
+import dev.mailgate.ops.Metrics;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.render.TemplateRenderer;
 import dev.mailgate.request.AttachmentRoot;
@@ -84,6 +87,8 @@ public class MailgateConfiguration implements CamelConfiguration {
 
     /** The journal in Camel's registry, for the HTTP API's state queries and for tests. */
     public static final String JOURNAL_BEAN = "mailgateJournal";
+    /** The metrics ({@link Metrics}), for tests and for routes that add their own. */
+    public static final String METRICS_BEAN = "mailgateMetrics";
 
     private static final Logger LOG = LoggerFactory.getLogger(MailgateConfiguration.class);
 
@@ -133,25 +138,38 @@ public class MailgateConfiguration implements CamelConfiguration {
         Settings.Smtp smtp = settings.smtp();
         MailboxPacing pacing = new MailboxPacing(settings.limits(), settings.delivery(), journal, Clock.systemUTC());
         FailureClassifier classifier = new FailureClassifier();
-        context.addRoutes(new DeliveryPolicy(settings.delivery(), classifier, journal, pacing, Clock.systemUTC()));
+        Metrics metrics = new Metrics();
+        context.getRegistry().bind(METRICS_BEAN, metrics);
+        metrics.token(tokens);
+        metrics.mailboxes(pacing);
+        metrics.outbox(settings.outbox().dir());
+        DeliveryLog deliveryLog = new DeliveryLog(metrics.registry());
+        context.addRoutes(new DeliveryPolicy(settings.delivery(), classifier, journal, pacing, deliveryLog,
+                Clock.systemUTC()));
         context.addService(new MailboxProbe(pacing, mailSender, classifier, settings.delivery().authProbeInterval(),
                 context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "mailgate-probe")));
         // Camel's health registry takes the checks it finds in the bean registry
-        MailboxHealthCheck mailboxHealth = new MailboxHealthCheck(pacing, journal);
+        MailboxHealthCheck mailboxHealth = new MailboxHealthCheck(pacing, journal, deliveryLog);
         mailboxHealth.setCamelContext(context);
         context.getRegistry().bind(MailboxHealthCheck.ID + "HealthCheck", mailboxHealth);
-        context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer), journal, pacing,
+        context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer), journal, pacing, deliveryLog,
                 SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
         // every channel hands its requests to the durable queue; the JMS route is the one that sends
         Uploads uploads = new Uploads(settings.jms().attachmentsDir());
         OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null);
         ProducerTemplate producer = context.createProducerTemplate();
-        jms(context, settings, validator, journal, uploads, outboxFiles, producer);
+        Broker broker = jms(context, settings, validator, journal, uploads, outboxFiles, producer);
+        if (broker.embedded() != null) {
+            String queue = settings.jms().queue();
+            metrics.queueDepth(broker.embedded(), b -> b.messageCount(queue));
+        }
+        HealthChecks.register(context, settings.sandbox(), smtp.host() + ":" + smtp.port(), tokens, journal,
+                () -> broker.connections().createConnection().close(), settings.outbox().dir());
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
                 validator.forChannel("outbox"), journal, outboxFiles, uploads, producer, settings.jms().queue());
         context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
         if (settings.http().enabled()) {
-            http(context, settings, validator, journal, uploads, producer);
+            http(context, settings, validator, journal, uploads, producer, metrics);
         }
         loadUserRoutes(context, settings.routesDir());
     }
@@ -161,7 +179,7 @@ public class MailgateConfiguration implements CamelConfiguration {
      * ({@code 413} beyond it), uploads kept out of the working directory.
      */
     private static void http(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal,
-            Uploads uploads, ProducerTemplate producer) throws Exception {
+            Uploads uploads, ProducerTemplate producer, Metrics metrics) throws Exception {
         Settings.Http http = settings.http();
         Ports.requireFree("mailgate.http.port", http.host(), http.port(), "another program listens there; set "
                 + "mailgate.http.port to a free port (or mailgate.http.enabled=false)");
@@ -182,7 +200,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.addService(new VertxPlatformHttpServer(server), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
         context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, producer,
-                settings.jms().queue())));
+                settings.jms().queue()), metrics::scrape));
         LOG.info("HTTP API on {}://{}:{}{} ({} API key(s))", http.tlsKeystore().isPresent() ? "https" : "http",
                 http.host(), http.port(), HttpApi.BASE, keys.count());
     }
@@ -224,16 +242,22 @@ public class MailgateConfiguration implements CamelConfiguration {
         return journal;
     }
 
+    /** The embedded broker (null when external) and the connections to whichever broker is used. */
+    private record Broker(EmbeddedBroker embedded, jakarta.jms.ConnectionFactory connections) {
+    }
+
     /** The broker (embedded unless mailgate.jms.url is set), the jms component, and the JMS channel template. */
-    private static void jms(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal,
+    private static Broker jms(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal,
             Uploads uploads, OutboxFiles outboxFiles, ProducerTemplate producer) throws Exception {
         Settings.Jms jms = settings.jms();
         ActiveMQConnectionFactory broker;
+        EmbeddedBroker embedded = null;
         if (settings.broker().embedded()) {
             String password = settings.broker().password().orElseGet(() -> GeneratedSecret.in(
                     settings.dataDir().resolve("broker-password"), "password for the embedded broker",
                     "MAILGATE_BROKER_PASSWORD"));
-            context.addService(new EmbeddedBroker(settings.broker(), jms, password), true, true);
+            embedded = new EmbeddedBroker(settings.broker(), jms, password);
+            context.addService(embedded, true, true);
             broker = new ActiveMQConnectionFactory(EmbeddedBroker.IN_VM, settings.broker().user(), password);
         } else {
             LOG.info("JMS: using the external broker at {}", jms.url().orElseThrow());
@@ -252,6 +276,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         Files.createDirectories(jms.attachmentsDir());
         context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, uploads, outboxFiles, producer,
                 jms.deadLetterQueue())));
+        return new Broker(embedded, connections);
     }
 
     /** Closes a resource when Camel stops. */

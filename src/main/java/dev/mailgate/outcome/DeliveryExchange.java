@@ -23,6 +23,7 @@ public final class DeliveryExchange {
     private static final String FIRST_SEEN = "mailgate.firstSeen";
     private static final String PACED_SLOT = "mailgate.pacedSlot";
     private static final String MAILBOX = "mailgate.mailbox";
+    private static final String ATTEMPT_STARTED = "mailgate.attemptStarted";
 
     private DeliveryExchange() {
     }
@@ -110,6 +111,13 @@ public final class DeliveryExchange {
     public static void attempt(Exchange exchange) {
         Integer done = exchange.getProperty(ATTEMPTS, Integer.class);
         exchange.setProperty(ATTEMPTS, done == null ? 1 : done + 1);
+        exchange.setProperty(ATTEMPT_STARTED, System.nanoTime());
+    }
+
+    /** How long the current attempt has taken so far, or {@code null} when no attempt was made. */
+    public static java.time.Duration attemptDuration(Exchange exchange) {
+        Long started = exchange.getProperty(ATTEMPT_STARTED, Long.class);
+        return started == null ? null : java.time.Duration.ofNanos(System.nanoTime() - started);
     }
 
     /** 1 for the first try, 2 after one retry, and so on. */

@@ -36,14 +36,16 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
     private final FailureClassifier classifier;
     private final Journal journal;
     private final MailboxPacing mailboxes;
+    private final DeliveryLog log;
     private final Clock clock;
 
     public DeliveryPolicy(Settings.Delivery delivery, FailureClassifier classifier, Journal journal,
-            MailboxPacing mailboxes, Clock clock) {
+            MailboxPacing mailboxes, DeliveryLog log, Clock clock) {
         this.delivery = delivery;
         this.classifier = classifier;
         this.journal = journal;
         this.mailboxes = mailboxes;
+        this.log = log;
         this.clock = clock;
     }
 
@@ -77,6 +79,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
             if (DeliveryExchange.handler(exchange).later(exchange, probe)) {
                 hold(mailbox, failure);
                 Journal.quietly(journal, ref, j -> j.retrying(ref, attempts, failure, probe));
+                log.retrying(ref, mailbox, attempts, failure, probe, DeliveryExchange.attemptDuration(exchange));
                 return;
             }
         }
@@ -87,15 +90,12 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
                         && !nextAttempt.isAfter(DeliveryExchange.firstSeen(exchange).plus(delivery.giveUpAfter()));
         if (keepTrying && DeliveryExchange.handler(exchange).later(exchange, nextAttempt)) {
             Journal.quietly(journal, ref, j -> j.retrying(ref, attempts, failure, nextAttempt));
-            LOG.warn("{} [{}] attempt {} failed ({}: {}{}); next attempt at {}", ref.source(), ref.id(), attempts,
-                    failure.category().label(), failure.reason(),
-                    failure.serverReply() == null ? "" : ", server said: " + failure.serverReply(), nextAttempt);
+            log.retrying(ref, mailbox, attempts, failure, nextAttempt, DeliveryExchange.attemptDuration(exchange));
             return;
         }
         Journal.quietly(journal, ref, j -> j.failed(ref, attempts, failure));
-        LOG.warn("Not sent: {} [{}] after {} attempt(s): {}: {}{}. Fix: {}", ref.source(), ref.id(), attempts,
-                failure.category().label(), failure.reason(),
-                failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")", failure.advice());
+        log.failed(ref, mailbox, DeliveryExchange.attemptsMade(exchange), failure,
+                DeliveryExchange.attemptDuration(exchange));
         DeliveryExchange.handler(exchange).failed(exchange, failure);
     }
 
@@ -112,6 +112,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         if (!DeliveryExchange.handler(exchange).later(exchange, notYet.at())) {
             throw new IllegalStateException("channel of " + ref.source() + " cannot wait for its mailbox");
         }
+        log.waited(DeliveryExchange.mailbox(exchange), notYet.kind().name().toLowerCase(java.util.Locale.ROOT));
         switch (notYet.kind()) {
             case QUOTA -> {
                 Failure deferral = new Failure(Failure.Category.QUOTA, notYet.getMessage(), "nothing to do: "

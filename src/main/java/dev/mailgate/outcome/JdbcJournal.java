@@ -40,6 +40,18 @@ public final class JdbcJournal implements Journal {
     }
 
     /** Creates or upgrades the schema. */
+    @Override
+    public void check() {
+        try (java.sql.Connection connection = dataSource.getConnection()) {
+            if (!connection.isValid(2)) {
+                throw new JournalException("the journal database does not answer", null);
+            }
+        } catch (java.sql.SQLException e) {
+            throw new JournalException("the journal database cannot be reached: " + dev.mailgate.Text.oneLine(
+                    e.getMessage()), e);
+        }
+    }
+
     public JdbcJournal migrate() {
         Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load().migrate();
         return this;

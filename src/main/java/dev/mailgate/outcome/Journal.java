@@ -67,6 +67,10 @@ public interface Journal {
     /** Ids of the requests sent as {@code sender} that have no outcome yet (queued, sending or retrying), oldest first. */
     List<String> waiting(String sender);
 
+    /** Checks that the journal's database answers; throws when it does not. */
+    default void check() {
+    }
+
     /**
      * Records a step of the delivery path. The journal is a record, not the means of delivery: if its database
      * fails, the mail still goes out (or stays queued) and the failure is logged.

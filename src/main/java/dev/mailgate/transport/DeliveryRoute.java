@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.compose.OutgoingMessage;
 import dev.mailgate.outcome.DeliveryExchange;
+import dev.mailgate.outcome.DeliveryLog;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.outcome.Receipt;
 import dev.mailgate.request.MailRequest;
@@ -39,6 +40,7 @@ public final class DeliveryRoute extends RouteBuilder {
     private final MimeComposer composer;
     private final Journal journal;
     private final MailboxPacing pacing;
+    private final DeliveryLog log;
     private final String smtpUri;
     private final String server;
     private final boolean sandbox;
@@ -46,11 +48,12 @@ public final class DeliveryRoute extends RouteBuilder {
     private final Set<String> sending = ConcurrentHashMap.newKeySet();
 
     public DeliveryRoute(MailRequestValidator validator, MimeComposer composer, Journal journal, MailboxPacing pacing,
-            String smtpUri, String server, boolean sandbox) {
+            DeliveryLog log, String smtpUri, String server, boolean sandbox) {
         this.validator = validator;
         this.composer = composer;
         this.journal = journal;
         this.pacing = pacing;
+        this.log = log;
         this.smtpUri = smtpUri;
         this.server = server;
         this.sandbox = sandbox;
@@ -122,9 +125,7 @@ public final class DeliveryRoute extends RouteBuilder {
         Receipt receipt = new Receipt(message.id(), message.getMessageID(), message.mailbox(),
                 message.getAllRecipients().length, message.serverReply(), Instant.now(), server,
                 DeliveryExchange.attempts(exchange), sandbox);
-        LOG.info("Sent: {} [{}] as {} from {} to {} recipient(s) via {}{}: {}", DeliveryExchange.source(exchange),
-                receipt.id(), receipt.messageId(), receipt.mailbox(), receipt.recipients(), server,
-                sandbox ? " (SANDBOX: nothing left this machine)" : "", receipt.serverReply());
+        log.sent(DeliveryExchange.ref(exchange).channel(), receipt, DeliveryExchange.attemptDuration(exchange));
         Journal.Ref ref = DeliveryExchange.ref(exchange);
         Journal.quietly(journal, ref, j -> j.sent(ref, receipt));
         try {

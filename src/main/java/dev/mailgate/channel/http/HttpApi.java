@@ -173,8 +173,8 @@ public final class HttpApi {
 
     /**
      * {@code GET /api/v1/health}: every Camel health check (Mailgate's own, such as the held mailboxes, and Camel's
-     * routes and consumers), {@code 200} when all are up and {@code 503} when one is down. A check that is down says
-     * why, with its details; one that is up just says so.
+     * routes and consumers), {@code 200} when all are up and {@code 503} when one is down. Each check shows its
+     * details (token validity, each mailbox's last success and failure, ...); one that is down also says why.
      */
     public void health(Exchange exchange) {
         ObjectNode body = JSON.createObjectNode();
@@ -184,11 +184,10 @@ public final class HttpApi {
             ObjectNode check = checks.addObject();
             check.put("id", result.getCheck().getId());
             check.put("status", result.getState().name());
-            if (result.getState() == HealthCheck.State.UP) {
-                continue;
+            if (result.getState() != HealthCheck.State.UP) {
+                body.put("status", "DOWN");
+                result.getMessage().ifPresent(m -> check.put("message", m));
             }
-            body.put("status", "DOWN");
-            result.getMessage().ifPresent(m -> check.put("message", m));
             ObjectNode details = check.putObject("details");
             new TreeMap<>(result.getDetails()).forEach((k, v) -> {
                 // Camel's bookkeeping about the check itself is not news to an operator

@@ -11,9 +11,12 @@ public final class HttpRoutes extends RouteBuilder {
     private static final String HEADERS = "&headerFilterStrategy=#" + ResponseHeaders.BEAN;
 
     private final HttpApi api;
+    private final java.util.function.Supplier<String> metrics;
 
-    public HttpRoutes(HttpApi api) {
+    /** @param metrics the metrics in Prometheus' text format, served at {@code /metrics} (API key required) */
+    public HttpRoutes(HttpApi api, java.util.function.Supplier<String> metrics) {
         this.api = api;
+        this.metrics = metrics;
     }
 
     @Override
@@ -28,6 +31,10 @@ public final class HttpRoutes extends RouteBuilder {
                 .process(e -> api.probe(e, true));
         from("platform-http:" + HttpApi.READINESS + "?httpMethodRestrict=GET" + HEADERS).routeId("http-readiness")
                 .process(e -> api.probe(e, false));
+        from("platform-http:/metrics?httpMethodRestrict=GET" + HEADERS).routeId("http-metrics")
+                .removeHeaders("*")
+                .setHeader("Content-Type", constant("text/plain; version=0.0.4; charset=utf-8"))
+                .setBody(exchange -> metrics.get());
         from("platform-http:/api/v1/openapi.yaml?httpMethodRestrict=GET" + HEADERS).routeId("http-openapi")
                 // response headers are the message's headers: drop the request's (its API key included)
                 .removeHeaders("*")

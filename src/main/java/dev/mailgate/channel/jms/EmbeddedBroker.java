@@ -108,6 +108,16 @@ public final class EmbeddedBroker extends ServiceSupport {
         }
     }
 
+    /** Messages on {@code queue} now (delivered and scheduled ones included), or -1 when the broker is not running. */
+    public long messageCount(String queue) {
+        EmbeddedActiveMQ running = server;
+        if (running == null || !running.getActiveMQServer().isActive()) {
+            return -1;
+        }
+        var found = running.getActiveMQServer().locateQueue(SimpleString.of(queue));
+        return found == null ? 0 : found.getMessageCount();
+    }
+
     @Override
     protected void doStop() throws Exception {
         if (server != null) {

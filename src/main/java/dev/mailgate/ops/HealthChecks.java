@@ -1,0 +1,132 @@
+package dev.mailgate.ops;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Map;
+import java.util.function.BiConsumer;
+
+import org.apache.camel.CamelContext;
+import org.apache.camel.health.HealthCheckResultBuilder;
+import org.apache.camel.impl.health.AbstractHealthCheck;
+
+import dev.mailgate.Text;
+import dev.mailgate.auth.AccessToken;
+import dev.mailgate.auth.TokenCache;
+import dev.mailgate.auth.TokenException;
+import dev.mailgate.outcome.Journal;
+
+/**
+ * Mailgate's health checks, in Camel's health registry ({@code /api/v1/health} shows them all with their details;
+ * {@code /health/live} and {@code /health/ready} ask the liveness and readiness ones):
+ * <ul>
+ * <li>{@code gateway}: the mode (sandbox or not) and the SMTP server, always up; liveness;</li>
+ * <li>{@code token}: valid until, last refresh, last error; down while no token can be had (neither liveness nor
+ * readiness: restarting does not fix a tenant);</li>
+ * <li>{@code journal}, {@code broker}, {@code outbox}: what taking requests needs; readiness.</li>
+ * </ul>
+ * The sending mailboxes have their own check ({@link dev.mailgate.transport.MailboxHealthCheck}).
+ */
+public final class HealthChecks {
+
+    /** A connection to the broker can be made (throws when not). */
+    @FunctionalInterface
+    public interface BrokerPing {
+        void ping() throws Exception;
+    }
+
+    private HealthChecks() {
+    }
+
+    public static void register(CamelContext context, boolean sandbox, String smtpServer, TokenCache tokens,
+            Journal journal, BrokerPing broker, Path outbox) {
+        bind(context, new Check("gateway", true, false, (b, o) -> b.detail("sandbox", sandbox)
+                .detail("smtpServer", smtpServer).up()));
+        bind(context, new Check("token", false, false, (b, o) -> token(b, tokens)));
+        bind(context, new Check("journal", false, true, (b, o) -> {
+            try {
+                journal.check();
+                b.up();
+            } catch (RuntimeException e) {
+                b.message(Text.oneLine(e.getMessage())).detail("fix", "check mailgate.journal.url and that its "
+                        + "database runs").down();
+            }
+        }));
+        bind(context, new Check("broker", false, true, (b, o) -> {
+            try {
+                broker.ping();
+                b.up();
+            } catch (Exception e) {
+                b.message("the JMS broker cannot be reached: " + Text.oneLine(e.getMessage()))
+                        .detail("fix", "check mailgate.jms.url (or the embedded broker's log)").down();
+            }
+        }));
+        bind(context, new Check("outbox", false, true, (b, o) -> {
+            b.detail("dir", outbox.toAbsolutePath().toString());
+            if (Files.isDirectory(outbox) && Files.isWritable(outbox)) {
+                b.up();
+            } else {
+                b.message("the outbox folder " + outbox.toAbsolutePath() + " is missing or not writable")
+                        .detail("fix", "create it and let the user running Mailgate write to it "
+                                + "(mailgate.outbox.dir)").down();
+            }
+        }));
+    }
+
+    private static void token(HealthCheckResultBuilder builder, TokenCache tokens) {
+        Instant now = Instant.now();
+        tokens.lastRefresh().ifPresent(at -> builder.detail("lastRefresh", at.toString()));
+        builder.detail("refreshes", tokens.fetchCount()).detail("failures", tokens.failureCount());
+        AccessToken token = tokens.peek().orElse(null);
+        if (token != null) {
+            builder.detail("validUntil", token.expiresAt().toString());
+        }
+        TokenException failure = tokens.lastFailure().orElse(null);
+        if (failure != null) {
+            builder.detail("lastError", failure.getMessage());
+            if (failure.advice() != null) {
+                builder.detail("fix", failure.advice());
+            }
+        }
+        if (failure != null && (token == null || !token.expiresAt().isAfter(now))) {
+            builder.message("no access token: " + failure.getMessage()).down();
+        } else {
+            builder.up();
+        }
+    }
+
+    private static void bind(CamelContext context, Check check) {
+        check.setCamelContext(context);
+        context.getRegistry().bind(check.getId() + "-health-check", check);
+    }
+
+    /** A check from a function. */
+    private static final class Check extends AbstractHealthCheck {
+        private final boolean liveness;
+        private final boolean readiness;
+        private final BiConsumer<HealthCheckResultBuilder, Map<String, Object>> body;
+
+        Check(String id, boolean liveness, boolean readiness,
+                BiConsumer<HealthCheckResultBuilder, Map<String, Object>> body) {
+            super("mailgate", id);
+            this.liveness = liveness;
+            this.readiness = readiness;
+            this.body = body;
+        }
+
+        @Override
+        public boolean isLiveness() {
+            return liveness;
+        }
+
+        @Override
+        public boolean isReadiness() {
+            return readiness;
+        }
+
+        @Override
+        protected void doCall(HealthCheckResultBuilder builder, Map<String, Object> options) {
+            body.accept(builder, options);
+        }
+    }
+}
