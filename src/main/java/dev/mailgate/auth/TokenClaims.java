@@ -76,7 +76,9 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
                     + ", not Exchange Online (" + EXCHANGE_AUDIENCE + ")",
                     "set mailgate.entra.scope=https://outlook.office365.com/.default (not Microsoft Graph's scope)"));
         }
-        if (!scopes.isEmpty() && roles.isEmpty()) {
+        if (!audienceIsExchange()) {
+            // a token for another resource never carries Exchange's roles: the audience is the one thing to fix
+        } else if (!scopes.isEmpty() && roles.isEmpty()) {
             problems.add(new Problem("scp", "the token carries delegated scopes (" + String.join(" ", scopes)
                     + ") instead of application roles", "Mailgate sends as an application: add the application "
                             + "permission SMTP.SendAsApp (not the delegated SMTP.Send) and grant admin consent"));

@@ -105,10 +105,10 @@ final class DoctorCommand implements Callable<Integer> {
             out.println(" " + status(ansi, check.status()) + "  " + String.format("%-14s", check.step())
                     + check.summary());
             if (check.cause() != null) {
-                out.println("       " + ansi.string("@|bold cause:|@") + " " + check.cause());
+                out.println("       " + ansi.string("@|bold cause:|@") + " " + wrap(check.cause()));
             }
             if (check.fix() != null) {
-                out.println("       " + ansi.string("@|bold fix:|@") + "   " + check.fix());
+                out.println("       " + ansi.string("@|bold fix:|@") + "   " + wrap(check.fix()));
             }
             for (String line : check.transcript()) {
                 out.println("         " + ansi.string("@|faint " + escape(line) + "|@"));
@@ -122,8 +122,8 @@ final class DoctorCommand implements Callable<Integer> {
                             ? " Read the warnings above." : ""));
         } else {
             long failed = report.checks().stream().filter(c -> c.status() == Check.Status.FAIL).count();
-            out.println(ansi.string("@|bold,red " + failed + " check(s) failed|@") + "; start with "
-                    + failure.get().step() + ": " + failure.get().fix());
+            out.println(ansi.string("@|bold,red " + failed + " check(s) failed|@") + ": fix the first one ("
+                    + failure.get().step() + ") as shown above, then run mailgate doctor again.");
         }
     }
 
@@ -142,6 +142,22 @@ final class DoctorCommand implements Callable<Integer> {
             case never -> Ansi.OFF;
             case auto -> System.getenv("NO_COLOR") != null || System.console() == null ? Ansi.OFF : Ansi.AUTO;
         };
+    }
+
+    /** Long causes and fixes broken at spaces into lines of about 100 characters, under their label. */
+    static String wrap(String text) {
+        StringBuilder out = new StringBuilder();
+        int lineStart = 0;
+        for (String word : text.split(" ")) {
+            if (out.length() - lineStart + word.length() > 100 && out.length() > lineStart) {
+                out.append("\n              ");
+                lineStart = out.length();
+            } else if (out.length() > lineStart) {
+                out.append(' ');
+            }
+            out.append(word);
+        }
+        return out.toString();
     }
 
     /** picocli's markup ends at {@code |@}; server text must not end it early. */

@@ -36,11 +36,12 @@ final class Target implements AutoCloseable {
 
     /** The settings only; nothing is started. */
     static Settings settings(Map<String, String> overrides) {
-        // a context that is never started: only its property resolution, the gateway's own
+        // a context that is never started: only its property resolution, the gateway's own (--set values win, as
+        // Camel Main's override properties do for the gateway)
         PropertiesComponent properties = new DefaultCamelContext(false).getPropertiesComponent();
         properties.setLocation(Mailgate.PROPERTY_LOCATIONS);
-        properties.setOverrideProperties(asProperties(overrides));
-        return Settings.read(key -> properties.resolveProperty(key));
+        return Settings.read(key -> overrides.containsKey(key) ? java.util.Optional.of(overrides.get(key))
+                : properties.resolveProperty(key));
     }
 
     /**
@@ -81,11 +82,5 @@ final class Target implements AutoCloseable {
         if (sandbox != null) {
             sandbox.stop();
         }
-    }
-
-    private static java.util.Properties asProperties(Map<String, String> overrides) {
-        java.util.Properties properties = new java.util.Properties();
-        properties.putAll(overrides);
-        return properties;
     }
 }

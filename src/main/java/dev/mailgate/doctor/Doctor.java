@@ -389,8 +389,8 @@ public final class Doctor {
                 + "-AppId " + app + " -ObjectId <Object ID from Entra admin center > Enterprise applications (not "
                 + "App registrations)>; 2) give it the mailbox: Add-MailboxPermission -Identity " + mailbox
                 + " -User <that Object ID> -AccessRights FullAccess; 3) make sure SMTP AUTH is on for the mailbox: "
-                + "Set-CASMailbox -Identity " + mailbox + " -SmtpClientAuthenticationDisabled $false. Changes can "
-                + "take up to 30 minutes to apply";
+                + "Set-CASMailbox -Identity " + mailbox + " -SmtpClientAuthenticationDisabled $false. New permissions "
+                + "can take up to an hour to apply";
     }
 
     private boolean sender(SmtpDialogue session) {
