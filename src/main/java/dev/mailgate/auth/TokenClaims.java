@@ -71,18 +71,18 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
      */
     public List<Problem> problems(String configuredClientId, String configuredTenant) {
         List<Problem> problems = new ArrayList<>();
-        if (!audienceIsExchange()) {
+        // a token for another resource never carries Exchange's roles: its audience is the one thing to fix
+        boolean exchange = audienceIsExchange();
+        if (!exchange) {
             problems.add(new Problem("aud", "the token is for " + (audience.isEmpty() ? "no audience" : audience)
                     + ", not Exchange Online (" + EXCHANGE_AUDIENCE + ")",
                     "set mailgate.entra.scope=https://outlook.office365.com/.default (not Microsoft Graph's scope)"));
         }
-        if (!audienceIsExchange()) {
-            // a token for another resource never carries Exchange's roles: the audience is the one thing to fix
-        } else if (!scopes.isEmpty() && roles.isEmpty()) {
+        if (exchange && !scopes.isEmpty() && roles.isEmpty()) {
             problems.add(new Problem("scp", "the token carries delegated scopes (" + String.join(" ", scopes)
                     + ") instead of application roles", "Mailgate sends as an application: add the application "
                             + "permission SMTP.SendAsApp (not the delegated SMTP.Send) and grant admin consent"));
-        } else if (!roles.contains(SEND_AS_APP) && !scopes.contains(SEND)) {
+        } else if (exchange && !roles.contains(SEND_AS_APP) && !scopes.contains(SEND)) {
             problems.add(new Problem("roles", "the token has no " + SEND_AS_APP + " role"
                     + (roles.isEmpty() ? " (no roles at all)" : " (roles: " + String.join(", ", roles) + ")"),
                     "in App registrations > API permissions, add Office 365 Exchange Online > Application "
