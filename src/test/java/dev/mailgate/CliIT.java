@@ -236,7 +236,7 @@ class CliIT {
 
     @Test
     void send_in_the_sandbox_stores_the_mail_locally() throws Exception {
-        Result sent = mailgate(Map.of(), "send", "--json", "-t", "alice@example.com", "-s", "Hi", "-b", "Hello");
+        Result sent = mailgate(Map.of(), "send", "--json", "--to", "alice@example.com", "-s", "Hi", "-b", "Hello");
 
         assertThat(sent.code()).as(sent.all()).isZero();
         assertThat(JSON.readTree(sent.out()).path("sandbox").asBoolean()).isTrue();

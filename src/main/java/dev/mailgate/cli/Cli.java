@@ -61,7 +61,7 @@ public final class Cli implements Callable<Integer> {
         return run(overrides.map());
     }
 
-    @Command(name = "run", mixinStandardHelpOptions = true,
+    @Command(name = "run", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
             description = {"Run the gateway (the default command): the outbox folder, the JMS queue and the HTTP API, "
                     + "delivering through Exchange Online, or the sandbox when no tenant is configured.",
                     "Stop it with Ctrl-C: sends in progress finish, everything else stays pending."},

@@ -19,7 +19,7 @@ import dev.mailgate.doctor.Check;
 import dev.mailgate.doctor.Doctor;
 
 /** {@code mailgate doctor}: why sending does not work, and the fix. */
-@Command(name = "doctor", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "doctor", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
         description = {"Walk the whole sending conversation against the configured tenant and mailbox, step by "
                 + "step: configuration, DNS and TCP to the SMTP host, STARTTLS and certificate, EHLO capabilities, "
                 + "token acquisition, token claims, AUTH XOAUTH2, MAIL FROM, and optionally a test message.",

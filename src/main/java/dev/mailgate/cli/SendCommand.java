@@ -49,7 +49,7 @@ import dev.mailgate.transport.XOAuth2MailSender;
  * {@code mailgate send}: one mail, now, through the same validator, composer and {@code smtp} endpoint as the
  * gateway, with an exit code a script can act on. Nothing is queued: a failure is reported, not retried.
  */
-@Command(name = "send", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "send", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
         description = {"Send one mail now, from flags or from a MailRequest file (.json or .eml), and exit with a "
                 + "sysexits code, so that scripts can use it instead of sendmail.",
                 "Nothing is queued: when sending fails the exit code says whether trying again later can help (75)."},
@@ -68,7 +68,9 @@ final class SendCommand implements Callable<Integer> {
     @Option(names = {"-f", "--from"}, paramLabel = "ADDRESS", description = "Sender (default: mailgate.sender).")
     String from;
 
-    @Option(names = {"-t", "--to"}, paramLabel = "ADDRESS", split = ",", description = "Recipient (repeatable, or "
+    // no -t: sendmail's -t means "recipients from the message's headers", and a script ported from it must not
+    // silently mean something else here
+    @Option(names = "--to", paramLabel = "ADDRESS", split = ",", description = "Recipient (repeatable, or "
             + "comma-separated).")
     List<String> to = new ArrayList<>();
 
@@ -78,7 +80,7 @@ final class SendCommand implements Callable<Integer> {
     @Option(names = "--bcc", paramLabel = "ADDRESS", split = ",", description = "Blind copy recipient.")
     List<String> bcc = new ArrayList<>();
 
-    @Option(names = {"-s", "--subject"}, description = "Subject.")
+    @Option(names = {"-s", "--subject"}, paramLabel = "TEXT", description = "Subject.")
     String subject;
 
     @ArgGroup(exclusive = true)

@@ -26,7 +26,7 @@ import dev.mailgate.auth.TokenException;
 import dev.mailgate.config.Settings;
 
 /** {@code mailgate token}: get a token the way the gateway does and say what it grants. */
-@Command(name = "token", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "token", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
         description = {"Acquire an access token with the configured credentials and print its decoded claims: "
                 + "audience, roles or scopes, tenant, app id, issued and expiry times.",
                 "Warns when the audience is not Exchange Online or SMTP.SendAsApp is missing. The token itself is "
