@@ -144,21 +144,32 @@ final class DoctorCommand implements Callable<Integer> {
         };
     }
 
-    /** Long causes and fixes broken at spaces into lines of about 100 characters, under their label. */
+    /**
+     * Long causes and fixes broken at spaces into lines of about 100 characters, every line (a configuration error's
+     * own lines too) indented under its label.
+     */
     static String wrap(String text) {
         StringBuilder out = new StringBuilder();
-        int lineStart = 0;
-        for (String word : text.split(" ")) {
-            if (out.length() - lineStart + word.length() > 100 && out.length() > lineStart) {
-                out.append("\n              ");
+        for (String line : text.split("\\R")) {
+            int lineStart = out.length();
+            if (lineStart > 0) {
+                out.append(CONTINUATION);
                 lineStart = out.length();
-            } else if (out.length() > lineStart) {
-                out.append(' ');
             }
-            out.append(word);
+            for (String word : line.strip().split(" ")) {
+                if (out.length() - lineStart + word.length() > 100 && out.length() > lineStart) {
+                    out.append(CONTINUATION);
+                    lineStart = out.length();
+                } else if (out.length() > lineStart) {
+                    out.append(' ');
+                }
+                out.append(word);
+            }
         }
         return out.toString();
     }
+
+    private static final String CONTINUATION = "\n              ";
 
     /** picocli's markup ends at {@code |@}; server text must not end it early. */
     private static String escape(String text) {

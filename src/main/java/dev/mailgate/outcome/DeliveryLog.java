@@ -144,7 +144,10 @@ public final class DeliveryLog {
         return value == null ? "none" : value;
     }
 
-    /** {@code outcome=sent id=... reply="250 2.0.0 OK"}: values with spaces quoted, line breaks escaped. */
+    /**
+     * {@code outcome=sent id=... reply="250 2.0.0 OK"}: values with spaces quoted (a quote inside as {@code \"}),
+     * line breaks and control characters escaped ({@code \n}).
+     */
     private static void write(LoggingEventBuilder event, Map<String, Object> line) {
         StringBuilder text = new StringBuilder();
         line.forEach((key, value) -> {
@@ -155,7 +158,8 @@ public final class DeliveryLog {
             event.addKeyValue(key, value instanceof Number || value instanceof Boolean ? value : shown);
             text.append(text.isEmpty() ? "" : " ").append(key).append('=');
             if (shown.isEmpty() || shown.matches(".*[\\s\"=].*")) {
-                text.append('"').append(shown.replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+                // line breaks are already shown as \n by Text.printable; only the quote needs escaping here
+                text.append('"').append(shown.replace("\"", "\\\"")).append('"');
             } else {
                 text.append(shown);
             }
