@@ -33,8 +33,8 @@ import dev.mailgate.support.TestSmtpServer;
 /**
  * Runs representative flows (a send, a rejected token and its refresh, a wrong client secret and the health report
  * of the mailbox it holds) with every logger at DEBUG and Jakarta Mail's protocol trace on, captures everything
- * printed plus every receipt, error file and the health report, and looks for the secrets, every token Entra issued, the SASL response, {@code Bearer } and anything
- * shaped like a JWT.
+ * printed plus every receipt, error file, the health report and the metrics, and looks for the secrets, every
+ * token Entra issued, the SASL response, {@code Bearer } and anything shaped like a JWT.
  */
 class SecretsNeverLoggedTest {
 
@@ -73,6 +73,7 @@ class SecretsNeverLoggedTest {
     void debug_logs_and_mail_protocol_trace_hold_no_secret_token_or_sasl_response() throws Exception {
         List<String> tokens = new ArrayList<>();
         String health;
+        String metrics;
         try (TestEntra entra = new TestEntra(tls, null);
                 TestSmtpServer smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens())) {
             Map<String, String> properties = Gateway.realTenant(dir, entra, smtp.port(), tls);
@@ -84,6 +85,8 @@ class SecretsNeverLoggedTest {
                 smtp.rejectNextAuth(1);
                 gateway.drop("refreshed.json", "{\"to\": \"a@example.com\", \"subject\": \"s\", \"text\": \"t\"}");
                 gateway.awaitSent("refreshed.json");
+                metrics = new Http(Integer.parseInt(properties.get("mailgate.http.port"))).get(API_KEY, "/metrics")
+                        .body();
             }
             Path other = Files.createDirectories(dir.resolve("wrong"));
             Map<String, String> wrong = Gateway.realTenant(other, entra, smtp.port(), tls);
@@ -110,7 +113,9 @@ class SecretsNeverLoggedTest {
         assertThat(outcomes.toString()).contains("\"status\" : \"sent\"");
         // and what health says about the held mailbox
         assertThat(health).contains("AADSTS7000215", "\"status\" : \"DOWN\"");
-        String output = captured.toString(StandardCharsets.UTF_8) + "\n" + outcomes + "\n" + health;
+        // and the metrics
+        assertThat(metrics).contains("mailgate_messages_sent_total", "mailgate_token_refreshes_total 2.0");
+        String output = captured.toString(StandardCharsets.UTF_8) + "\n" + outcomes + "\n" + health + "\n" + metrics;
 
         // the capture really holds DEBUG logs and the SMTP protocol trace
         assertThat(output).contains("DEBUG", "STARTTLS", "AUTH XOAUTH2", "AADSTS7000215");

@@ -129,6 +129,27 @@ class OperatorViewTest {
     }
 
     @Test
+    void a_request_waiting_for_its_mailbox_is_counted_as_a_pacing_wait() throws Exception {
+        gateway.close();
+        Path paced = Files.createDirectories(dir.resolve("paced"));
+        Map<String, String> properties = Gateway.realTenant(paced, entra, smtp.port(), tls);
+        properties.put("mailgate.http.api-keys", API_KEY);
+        properties.put("mailgate.limits.messages-per-minute", "1");
+        gateway = Gateway.start(paced, properties);
+        http = new Http(Integer.parseInt(properties.get("mailgate.http.port")));
+
+        gateway.drop("first.json", "{\"to\": \"alice@example.com\", \"subject\": \"S\", \"text\": \"T\"}");
+        gateway.awaitSent("first.json");
+        gateway.drop("second.json", "{\"to\": \"alice@example.com\", \"subject\": \"S\", \"text\": \"T\"}");
+
+        // one a minute: the second waits on the queue for its slot, and the wait is counted
+        Awaitility.await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(metrics()).contains(
+                "mailgate_pacing_waits_total{kind=\"paced\",mailbox=\"" + Gateway.SENDER + "\"} 1.0",
+                "mailgate_queue_depth 1.0"));
+        assertThat(smtp.received()).hasSize(1);
+    }
+
+    @Test
     void health_reports_token_mailboxes_journal_broker_outbox_and_mode() {
         gateway.drop("ok.json", "{\"to\": \"alice@example.com\", \"subject\": \"S\", \"text\": \"T\"}");
         gateway.awaitSent("ok.json");
