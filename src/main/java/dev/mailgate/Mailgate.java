@@ -28,9 +28,27 @@ public final class Mailgate {
     }
 
     public static void main(String[] args) {
+        logFormat(System.getenv("MAILGATE_LOG_FORMAT"));
         // exit even when servers started before a failure (the sandbox) still have threads running
         System.exit(Cli.execute(args));
     }
+
+    /**
+     * Picks the log appender ({@code logback.xml} refers to {@code mailgate.log.format}) before logback starts: an
+     * unknown value would leave the root logger pointing at no appender, and the process silent.
+     */
+    static void logFormat(String requested) {
+        String given = requested != null ? requested : System.getProperty(LOG_FORMAT);
+        String format = given == null || given.isBlank() ? "text" : given.strip().toLowerCase(java.util.Locale.ROOT);
+        if (!format.equals("text") && !format.equals("json")) {
+            System.err.println("MAILGATE_LOG_FORMAT='" + dev.mailgate.Text.printable(given)
+                    + "' is neither text nor json; logging as text");
+            format = "text";
+        }
+        System.setProperty(LOG_FORMAT, format);
+    }
+
+    private static final String LOG_FORMAT = "mailgate.log.format";
 
     /**
      * The gateway as a Camel Main, not yet started. Settings come from the jar's {@code application.properties},

@@ -126,6 +126,37 @@ class CliIT {
         assertThat(wrong.err()).contains("Unknown options: '--frmo'", "Possible solutions: --from");
     }
 
+    @Test
+    void settings_given_before_the_command_count_too() throws Exception {
+        Result before = mailgate(Map.of(), "--set", "mailgate.sandbox=maybe", "doctor");
+        Result after = mailgate(Map.of(), "doctor", "--set", "mailgate.sandbox=maybe");
+
+        assertThat(before.code()).as(before.all()).isEqualTo(78);
+        assertThat(after.code()).as(after.all()).isEqualTo(78);
+        assertThat(before.out()).contains("mailgate.sandbox='maybe'");
+    }
+
+    @Test
+    void the_log_format_is_checked_and_json_output_stays_parseable_whatever_is_printed() throws Exception {
+        Map<String, String> env = new LinkedHashMap<>(tenant());
+        env.put("MAILGATE_LOG_FORMAT", "JSON");
+        env.put("MAILGATE_SMTP_DEBUG", "true");
+        Result json = mailgate(env, "send", "--json", "--verbose", "--to", "a@example.com", "-s", "x", "-b", "y");
+
+        assertThat(json.code()).as(json.all()).isZero();
+        // the report alone on standard output, though Jakarta Mail's protocol trace was on
+        assertThat(JSON.readTree(json.out()).path("status").asText()).isEqualTo("sent");
+        assertThat(json.err()).contains("DEBUG SMTP").containsPattern("(?m)^\\{\"timestamp\":");
+        assertThat(json.all()).doesNotContain(TestEntra.SECRET);
+        entra.endpoint().issuedTokens().forEach(token -> assertThat(json.all()).doesNotContain(token));
+
+        Result bogus = mailgate(Map.of("MAILGATE_LOG_FORMAT", "yaml"), "send", "--verbose", "--to", "a@example.com",
+                "-s", "x", "-b", "y");
+        assertThat(bogus.code()).as(bogus.all()).isZero();
+        assertThat(bogus.err()).contains("MAILGATE_LOG_FORMAT='yaml' is neither text nor json; logging as text")
+                .containsPattern("(?m)^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO ");
+    }
+
     // doctor ------------------------------------------------------------------------------------------------------
 
     @Test
@@ -277,6 +308,18 @@ class CliIT {
         Result deferred = mailgate(tenant(), "send", "--to", "a@example.com", "-s", "x", "-b", "y");
         assertThat(deferred.code()).as(deferred.all()).isEqualTo(75);
         assertThat(deferred.err()).contains("temporary");
+
+        smtp.replyToNext(TestSmtpServer.Stage.MAIL_FROM, 550, "5.7.60 SMTP; Client does not have permissions to "
+                + "send as this sender");
+        Result sendAs = mailgate(tenant(), "send", "--to", "a@example.com", "-s", "x", "-b", "y");
+        assertThat(sendAs.code()).as(sendAs.all()).isEqualTo(77);
+        assertThat(sendAs.err()).contains("Add-MailboxPermission");
+
+        Map<String, String> wrongSecret = tenant();
+        wrongSecret.put("MAILGATE_ENTRA_CLIENT_SECRET", "not-the-secret-value");
+        Result noToken = mailgate(wrongSecret, "send", "--to", "a@example.com", "-s", "x", "-b", "y");
+        assertThat(noToken.code()).as(noToken.all()).isEqualTo(78);
+        assertThat(noToken.err()).contains("AADSTS7000215");
 
         smtp.replyToEvery(TestSmtpServer.Stage.AUTH, 535, "5.7.139 Authentication unsuccessful, "
                 + "SmtpClientAuthentication is disabled for the Mailbox.");

@@ -30,7 +30,12 @@ public final class Cli implements Callable<Integer> {
     /** Runs the command line of this process and returns its exit code. */
     public static int execute(String... args) {
         Logs.standalone = true;
-        return commandLine().execute(args);
+        CommandLine cli = commandLine();
+        // the report keeps the real standard output, whatever the commands do with System.out later
+        cli.setOut(new java.io.PrintWriter(new java.io.OutputStreamWriter(
+                new java.io.FileOutputStream(java.io.FileDescriptor.out), java.nio.charset.StandardCharsets.UTF_8),
+                true));
+        return cli.execute(args);
     }
 
     /**
@@ -71,9 +76,12 @@ public final class Cli implements Callable<Integer> {
         @Mixin
         Overrides overrides;
 
+        @picocli.CommandLine.ParentCommand
+        Cli parent;
+
         @Override
         public Integer call() {
-            return run(overrides.map());
+            return run(overrides.over(parent));
         }
     }
 

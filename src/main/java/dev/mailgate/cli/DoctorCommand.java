@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Help.Ansi;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -55,13 +56,16 @@ final class DoctorCommand implements Callable<Integer> {
     @Mixin
     Overrides overrides;
 
+    @ParentCommand
+    Cli parent;
+
     @Override
     public Integer call() throws Exception {
         Logs.forCommand(verbose);
         PrintWriter out = spec.commandLine().getOut();
         Target target;
         try {
-            target = Target.open(overrides.map());
+            target = Target.open(overrides.over(parent));
         } catch (ConfigurationException e) {
             Check failed = new Check("configuration", Check.Status.FAIL, "the settings cannot be read", e.getMessage(),
                     "fix the settings named (mailgate.properties, environment variables or --set), then run doctor "

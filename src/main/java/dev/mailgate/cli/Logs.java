@@ -9,8 +9,9 @@ import ch.qos.logback.core.Appender;
 import ch.qos.logback.core.ConsoleAppender;
 
 /**
- * The one-shot commands print their own report on standard output: the libraries' log lines go to standard error,
- * warnings and errors only unless {@code --verbose}, so that {@code --json} output stays parseable.
+ * The one-shot commands print their own report on standard output: the libraries' log lines and anything else they
+ * print go to standard error, warnings and errors only unless {@code --verbose}, so that {@code --json} output stays
+ * parseable.
  */
 final class Logs {
 
@@ -24,6 +25,8 @@ final class Logs {
         if (!standalone || !(LoggerFactory.getILoggerFactory() instanceof LoggerContext logback)) {
             return;
         }
+        // libraries that print (Jakarta Mail's protocol trace with mailgate.smtp.debug) must not mix into the report
+        System.setOut(System.err);
         dev.mailgate.Mailgate.quietLeakyLoggers();
         Logger root = logback.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         if (!verbose) {

@@ -15,4 +15,14 @@ final class Overrides {
     Map<String, String> map() {
         return values == null ? Map.of() : Map.copyOf(values);
     }
+
+    /**
+     * These values over the ones given before the command name ({@code mailgate --set k=v doctor}): either place
+     * counts, the command's own wins.
+     */
+    Map<String, String> over(Cli parent) {
+        Map<String, String> merged = new LinkedHashMap<>(parent == null ? Map.of() : parent.overrides.map());
+        merged.putAll(map());
+        return Map.copyOf(merged);
+    }
 }

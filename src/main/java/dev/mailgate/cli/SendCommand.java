@@ -23,6 +23,7 @@ import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -115,6 +116,9 @@ final class SendCommand implements Callable<Integer> {
     @Mixin
     Overrides overrides;
 
+    @ParentCommand
+    Cli parent;
+
     @Override
     public Integer call() throws Exception {
         Logs.forCommand(verbose);
@@ -126,7 +130,7 @@ final class SendCommand implements Callable<Integer> {
         if (request == null && to.isEmpty() && cc.isEmpty() && bcc.isEmpty()) {
             return usage("say whom to send to: --to ADDRESS (or --request FILE)");
         }
-        try (Target target = Target.open(overrides.map())) {
+        try (Target target = Target.open(overrides.over(parent))) {
             Settings settings = target.settings;
             TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
             Settings.Senders senders = settings.senders().get("cli");
@@ -150,7 +154,7 @@ final class SendCommand implements Callable<Integer> {
                 if (failure.category() == Failure.Category.INVALID_REQUEST) {
                     return invalid(failure.problems());
                 }
-                return failed(exitCode(failure), failure.reason(), failure.advice(), failure);
+                return failed(exitCode(failure, e), failure.reason(), failure.advice(), failure);
             }
             return sent(target, message);
         }
@@ -291,13 +295,30 @@ final class SendCommand implements Callable<Integer> {
         return ExitCodes.USAGE;
     }
 
-    static int exitCode(Failure failure) {
+    /** The sysexits code for a failed send, from its classified failure and the exception behind it. */
+    static int exitCode(Failure failure, Throwable error) {
+        String reply = failure.serverReply() == null ? "" : failure.serverReply().toUpperCase(java.util.Locale.ROOT);
+        for (Throwable e = error; e != null; e = e instanceof jakarta.mail.MessagingException m
+                && m.getNextException() != null ? m.getNextException() : e.getCause()) {
+            if (e instanceof dev.mailgate.auth.TokenException token) {
+                // Entra ID refused the app's credential: a setting (the secret, the ids), not the mailbox
+                return token.kind() == dev.mailgate.auth.TokenException.Kind.REJECTED ? ExitCodes.CONFIG
+                        : ExitCodes.TEMPFAIL;
+            }
+            if (e instanceof org.eclipse.angus.mail.smtp.SMTPAddressFailedException && !failure.retryable()) {
+                return ExitCodes.NOUSER;
+            }
+        }
+        if (reply.contains("5.7.60") || reply.contains("SENDASDENIED")) {
+            // the app may not send as this mailbox: a permission, as an authentication refusal is
+            return ExitCodes.NOPERM;
+        }
         return switch (failure.category()) {
             case INVALID_REQUEST -> ExitCodes.DATAERR;
             case TRANSIENT, QUOTA -> ExitCodes.TEMPFAIL;
             case AUTH -> ExitCodes.NOPERM;
             case CONFIGURATION -> ExitCodes.CONFIG;
-            case PERMANENT -> failure.reason().contains("recipient") ? ExitCodes.NOUSER : ExitCodes.UNAVAILABLE;
+            case PERMANENT -> reply.matches("5\\d\\d 5\\.1\\.(0|1|10)\\b.*") ? ExitCodes.NOUSER : ExitCodes.UNAVAILABLE;
         };
     }
 

@@ -17,6 +17,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -55,11 +56,14 @@ final class TokenCommand implements Callable<Integer> {
     @Mixin
     Overrides overrides;
 
+    @ParentCommand
+    Cli parent;
+
     @Override
     public Integer call() throws Exception {
         Logs.forCommand(verbose);
         PrintWriter out = spec.commandLine().getOut();
-        try (Target target = Target.open(overrides.map())) {
+        try (Target target = Target.open(overrides.over(parent))) {
             Settings.Entra entra = target.settings.entra();
             AccessToken token;
             try {

@@ -353,7 +353,7 @@ public final class Doctor {
         try {
             SmtpDialogue.Reply reply = session.command("AUTH XOAUTH2 " + sasl, "AUTH XOAUTH2 (user=" + mailbox
                     + ", auth=Bearer " + AccessToken.redact(token.value()) + "; " + sasl.length()
-                    + " base64 characters)");
+                    + " base64 characters)", sasl, token.value());
             if (reply.code() == 334) {
                 // the error comes as a base64 JSON challenge; an empty line ends the exchange with the final reply
                 reply = session.command("");

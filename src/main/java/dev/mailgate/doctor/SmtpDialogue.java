@@ -27,8 +27,10 @@ final class SmtpDialogue implements Closeable {
 
     /** An SMTP reply: its code and all its lines. */
     record Reply(int code, List<String> lines) {
+        /** The reply's text, control characters escaped: a server (or anyone before TLS) must not drive the terminal. */
         String text() {
-            return String.join(" ", lines.stream().map(l -> l.length() > 4 ? l.substring(4) : "").toList()).strip();
+            return Text.printable(String.join(" ", lines.stream().map(l -> l.length() > 4 ? l.substring(4) : "")
+                    .toList()).strip());
         }
 
         /** {@code 535 5.7.3 Authentication unsuccessful}: the code and the text in one line. */
@@ -47,6 +49,8 @@ final class SmtpDialogue implements Closeable {
     private BufferedReader in;
     private OutputStream out;
     private List<String> transcript = new ArrayList<>();
+    /** Values that must never be recorded, should a server echo them back (the token, the SASL response). */
+    private final List<String> secrets = new ArrayList<>();
 
     SmtpDialogue(String host, int readTimeoutMillis) {
         this.host = host;
@@ -84,8 +88,9 @@ final class SmtpDialogue implements Closeable {
             if (line == null) {
                 transcript.add("S: (connection closed)");
                 throw new IOException("the server closed the connection"
-                        + (lines.isEmpty() ? "" : " after " + lines.get(lines.size() - 1)));
+                        + (lines.isEmpty() ? "" : " after " + Text.printable(lines.get(lines.size() - 1))));
             }
+            line = redacted(line);
             transcript.add("S: " + Text.printable(line));
             lines.add(line);
             if (line.length() < 4 || line.charAt(3) != '-') {
@@ -104,8 +109,12 @@ final class SmtpDialogue implements Closeable {
         return command(line, line);
     }
 
-    /** Sends {@code line}, recording {@code shown} instead (the redacted form of a line with a secret). */
-    Reply command(String line, String shown) throws IOException {
+    /**
+     * Sends {@code line}, recording {@code shown} instead (the redacted form of a line with a secret); the
+     * {@code secrets} in it are also cut from anything the server says back.
+     */
+    Reply command(String line, String shown, String... secrets) throws IOException {
+        this.secrets.addAll(List.of(secrets));
         transcript.add("C: " + shown);
         out.write((line + "\r\n").getBytes(StandardCharsets.UTF_8));
         out.flush();
@@ -119,6 +128,14 @@ final class SmtpDialogue implements Closeable {
         out.write((body + "\r\n.\r\n").getBytes(StandardCharsets.UTF_8));
         out.flush();
         return read();
+    }
+
+    private String redacted(String line) {
+        String clean = line;
+        for (String secret : secrets) {
+            clean = clean.replace(secret, "…(redacted)");
+        }
+        return clean;
     }
 
     /** What was said since the last call, and a fresh transcript for the next step. */

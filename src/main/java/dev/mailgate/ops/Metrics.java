@@ -9,6 +9,7 @@ import java.util.stream.Stream;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
@@ -28,7 +29,12 @@ public final class Metrics {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 
+    /** Series per meter beyond which further mailboxes are not recorded (a flood of made-up senders). */
+    static final int MAX_MAILBOXES = 1000;
+
     public Metrics() {
+        registry.config().meterFilter(MeterFilter.maximumAllowableTags("mailgate", "mailbox", MAX_MAILBOXES,
+                MeterFilter.deny()));
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);

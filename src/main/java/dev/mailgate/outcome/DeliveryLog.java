@@ -37,7 +37,11 @@ public final class DeliveryLog {
     public record MailboxActivity(Instant lastSuccess, Instant lastFailure, String lastFailureReason) {
     }
 
+    /** Mailboxes whose activity is kept for the health report; beyond it new ones are not tracked. */
+    static final int MAX_MAILBOXES = 1000;
+
     private final MeterRegistry metrics;
+    /** By lower-cased address, as the mailbox holds are. */
     private final Map<String, MailboxActivity> mailboxes = new ConcurrentHashMap<>();
 
     public DeliveryLog(MeterRegistry metrics) {
@@ -63,10 +67,8 @@ public final class DeliveryLog {
                     .tag("mailbox", tag(receipt.mailbox())).serviceLevelObjectives(BUCKETS)
                     .register(metrics).record(took.toNanos(), TimeUnit.NANOSECONDS);
         }
-        if (receipt.mailbox() != null) {
-            mailboxes.compute(receipt.mailbox(), (m, a) -> new MailboxActivity(receipt.sentAt(),
-                    a == null ? null : a.lastFailure(), a == null ? null : a.lastFailureReason()));
-        }
+        track(receipt.mailbox(), a -> new MailboxActivity(receipt.sentAt(), a == null ? null : a.lastFailure(),
+                a == null ? null : a.lastFailureReason()));
     }
 
     /** An attempt failed and the request will be tried again at {@code next}. */
@@ -74,7 +76,9 @@ public final class DeliveryLog {
         Map<String, Object> line = failureLine("retrying", ref, mailbox, attempt, failure, took);
         line.put("next", next);
         write(LOG.atWarn(), line);
-        attemptFailed(ref.channel(), mailbox, failure);
+        if (took != null) {
+            attemptFailed(ref.channel(), mailbox, failure);
+        }
         counter("mailgate.messages.retried", "Requests put back for a later attempt", ref.channel(), mailbox)
                 .increment();
     }
@@ -84,7 +88,8 @@ public final class DeliveryLog {
         Map<String, Object> line = failureLine("failed", ref, mailbox, attempts, failure, took);
         line.put("fix", failure.advice());
         write(LOG.atWarn(), line);
-        if (attempts > 0) {
+        if (took != null) {
+            // an attempt was made in this delivery (not a request refused before reaching the server)
             attemptFailed(ref.channel(), mailbox, failure);
         }
         counter("mailgate.messages.dead.lettered", "Requests given up on (failed, with their reason)", ref.channel(),
@@ -97,7 +102,7 @@ public final class DeliveryLog {
     }
 
     public Optional<MailboxActivity> activity(String mailbox) {
-        return Optional.ofNullable(mailboxes.get(mailbox));
+        return Optional.ofNullable(mailboxes.get(key(mailbox)));
     }
 
     public Map<String, MailboxActivity> activity() {
@@ -107,11 +112,20 @@ public final class DeliveryLog {
     private void attemptFailed(String channel, String mailbox, Failure failure) {
         metrics.counter("mailgate.send.failures", "channel", tag(channel), "mailbox", tag(mailbox), "category",
                 failure.category().label()).increment();
-        if (mailbox != null) {
-            Instant now = Instant.now();
-            mailboxes.compute(mailbox, (m, a) -> new MailboxActivity(a == null ? null : a.lastSuccess(), now,
-                    failure.reason()));
+        Instant now = Instant.now();
+        track(mailbox, a -> new MailboxActivity(a == null ? null : a.lastSuccess(), now, failure.reason()));
+    }
+
+    private void track(String mailbox, java.util.function.UnaryOperator<MailboxActivity> update) {
+        String key = key(mailbox);
+        if (key == null || mailboxes.size() >= MAX_MAILBOXES && !mailboxes.containsKey(key)) {
+            return;
         }
+        mailboxes.compute(key, (m, a) -> update.apply(a));
+    }
+
+    private static String key(String mailbox) {
+        return mailbox == null ? null : mailbox.toLowerCase(java.util.Locale.ROOT);
     }
 
     private Map<String, Object> failureLine(String outcome, Journal.Ref ref, String mailbox, int attempts,
@@ -140,13 +154,15 @@ public final class DeliveryLog {
                 .tag("mailbox", tag(mailbox)).register(metrics);
     }
 
+    /** Mailboxes lower-cased (one series per mailbox however it was written); {@code none} when unknown. */
     private static String tag(String value) {
-        return value == null ? "none" : value;
+        return value == null ? "none" : value.toLowerCase(java.util.Locale.ROOT);
     }
 
     /**
-     * {@code outcome=sent id=... reply="250 2.0.0 OK"}: values with spaces quoted (a quote inside as {@code \"}),
-     * line breaks and control characters escaped ({@code \n}).
+     * {@code outcome=sent id=... reply="250 2.0.0 OK"}: values with spaces, quotes, {@code =} or backslashes quoted,
+     * backslashes and quotes escaped ({@code \\}, {@code \"}), line breaks and control characters escaped
+     * ({@code \n}, {@code \u001b}): no value can end its quotes early and pose as more fields or lines.
      */
     private static void write(LoggingEventBuilder event, Map<String, Object> line) {
         StringBuilder text = new StringBuilder();
@@ -154,14 +170,14 @@ public final class DeliveryLog {
             if (value == null) {
                 return;
             }
-            String shown = Text.printable(String.valueOf(value));
-            event.addKeyValue(key, value instanceof Number || value instanceof Boolean ? value : shown);
+            String raw = String.valueOf(value);
+            event.addKeyValue(key, value instanceof Number || value instanceof Boolean ? value : Text.printable(raw));
             text.append(text.isEmpty() ? "" : " ").append(key).append('=');
-            if (shown.isEmpty() || shown.matches(".*[\\s\"=].*")) {
-                // line breaks are already shown as \n by Text.printable; only the quote needs escaping here
-                text.append('"').append(shown.replace("\"", "\\\"")).append('"');
+            if (raw.isEmpty() || raw.matches("(?s).*[\\s\"=\\\\].*") || !raw.equals(Text.printable(raw))) {
+                text.append('"').append(Text.printable(raw.replace("\\", "\\\\").replace("\"", "\\\"")))
+                        .append('"');
             } else {
-                text.append(shown);
+                text.append(raw);
             }
         });
         event.log(text.toString());

@@ -273,6 +273,34 @@ class DoctorTest {
     }
 
     @Test
+    void terminal_escape_codes_in_a_server_reply_are_shown_escaped() {
+        TestSmtpServer smtp = smtp();
+        smtp.refuseAfterStartTls(554, "5.7.1 \u001b[2J\u001b]0;owned\u0007 go away");
+
+        Run run = doctorText(settings(smtp), "never");
+
+        assertThat(run.code()).isEqualTo(78);
+        assertThat(run.out()).doesNotContain("\u001b", "\u0007").contains("554 5.7.1 \\u001b[2J\\u001b]0;owned\\u0007 go away");
+    }
+
+    @Test
+    void a_gmail_style_334_challenge_is_answered_and_reported_as_the_refusal() {
+        TestSmtpServer smtp = smtp();
+        smtp.rejectNextAuthGmailStyle(1);
+
+        Run run = doctor(settings(smtp));
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "FAIL", "SKIP", "SKIP");
+        assertThat(run.code()).isEqualTo(78);
+        List<String> auth = transcript(run.check("auth"));
+        // the challenge (base64 JSON), the empty line that ends the exchange, then the final refusal
+        assertThat(auth).anySatisfy(line -> assertThat(line).startsWith("S: 334 "));
+        assertThat(auth).contains("C: ");
+        assertThat(auth.get(auth.size() - 1)).startsWith("S: 535");
+        assertThat(run.check("auth").path("fix").asText()).contains("New-ServicePrincipal");
+    }
+
+    @Test
     void server_without_xoauth2_fails_ehlo_and_gets_no_password() {
         List<String> passwordsSeen = new CopyOnWriteArrayList<>();
         TestSmtpServer smtp = TestSmtpServer.withPasswordAuthOnly(TLS.serverContext(), passwordsSeen);

@@ -58,6 +58,9 @@ class LogForgingTest {
         List<String> mentions = captured.list.stream().map(ILoggingEvent::getFormattedMessage)
                 .filter(m -> m.contains("victim@evil.example")).toList();
         assertThat(mentions).isNotEmpty().allSatisfy(m -> assertThat(m).doesNotContain("\n", "\r"));
-        assertThat(String.join(" ", mentions)).contains("\\nINFO Forged", "\\r\\nBcc");
+        // shown as escapes: \n in plain log lines; in the delivery line's quoted values the backslash of that escape
+        // is itself escaped (\\n), so that no value can end its quotes early
+        assertThat(String.join(" ", mentions)).containsPattern("\\\\+nINFO Forged")
+                .containsPattern("\\\\+r\\\\+nBcc");
     }
 }
