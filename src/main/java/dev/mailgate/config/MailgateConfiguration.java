@@ -125,7 +125,11 @@ public class MailgateConfiguration implements CamelConfiguration {
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "mailgate-token"));
         String sender = settings.sender().orElseThrow();
         context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens, sender));
-        XOAuth2MailSender mailSender = new XOAuth2MailSender();
+        XOAuth2MailSender mailSender = settings.smtp().pool()
+                ? new XOAuth2MailSender(settings.limits().connectionsPerMailbox(), settings.smtp().idleTimeout(),
+                        settings.smtp().validateAfter())
+                : new XOAuth2MailSender();
+        context.addService(new Closer(mailSender::closeIdle), true, true);
         context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, mailSender);
         context.getManagementStrategy().addEventNotifier(new ShutdownCutoff(context, mailSender,
                 settings.delivery().shutdownTimeout()));

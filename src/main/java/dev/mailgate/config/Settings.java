@@ -71,11 +71,23 @@ public record Settings(
     public record Token(Duration refreshMargin, Duration refreshAhead, Duration failureBackoff) {
     }
 
+    /**
+     * The SMTP server and how Mailgate talks to it. Authenticated connections are kept per mailbox and reused
+     * ({@code pool}) until idle for {@code idleTimeout}; one idle for more than {@code validateAfter} is checked with
+     * {@code NOOP} before it carries a message.
+     */
     public record Smtp(String host, int port, Duration connectTimeout, Duration readTimeout, Duration writeTimeout,
-            boolean debug) {
+            boolean debug, boolean pool, Duration idleTimeout, Duration validateAfter) {
+
+        public Smtp(String host, int port, Duration connectTimeout, Duration readTimeout, Duration writeTimeout,
+                boolean debug) {
+            this(host, port, connectTimeout, readTimeout, writeTimeout, debug, true, Duration.ofSeconds(30),
+                    Duration.ofSeconds(2));
+        }
 
         public Smtp withEndpoint(String host, int port) {
-            return new Smtp(host, port, connectTimeout, readTimeout, writeTimeout, debug);
+            return new Smtp(host, port, connectTimeout, readTimeout, writeTimeout, debug, pool, idleTimeout,
+                    validateAfter);
         }
     }
 
@@ -174,7 +186,10 @@ public record Settings(
                         r.timeout("mailgate.smtp.connect-timeout", "15s"),
                         r.timeout("mailgate.smtp.read-timeout", "60s"),
                         r.timeout("mailgate.smtp.write-timeout", "60s"),
-                        r.bool("mailgate.smtp.debug", false)),
+                        r.bool("mailgate.smtp.debug", false),
+                        r.bool("mailgate.smtp.pool.enabled", true),
+                        r.timeout("mailgate.smtp.pool.idle-timeout", "30s"),
+                        r.duration("mailgate.smtp.pool.validate-after", "2s")),
                 r.optionalPath("mailgate.tls.truststore")
                         .map(p -> new Trust(p, r.string("mailgate.tls.truststore-password", ""))),
                 new Outbox(

@@ -2,6 +2,7 @@ package dev.mailgate.transport;
 
 import static dev.mailgate.Text.oneLine;
 
+import java.time.Duration;
 import java.util.Date;
 import java.util.Locale;
 import java.util.Properties;
@@ -39,7 +40,9 @@ import dev.mailgate.compose.OutgoingMessage;
  * <li>refuses servers that do not offer {@code AUTH XOAUTH2} after STARTTLS, instead of silently sending
  * unauthenticated;</li>
  * <li>records the server's reply to the message ({@code 250 ...}) for the receipt;</li>
- * <li>leaves {@code .eml} messages as they are (no {@code saveChanges()}).</li>
+ * <li>leaves {@code .eml} messages as they are (no {@code saveChanges()});</li>
+ * <li>keeps authenticated connections per mailbox for the next messages ({@link ConnectionPool}) instead of a new
+ * TLS handshake and {@code AUTH} for every message; a connection that failed in any way is closed.</li>
  * </ul>
  */
 public class XOAuth2MailSender extends DefaultJavaMailSender {
@@ -50,12 +53,31 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
     private static final String NO_COMMON_MECHANISM = "No authentication mechanisms supported";
 
     private final TrackedSockets sockets = new TrackedSockets();
+    /** Authenticated connections kept for the next message, or {@code null}: one connection per message. */
+    private final ConnectionPool pool;
     private volatile boolean cuttingShort;
     private volatile Session connectSession;
     /** The last token a server accepted, and for which mailboxes. */
     private volatile TokenUse lastAccepted;
 
     private record TokenUse(String token, Set<String> mailboxes) {
+    }
+
+    /** A connection authenticated as a mailbox, and the token it used. */
+    private record Connected(SMTPTransport transport, String token) {
+    }
+
+    /** One connection per message (what camel-mail's own sender does): one-shot use, tests. */
+    public XOAuth2MailSender() {
+        this.pool = null;
+    }
+
+    /**
+     * Keeps up to {@code perMailbox} authenticated connections per mailbox for the next messages (see
+     * {@link ConnectionPool}).
+     */
+    public XOAuth2MailSender(int perMailbox, Duration idleTimeout, Duration validateAfter) {
+        this.pool = new ConnectionPool(perMailbox, idleTimeout, validateAfter);
     }
 
     @Override
@@ -68,22 +90,54 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         if (cuttingShort) {
             throw new SendCutShortException(null);
         }
-        SMTPTransport transport = authenticated(mailbox, true);
+        Connected connection = connection(mailbox);
+        SMTPTransport transport = connection.transport();
         String reply;
+        boolean reusable = false;
         try {
             transport.sendMessage(message, message.getAllRecipients());
             // the reply to the message itself, before QUIT replaces it
             reply = oneLine(transport.getLastServerResponse());
+            reusable = true;
         } catch (MessagingException e) {
             throw cuttingShort ? new SendCutShortException(e) : e;
         } finally {
-            close(transport);
+            if (reusable && pool != null && !cuttingShort) {
+                pool.give(mailbox, transport, connection.token());
+            } else {
+                // any failure: the connection's state is unknown, so it is not used again
+                close(transport);
+            }
         }
         if (outgoing != null) {
             outgoing.accepted(reply);
         }
         LOG.debug("{}:{} accepted {} for {} recipient(s): {}", getHost(), getPort(), message.getMessageID(),
                 message.getAllRecipients().length, reply);
+    }
+
+    /** An idle connection of the mailbox that still uses the current token, or a new one. */
+    private Connected connection(String mailbox) throws MessagingException {
+        if (pool != null) {
+            String token = token(authenticator()).value();
+            SMTPTransport idle = pool.take(mailbox, token);
+            if (idle != null) {
+                return new Connected(idle, token);
+            }
+        }
+        return authenticated(mailbox, true);
+    }
+
+    /** Authenticated connections kept for the next messages now, over all mailboxes. */
+    public int idleConnections() {
+        return pool == null ? 0 : pool.idleCount();
+    }
+
+    /** Closes the idle connections (when the gateway stops). */
+    public void closeIdle() {
+        if (pool != null) {
+            pool.close();
+        }
     }
 
     /**
@@ -93,6 +147,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
      */
     public int cutShort() {
         cuttingShort = true;
+        closeIdle();
         return sockets.closeAll();
     }
 
@@ -101,7 +156,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
      * {@code RSET}): whether sending as it works again, without sending anything. Fails as {@link #send} would.
      */
     public void probe(String mailbox) throws MessagingException {
-        SMTPTransport transport = authenticated(mailbox, false);
+        SMTPTransport transport = authenticated(mailbox, false).transport();
         try {
             // Exchange refuses some senders only at MAIL FROM (530 5.7.57, 550 5.7.708): ask, then take it back
             int code = transport.simpleCommand("MAIL FROM:<" + mailbox + ">");
@@ -120,7 +175,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
      * {@code mayRefresh} (a probe of a held mailbox may not: the send that held it made that retry already, and
      * dropping the cached token would cost every other mailbox a token request).
      */
-    private SMTPTransport authenticated(String mailbox, boolean mayRefresh) throws MessagingException {
+    private Connected authenticated(String mailbox, boolean mayRefresh) throws MessagingException {
         XOAuth2Authenticator authenticator = authenticator();
         for (int attempt = 1;; attempt++) {
             AccessToken token = token(authenticator);
@@ -154,7 +209,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 throw new TokenRejectedException(mailbox, getHost(), reply);
             }
             accepted(token, mailbox);
-            return transport;
+            return new Connected(transport, token.value());
         }
     }
 

@@ -207,7 +207,8 @@ class EntraCredentialsTest {
         assertThat(tokens.lastFailure()).hasValueSatisfying(
                 e -> assertThat(e.getMessage()).contains("cannot reach Entra ID"));
         assertThat(smtp.received()).hasSize(2);
-        assertThat(smtp.saslResponses()).hasSize(2).containsOnly(smtp.saslResponses().get(0));
+        // the first token throughout (on the kept connection, or on a new one authenticated with it)
+        assertThat(smtp.saslResponses()).isNotEmpty().containsOnly(smtp.saslResponses().get(0));
     }
 
     @Test

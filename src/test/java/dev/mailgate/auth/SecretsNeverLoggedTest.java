@@ -79,6 +79,8 @@ class SecretsNeverLoggedTest {
             Map<String, String> properties = Gateway.realTenant(dir, entra, smtp.port(), tls);
             properties.put("mailgate.smtp.debug", "true");
             properties.put("mailgate.http.api-keys", API_KEY);
+            // a connection per message, so that the second one authenticates (and has its token rejected)
+            properties.put("mailgate.smtp.pool.enabled", "false");
             try (Gateway gateway = Gateway.start(dir, properties)) {
                 gateway.drop("plain.json", "{\"to\": \"a@example.com\", \"subject\": \"s\", \"text\": \"t\"}");
                 gateway.awaitSent("plain.json");

@@ -99,6 +99,11 @@ public final class TestSmtpServer implements AutoCloseable {
     }
 
     private TestSmtpServer(SSLContext tls, SandboxTokens tokens, AuthenticationHandlerFactory otherAuth) {
+        this(tls, tokens, otherAuth, null);
+    }
+
+    private TestSmtpServer(SSLContext tls, SandboxTokens tokens, AuthenticationHandlerFactory otherAuth,
+            Duration idleTimeout) {
         AuthenticationHandlerFactory auth = otherAuth != null ? otherAuth : gmailStyle(new XOAuth2Authentication(
                 (mailbox, token) -> {
                     RejectException reply = authReplies.poll();
@@ -128,6 +133,10 @@ public final class TestSmtpServer implements AutoCloseable {
                     }
                 })
                 .messageHandlerFactory(Transaction::new);
+        if (idleTimeout != null) {
+            // like Exchange Online, the server hangs up on a client that stays silent too long
+            builder.connectionTimeout((int) idleTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
         if (tls != null) {
             builder.requireTLS().startTlsSocketFactory(socket -> {
                 InetSocketAddress remote = (InetSocketAddress) socket.getRemoteSocketAddress();
@@ -161,6 +170,11 @@ public final class TestSmtpServer implements AutoCloseable {
     /** STARTTLS with {@code tls}'s certificate, then XOAUTH2. */
     public static TestSmtpServer withStartTls(SSLContext tls, SandboxTokens tokens) {
         return new TestSmtpServer(tls, tokens, null);
+    }
+
+    /** The same, hanging up on a connection that has been silent for {@code idleTimeout}. */
+    public static TestSmtpServer withStartTls(SSLContext tls, SandboxTokens tokens, Duration idleTimeout) {
+        return new TestSmtpServer(tls, tokens, null, idleTimeout);
     }
 
     /** STARTTLS, then only AUTH PLAIN and LOGIN (a classic relay): every password attempt is recorded. */

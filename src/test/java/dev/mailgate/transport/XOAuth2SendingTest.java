@@ -88,7 +88,7 @@ class XOAuth2SendingTest {
     }
 
     @Test
-    void fifty_mails_cost_one_token_request() {
+    void fifty_mails_cost_one_token_request_and_at_most_three_connections() {
         start(Map.of());
         IntStream.range(0, 50).forEach(i -> gateway.drop("mail-" + i + ".json", HELLO));
 
@@ -96,7 +96,9 @@ class XOAuth2SendingTest {
 
         assertThat(smtp.received()).hasSize(50);
         assertThat(entra.requests()).isEqualTo(1);
-        assertThat(smtp.saslResponses()).hasSize(50).containsOnly(smtp.saslResponses().get(0));
+        // authenticated connections are reused: no more than the mailbox's limit, each authenticated once
+        assertThat(smtp.connections()).isBetween(1, 3);
+        assertThat(smtp.saslResponses()).hasSize(smtp.connections()).containsOnly(smtp.saslResponses().get(0));
     }
 
     @Test
