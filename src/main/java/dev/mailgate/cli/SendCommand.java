@@ -215,7 +215,8 @@ final class SendCommand implements Callable<Integer> {
                     Clock.systemUTC(), refresher);
             context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens,
                     settings.sender().orElse(message.mailbox())));
-            context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, new XOAuth2MailSender());
+            context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, new XOAuth2MailSender()
+                    .form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form())));
             target.trust.ifPresent(t -> context.getRegistry().bind(SmtpEndpoint.TLS_BEAN, TrustStores.parameters(t)));
             context.start();
             context.createProducerTemplate().requestBody(SmtpEndpoint.uri(settings.smtp(), target.trust.isPresent()),

@@ -129,6 +129,7 @@ public class MailgateConfiguration implements CamelConfiguration {
                 ? new XOAuth2MailSender(settings.limits().connectionsPerMailbox(), settings.smtp().idleTimeout(),
                         settings.smtp().validateAfter())
                 : new XOAuth2MailSender();
+        mailSender.form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form()));
         context.addService(new Closer(mailSender::closeIdle), true, true);
         context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, mailSender);
         context.getManagementStrategy().addEventNotifier(new ShutdownCutoff(context, mailSender,

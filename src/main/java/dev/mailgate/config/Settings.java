@@ -77,17 +77,20 @@ public record Settings(
      * {@code NOOP} before it carries a message.
      */
     public record Smtp(String host, int port, Duration connectTimeout, Duration readTimeout, Duration writeTimeout,
-            boolean debug, boolean pool, Duration idleTimeout, Duration validateAfter) {
+            boolean debug, boolean pool, Duration idleTimeout, Duration validateAfter, String xoauth2Form) {
+
+        /** How the token is sent: {@code auto}, {@code initial-response} or {@code two-line}. */
+        public static final List<String> XOAUTH2_FORMS = List.of("auto", "initial-response", "two-line");
 
         public Smtp(String host, int port, Duration connectTimeout, Duration readTimeout, Duration writeTimeout,
                 boolean debug) {
             this(host, port, connectTimeout, readTimeout, writeTimeout, debug, true, Duration.ofSeconds(30),
-                    Duration.ofSeconds(2));
+                    Duration.ofSeconds(2), "auto");
         }
 
         public Smtp withEndpoint(String host, int port) {
             return new Smtp(host, port, connectTimeout, readTimeout, writeTimeout, debug, pool, idleTimeout,
-                    validateAfter);
+                    validateAfter, xoauth2Form);
         }
     }
 
@@ -189,7 +192,8 @@ public record Settings(
                         r.bool("mailgate.smtp.debug", false),
                         r.bool("mailgate.smtp.pool.enabled", true),
                         r.timeout("mailgate.smtp.pool.idle-timeout", "30s"),
-                        r.duration("mailgate.smtp.pool.validate-after", "2s")),
+                        r.duration("mailgate.smtp.pool.validate-after", "2s"),
+                        r.oneOf("mailgate.smtp.xoauth2-form", "auto", Smtp.XOAUTH2_FORMS)),
                 r.optionalPath("mailgate.tls.truststore")
                         .map(p -> new Trust(p, r.string("mailgate.tls.truststore-password", ""))),
                 new Outbox(
@@ -494,6 +498,15 @@ public record Settings(
             } catch (AddressException ex) {
                 problems.add(key + "='" + value + "' is not a mailbox address; write it like mailgate@contoso.com");
             }
+        }
+
+        String oneOf(String key, String fallback, List<String> allowed) {
+            String value = string(key, fallback).strip().toLowerCase(Locale.ROOT);
+            if (!allowed.contains(value)) {
+                problems.add(key + "='" + value + "' must be one of " + String.join(", ", allowed));
+                return fallback;
+            }
+            return value;
         }
 
         void crossChecks(Settings s) {

@@ -2,7 +2,9 @@ package dev.mailgate.transport;
 
 import static dev.mailgate.Text.oneLine;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.Date;
 import java.util.Locale;
 import java.util.Properties;
@@ -57,6 +59,24 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
     private final ConnectionPool pool;
     private volatile boolean cuttingShort;
     private volatile Session connectSession;
+    private volatile Session twoLineSession;
+    private volatile Form form = Form.AUTO;
+    /** Servers that refused the token on the AUTH line (e.g. {@code 500 5.5.2 Line too long}). */
+    private final Set<String> twoLineServers = ConcurrentHashMap.newKeySet();
+
+    /**
+     * The two forms of SASL XOAUTH2 in SMTP: the token on the {@code AUTH XOAUTH2 <response>} line (initial response,
+     * one round trip), or {@code AUTH XOAUTH2} → {@code 334} → the response on a line of its own, for servers that
+     * cap the length of a command line below a token's 1.5–3 KB. {@code AUTO} uses the first and falls back to the
+     * second, for good, with a server that refuses the long line.
+     */
+    public enum Form { AUTO, INITIAL_RESPONSE, TWO_LINE;
+
+        /** {@code auto}, {@code initial-response}, {@code two-line} (the setting's values). */
+        public static Form of(String setting) {
+            return valueOf(setting.toUpperCase(Locale.ROOT).replace('-', '_'));
+        }
+    }
     /** The last token a server accepted, and for which mailboxes. */
     private volatile TokenUse lastAccepted;
 
@@ -128,6 +148,12 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         return authenticated(mailbox, true);
     }
 
+    /** Which XOAUTH2 form to use ({@code mailgate.smtp.xoauth2-form}). */
+    public XOAuth2MailSender form(Form form) {
+        this.form = form;
+        return this;
+    }
+
     /** Authenticated connections kept for the next messages now, over all mailboxes. */
     public int idleConnections() {
         return pool == null ? 0 : pool.idleCount();
@@ -177,22 +203,37 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
      */
     private Connected authenticated(String mailbox, boolean mayRefresh) throws MessagingException {
         XOAuth2Authenticator authenticator = authenticator();
+        String server = getHost() + ":" + getPort();
         for (int attempt = 1;; attempt++) {
             AccessToken token = token(authenticator);
-            SMTPTransport transport = (SMTPTransport) getTransport(sessionWithoutAuthenticator());
+            boolean twoLine = form == Form.TWO_LINE || form == Form.AUTO && twoLineServers.contains(server);
+            SMTPTransport transport = (SMTPTransport) getTransport(twoLine ? twoLineSession()
+                    : sessionWithoutAuthenticator());
             try {
-                connect(transport, mailbox, token);
+                if (twoLine) {
+                    connectTwoLine(transport, mailbox, token);
+                } else {
+                    connect(transport, mailbox, token);
+                }
             } catch (AuthenticationFailedException e) {
                 if (String.valueOf(e.getMessage()).startsWith(NO_COMMON_MECHANISM)) {
-                    throw new XOAuth2NotOfferedException(getHost() + ":" + getPort(), oneLine(e.getMessage()),
-                            null);
+                    throw new XOAuth2NotOfferedException(server, oneLine(e.getMessage()), null);
                 }
-                int code = transport.getLastReturnCode();
+                int code = e instanceof Refused r ? r.code : transport.getLastReturnCode();
+                String reply = e instanceof Refused r ? r.reply : oneLine(transport.getLastServerResponse());
+                if (!twoLine && form == Form.AUTO && (code == 500 || code == 501)) {
+                    // the AUTH line with the token was too long for this server: not about the token
+                    twoLineServers.add(server);
+                    LOG.warn("{} refused the AUTH line that carries the token ({}); using the two-line XOAUTH2 form "
+                            + "with it from now on (mailgate.smtp.xoauth2-form=two-line says so from the start)",
+                            server, reply);
+                    attempt--;
+                    continue;
+                }
                 if (code != 535 && code != 334) {
                     // 454 temporary failure, 421, a timeout or reset during AUTH: not about the token
                     throw e;
                 }
-                String reply = oneLine(transport.getLastServerResponse());
                 TokenUse used = lastAccepted;
                 if (!mayRefresh
                         || used != null && used.token().equals(token.value()) && !used.mailboxes().contains(mailbox)) {
@@ -202,8 +243,8 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 }
                 authenticator.rejected(token);
                 if (attempt == 1) {
-                    LOG.info("{}:{} rejected the access token for {} ({}); retrying once with a fresh token",
-                            getHost(), getPort(), mailbox, reply);
+                    LOG.info("{} rejected the access token for {} ({}); retrying once with a fresh token", server,
+                            mailbox, reply);
                     continue;
                 }
                 throw new TokenRejectedException(mailbox, getHost(), reply);
@@ -252,6 +293,34 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
 
     private void connect(SMTPTransport transport, String mailbox, AccessToken token) throws MessagingException {
         transport.connect(getHost(), getPort(), mailbox, token.value());
+        requireXOAuth2(transport);
+    }
+
+    /**
+     * Connects without Jakarta Mail's own AUTH ({@code mail.smtp.auth=false}: EHLO, STARTTLS, EHLO), then
+     * {@code AUTH XOAUTH2}, {@code 334}, the response on its own line. The session has no protocol trace, which
+     * would show the response.
+     */
+    private void connectTwoLine(SMTPTransport transport, String mailbox, AccessToken token) throws MessagingException {
+        transport.connect(getHost(), getPort(), null, null);
+        requireXOAuth2(transport);
+        int code = transport.simpleCommand("AUTH XOAUTH2");
+        if (code == 334) {
+            code = transport.simpleCommand(Base64.getEncoder().encodeToString(("user=" + mailbox + "\u0001auth=Bearer "
+                    + token.value() + "\u0001\u0001").getBytes(StandardCharsets.UTF_8)));
+        }
+        if (code == 334) {
+            // a refusal in a challenge (Gmail's JSON): an empty line ends the exchange with the final reply
+            code = transport.simpleCommand("");
+        }
+        if (code != 235) {
+            String reply = oneLine(transport.getLastServerResponse());
+            close(transport);
+            throw new Refused(code, reply);
+        }
+    }
+
+    private void requireXOAuth2(SMTPTransport transport) throws MessagingException {
         String mechanisms = transport.getExtensionParameter("AUTH");
         if (mechanisms == null || !mechanisms.toUpperCase(Locale.ROOT).contains("XOAUTH2")) {
             // a server that refused EHLO after STARTTLS (421 4.7.66) shows no AUTH; its reply says why
@@ -259,6 +328,33 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
             close(transport);
             throw new XOAuth2NotOfferedException(getHost() + ":" + getPort(), mechanisms == null ? "no AUTH"
                     : "AUTH " + mechanisms, reply);
+        }
+    }
+
+    /** The two-line form's sessions: Mailgate's own AUTH, and never a protocol trace. */
+    private Session twoLineSession() {
+        Session session = twoLineSession;
+        if (session == null) {
+            Properties properties = new Properties();
+            properties.putAll(sessionWithoutAuthenticator().getProperties());
+            properties.put("mail.smtp.auth", "false");
+            properties.put("mail.debug", "false");
+            session = Session.getInstance(properties);
+            session.setDebug(false);
+            twoLineSession = session;
+        }
+        return session;
+    }
+
+    /** The server's refusal of the two-line AUTH (the connection is closed, so it carries the code itself). */
+    private static final class Refused extends AuthenticationFailedException {
+        private final int code;
+        private final String reply;
+
+        Refused(int code, String reply) {
+            super(reply);
+            this.code = code;
+            this.reply = reply;
         }
     }
 

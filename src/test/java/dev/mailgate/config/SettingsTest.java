@@ -55,6 +55,23 @@ class SettingsTest {
     }
 
     @Test
+    void defaults_to_pooled_connections_and_the_automatic_xoauth2_form() {
+        Settings.Smtp smtp = read(Map.of()).smtp();
+
+        assertThat(smtp.pool()).isTrue();
+        assertThat(smtp.idleTimeout()).hasSeconds(30);
+        assertThat(smtp.validateAfter()).hasSeconds(2);
+        assertThat(smtp.xoauth2Form()).isEqualTo("auto");
+        assertThat(read(Map.of("mailgate.smtp.xoauth2-form", "Two-Line")).smtp().xoauth2Form()).isEqualTo("two-line");
+    }
+
+    @Test
+    void an_unknown_xoauth2_form_names_the_choices() {
+        assertThat(problems(Map.of("mailgate.smtp.xoauth2-form", "three-line"))).containsExactly(
+                "mailgate.smtp.xoauth2-form='three-line' must be one of auto, initial-response, two-line");
+    }
+
+    @Test
     void defaults_token_timing() {
         Settings.Token t = read(Map.of()).token();
 

@@ -70,6 +70,8 @@ public final class TestSmtpServer implements AutoCloseable {
     private final Queue<RejectException> authReplies = new ConcurrentLinkedQueue<>();
     private final List<String> refusedMailboxes = new CopyOnWriteArrayList<>();
     private final AtomicInteger gmailRejections = new AtomicInteger();
+    private volatile int authLineLimit = Integer.MAX_VALUE;
+    private final AtomicInteger twoLineAuths = new AtomicInteger();
     private volatile Duration dataStall = Duration.ZERO;
     private volatile boolean deferEveryData;
     private final Queue<RejectException> dataReplies = new ConcurrentLinkedQueue<>();
@@ -218,6 +220,19 @@ public final class TestSmtpServer implements AutoCloseable {
      * The next {@code n} AUTH attempts fail the way Gmail does it: {@code 334 <base64 JSON error>}, then, after the
      * client's empty line, {@code 535 5.7.8}.
      */
+    /**
+     * AUTH lines longer than {@code max} characters are refused with {@code 500 5.5.2 Line too long}, as some
+     * submission servers do: the token then has to come on a line of its own.
+     */
+    public void limitAuthLine(int max) {
+        authLineLimit = max;
+    }
+
+    /** How many times a client used the two-line form ({@code AUTH XOAUTH2} alone, then the response). */
+    public int twoLineAuths() {
+        return twoLineAuths.get();
+    }
+
     public void rejectNextAuthGmailStyle(int n) {
         gmailRejections.set(n);
     }
@@ -392,6 +407,12 @@ public final class TestSmtpServer implements AutoCloseable {
 
                     @Override
                     public Optional<String> auth(String input, MessageContext context) throws RejectException {
+                        if (input.regionMatches(true, 0, "AUTH ", 0, 5) && input.trim().length() > authLineLimit) {
+                            throw new RejectException(500, "5.5.2 Line too long");
+                        }
+                        if (input.trim().equalsIgnoreCase("AUTH XOAUTH2")) {
+                            twoLineAuths.incrementAndGet();
+                        }
                         if (challenged) {
                             throw new RejectException(535, "5.7.8 Username and Password not accepted");
                         }
