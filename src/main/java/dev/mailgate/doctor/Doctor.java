@@ -350,13 +350,33 @@ public final class Doctor {
         String mailbox = options.mailbox();
         String sasl = Base64.getEncoder().encodeToString(("user=" + mailbox + "\u0001auth=Bearer " + token.value()
                 + "\u0001\u0001").getBytes(StandardCharsets.UTF_8));
+        String shown = "(user=" + mailbox + ", auth=Bearer " + AccessToken.redact(token.value()) + "; "
+                + sasl.length() + " base64 characters)";
+        String form = options.settings().smtp().xoauth2Form();
         try {
-            SmtpDialogue.Reply reply = session.command("AUTH XOAUTH2 " + sasl, "AUTH XOAUTH2 (user=" + mailbox
-                    + ", auth=Bearer " + AccessToken.redact(token.value()) + "; " + sasl.length()
-                    + " base64 characters)", sasl, token.value());
+            SmtpDialogue.Reply refusedLine = null;
+            SmtpDialogue.Reply reply;
+            if (form.equals("two-line")) {
+                reply = twoLine(session, sasl, shown, token);
+            } else {
+                reply = session.command("AUTH XOAUTH2 " + sasl, "AUTH XOAUTH2 " + shown, sasl, token.value());
+                if ((reply.code() == 500 || reply.code() == 501) && form.equals("auto")) {
+                    // the line with the token is too long for this server: what Mailgate does next, the two-line form
+                    refusedLine = reply;
+                    reply = twoLine(session, sasl, shown, token);
+                }
+            }
             if (reply.code() == 334) {
                 // the error comes as a base64 JSON challenge; an empty line ends the exchange with the final reply
                 reply = session.command("");
+            }
+            if (reply.code() == 235 && refusedLine != null) {
+                checks.add(Check.warn("auth", "authenticated as " + mailbox + " with the two-line form: "
+                        + reply.line(), "the server refused the AUTH line that carries the token ("
+                        + refusedLine.line() + ")", "nothing to do: Mailgate sends the token on a line of its own to "
+                        + "this server (mailgate.smtp.xoauth2-form=auto); set mailgate.smtp.xoauth2-form=two-line to "
+                        + "skip the refused first try", session.takeTranscript()));
+                return true;
             }
             if (reply.code() == 235) {
                 checks.add(Check.pass("auth", "authenticated as " + mailbox + ": " + reply.line(),
@@ -379,6 +399,13 @@ public final class Doctor {
                     "the server closed the connection", "run doctor again", session.takeTranscript()));
             return false;
         }
+    }
+
+    /** {@code AUTH XOAUTH2}, {@code 334}, then the response on its own line. */
+    private static SmtpDialogue.Reply twoLine(SmtpDialogue session, String sasl, String shown, AccessToken token)
+            throws IOException {
+        SmtpDialogue.Reply reply = session.command("AUTH XOAUTH2");
+        return reply.code() == 334 ? session.command(sasl, shown, sasl, token.value()) : reply;
     }
 
     /** 535 5.7.3 with a token whose claims are right: Exchange does not connect the app to the mailbox. */

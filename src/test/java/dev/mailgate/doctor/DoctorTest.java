@@ -284,6 +284,28 @@ class DoctorTest {
     }
 
     @Test
+    void a_server_that_refuses_the_long_auth_line_is_authenticated_with_the_two_line_form_and_warned_about() {
+        TestSmtpServer smtp = smtp();
+        smtp.limitAuthLine(500);
+
+        Run run = doctor(settings(smtp));
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "WARN", "PASS", "SKIP");
+        assertThat(run.code()).isZero();
+        JsonNode auth = run.check("auth");
+        assertThat(auth.path("summary").asText()).contains("two-line form", "235");
+        assertThat(auth.path("cause").asText()).contains("500 5.5.2 Line too long");
+        assertThat(auth.path("fix").asText()).contains("mailgate.smtp.xoauth2-form");
+        assertThat(transcript(auth)).contains("S: 500 5.5.2 Line too long", "C: AUTH XOAUTH2", "S: 334 ");
+        assertThat(transcript(auth)).anySatisfy(line -> assertThat(line).startsWith("C: (user=" + SENDER
+                + ", auth=Bearer eyJ…(redacted)"));
+        assertThat(smtp.twoLineAuths()).isEqualTo(1);
+        assertThat(smtp.saslResponses()).containsExactly("user=" + SENDER + "\u0001auth=Bearer "
+                + entra.endpoint().issuedTokens().get(0) + "\u0001\u0001");
+        assertThat(run.out() + run.err()).doesNotContain(entra.endpoint().issuedTokens().get(0));
+    }
+
+    @Test
     void a_gmail_style_334_challenge_is_answered_and_reported_as_the_refusal() {
         TestSmtpServer smtp = smtp();
         smtp.rejectNextAuthGmailStyle(1);
