@@ -284,6 +284,9 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
             properties.putAll(configured.getProperties());
             // the plain connection under STARTTLS comes from here, so that cutShort() can close it
             properties.put("mail.smtp.socketFactory", sockets);
+            // closing sends QUIT without waiting for its 221: a stalled server cannot hold up a stop or the closing
+            // of idle connections (the message's own reply was read before)
+            properties.put("mail.smtp.quitwait", "false");
             session = Session.getInstance(properties);
             session.setDebug(configured.getDebug());
             connectSession = session;
