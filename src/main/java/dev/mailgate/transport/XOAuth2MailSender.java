@@ -44,7 +44,9 @@ import dev.mailgate.compose.OutgoingMessage;
  * <li>records the server's reply to the message ({@code 250 ...}) for the receipt;</li>
  * <li>leaves {@code .eml} messages as they are (no {@code saveChanges()});</li>
  * <li>keeps authenticated connections per mailbox for the next messages ({@link ConnectionPool}) instead of a new
- * TLS handshake and {@code AUTH} for every message; a connection that failed in any way is closed.</li>
+ * TLS handshake and {@code AUTH} for every message; a connection that failed in any way is closed;</li>
+ * <li>sends the token on the {@code AUTH} line, or on a line of its own to a server that refuses the long line
+ * ({@link Form}).</li>
  * </ul>
  */
 public class XOAuth2MailSender extends DefaultJavaMailSender {
