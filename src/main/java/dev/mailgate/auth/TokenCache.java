@@ -16,6 +16,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.mailgate.config.Settings;
+
 /**
  * The one token cache every sender uses.
  * <ul>
@@ -61,6 +63,18 @@ public final class TokenCache {
         this.waitLimit = waitLimit;
         this.clock = clock;
         this.refresher = refresher;
+    }
+
+    /**
+     * The cache with the configured timing: a caller waits for Entra ID at most its connect and read timeouts
+     * (plus a little).
+     */
+    public static TokenCache of(TokenSource source, Settings settings, Executor refresher) {
+        Settings.Token token = settings.token();
+        Settings.Entra entra = settings.entra();
+        return new TokenCache(source, token.refreshMargin(), token.refreshAhead(), token.failureBackoff(),
+                entra.connectTimeout().plus(entra.readTimeout()).plus(Duration.ofSeconds(5)), Clock.systemUTC(),
+                refresher);
     }
 
     /**

@@ -99,7 +99,8 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
         return problems;
     }
 
-    static boolean isGuid(String value) {
+    /** A GUID such as Entra's tenant and client ids. */
+    public static boolean isGuid(String value) {
         return value != null && value.matches("(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     }
 

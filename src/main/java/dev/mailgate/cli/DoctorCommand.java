@@ -9,11 +9,7 @@ import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Help.Ansi;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.doctor.Check;
@@ -28,10 +24,7 @@ import dev.mailgate.doctor.Doctor;
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:every step passed (warnings allowed)", "69:the SMTP server or Entra ID cannot be reached",
                 "78:a step failed because of the configuration, the tenant or the mailbox"})
-final class DoctorCommand implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+final class DoctorCommand extends OneShotCommand implements Callable<Integer> {
 
     @Option(names = "--send-to", paramLabel = "ADDRESS", description = "Also send a short test message to ADDRESS.")
     String sendTo;
@@ -50,14 +43,7 @@ final class DoctorCommand implements Callable<Integer> {
 
     enum Colour { auto, always, never }
 
-    @Option(names = "--verbose", description = "Show the libraries' log lines (on standard error).")
-    boolean verbose;
 
-    @Mixin
-    Overrides overrides;
-
-    @ParentCommand
-    Cli parent;
 
     @Override
     public Integer call() throws Exception {
@@ -65,7 +51,7 @@ final class DoctorCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Target target;
         try {
-            target = Target.open(overrides.over(parent));
+            target = Target.open(settings());
         } catch (ConfigurationException e) {
             Check failed = new Check("configuration", Check.Status.FAIL, "the settings cannot be read", e.getMessage(),
                     "fix the settings named (mailgate.properties, environment variables or --set), then run doctor "
@@ -94,7 +80,7 @@ final class DoctorCommand implements Callable<Integer> {
             body.put("clientId", report.clientId());
             body.put("exitCode", report.exitCode());
             body.put("checks", report.checks());
-            out.println(TokenCommand.write(body));
+            out.println(json(body));
             return;
         }
         Ansi ansi = ansi();

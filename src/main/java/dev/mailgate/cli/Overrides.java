@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 /** {@code --set key=value}: any setting for this run only, over files and environment variables. */
 final class Overrides {
 
-    @Option(names = "--set", paramLabel = "KEY=VALUE", mapFallbackValue = "",
+    @Option(names = "--set", paramLabel = "KEY=VALUE", mapFallbackValue = "", order = 101,
             description = "Override a setting for this run (repeatable), e.g. --set mailgate.sender=app@contoso.com")
     Map<String, String> values = new LinkedHashMap<>();
 

@@ -6,8 +6,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,11 +19,7 @@ import org.apache.camel.impl.DefaultCamelContext;
 
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.XOAuth2Authenticator;
@@ -61,10 +55,7 @@ import dev.mailgate.transport.XOAuth2MailSender;
                 "75:a temporary failure (server busy, network, Entra ID unreachable): try again later",
                 "77:authentication refused: the app may not send as this mailbox (run mailgate doctor)",
                 "78:a setting is wrong"})
-final class SendCommand implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+final class SendCommand extends OneShotCommand implements Callable<Integer> {
 
     @Option(names = {"-f", "--from"}, paramLabel = "ADDRESS", description = "Sender (default: mailgate.sender).")
     String from;
@@ -110,14 +101,7 @@ final class SendCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the receipt (or the failure) as JSON.")
     boolean json;
 
-    @Option(names = "--verbose", description = "Show the libraries' log lines (on standard error).")
-    boolean verbose;
 
-    @Mixin
-    Overrides overrides;
-
-    @ParentCommand
-    Cli parent;
 
     @Override
     public Integer call() throws Exception {
@@ -130,7 +114,7 @@ final class SendCommand implements Callable<Integer> {
         if (request == null && to.isEmpty() && cc.isEmpty() && bcc.isEmpty()) {
             return usage("say whom to send to: --to ADDRESS (or --request FILE)");
         }
-        try (Target target = Target.open(overrides.over(parent))) {
+        try (Target target = Target.open(settings())) {
             Settings settings = target.settings;
             TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
             Settings.Senders senders = settings.senders().get("cli");
@@ -209,10 +193,7 @@ final class SendCommand implements Callable<Integer> {
             return t;
         });
         try (DefaultCamelContext context = new DefaultCamelContext()) {
-            TokenCache tokens = new TokenCache(target.tokenSource(), settings.token().refreshMargin(),
-                    settings.token().refreshAhead(), settings.token().failureBackoff(),
-                    settings.entra().connectTimeout().plus(settings.entra().readTimeout()).plus(Duration.ofSeconds(5)),
-                    Clock.systemUTC(), refresher);
+            TokenCache tokens = TokenCache.of(target.tokenSource(), settings, refresher);
             context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens,
                     settings.sender().orElse(message.mailbox())));
             context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, new XOAuth2MailSender()
@@ -241,7 +222,7 @@ final class SendCommand implements Callable<Integer> {
             receipt.put("server", server);
             receipt.put("serverReply", message.serverReply());
             receipt.put("sandbox", target.sandbox());
-            out.println(TokenCommand.write(receipt));
+            out.println(json(receipt));
         } else {
             out.println("Sent " + message.getMessageID() + " as " + message.mailbox() + " to " + recipients
                     + " recipient(s) via " + server + ": " + message.serverReply());
@@ -259,7 +240,7 @@ final class SendCommand implements Callable<Integer> {
             body.put("status", "invalid");
             body.put("errors", problems.stream().map(p -> Map.of("field", p.field(), "message", p.message()))
                     .toList());
-            spec.commandLine().getOut().println(TokenCommand.write(body));
+            spec.commandLine().getOut().println(json(body));
         } else {
             PrintWriter err = spec.commandLine().getErr();
             err.println("Not sent: the request is invalid");
@@ -277,7 +258,7 @@ final class SendCommand implements Callable<Integer> {
             body.put("fix", fix);
             body.put("serverReply", failure == null ? null : failure.serverReply());
             body.put("exitCode", code);
-            spec.commandLine().getOut().println(TokenCommand.write(body));
+            spec.commandLine().getOut().println(json(body));
         } else {
             PrintWriter err = spec.commandLine().getErr();
             err.println("Not sent: " + reason + (failure != null && failure.serverReply() != null
@@ -298,19 +279,16 @@ final class SendCommand implements Callable<Integer> {
 
     /** The sysexits code for a failed send, from its classified failure and the exception behind it. */
     static int exitCode(Failure failure, Throwable error) {
-        String reply = failure.serverReply() == null ? "" : failure.serverReply().toUpperCase(java.util.Locale.ROOT);
-        for (Throwable e = error; e != null; e = e instanceof jakarta.mail.MessagingException m
-                && m.getNextException() != null ? m.getNextException() : e.getCause()) {
+        for (Throwable e = error; e != null; e = e.getCause()) {
             if (e instanceof dev.mailgate.auth.TokenException token) {
                 // Entra ID refused the app's credential: a setting (the secret, the ids), not the mailbox
                 return token.kind() == dev.mailgate.auth.TokenException.Kind.REJECTED ? ExitCodes.CONFIG
                         : ExitCodes.TEMPFAIL;
             }
-            if (e instanceof org.eclipse.angus.mail.smtp.SMTPAddressFailedException && !failure.retryable()) {
-                return ExitCodes.NOUSER;
-            }
         }
-        if (reply.contains("5.7.60") || reply.contains("SENDASDENIED")) {
+        String reply = failure.serverReply();
+        int code = reply != null && reply.matches("\\d{3}\\b.*") ? Integer.parseInt(reply.substring(0, 3)) : 0;
+        if (FailureClassifier.sendAsDenied(reply)) {
             // the app may not send as this mailbox: a permission, as an authentication refusal is
             return ExitCodes.NOPERM;
         }
@@ -319,7 +297,8 @@ final class SendCommand implements Callable<Integer> {
             case TRANSIENT, QUOTA -> ExitCodes.TEMPFAIL;
             case AUTH -> ExitCodes.NOPERM;
             case CONFIGURATION -> ExitCodes.CONFIG;
-            case PERMANENT -> reply.matches("5\\d\\d 5\\.1\\.(0|1|10)\\b.*") ? ExitCodes.NOUSER : ExitCodes.UNAVAILABLE;
+            case PERMANENT -> FailureClassifier.recipientRefused(code, reply) ? ExitCodes.NOUSER
+                    : ExitCodes.UNAVAILABLE;
         };
     }
 

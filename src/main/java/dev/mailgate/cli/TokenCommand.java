@@ -11,15 +11,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenClaims;
@@ -35,13 +29,10 @@ import dev.mailgate.config.Settings;
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:the token can send mail", "69:Entra ID cannot be reached",
                 "78:Entra ID refused the request, or the token cannot send mail (see the warnings)"})
-final class TokenCommand implements Callable<Integer> {
+final class TokenCommand extends OneShotCommand implements Callable<Integer> {
 
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'")
             .withZone(ZoneOffset.UTC);
-
-    @Spec
-    CommandSpec spec;
 
     @Option(names = "--json", description = "Print the claims as JSON.")
     boolean json;
@@ -50,20 +41,13 @@ final class TokenCommand implements Callable<Integer> {
             + "anyone who sees it can send mail as the app until it expires).")
     boolean showToken;
 
-    @Option(names = "--verbose", description = "Show the libraries' log lines (on standard error).")
-    boolean verbose;
 
-    @Mixin
-    Overrides overrides;
-
-    @ParentCommand
-    Cli parent;
 
     @Override
     public Integer call() throws Exception {
         Logs.forCommand(verbose);
         PrintWriter out = spec.commandLine().getOut();
-        try (Target target = Target.open(overrides.over(parent))) {
+        try (Target target = Target.open(settings())) {
             Settings.Entra entra = target.settings.entra();
             AccessToken token;
             try {
@@ -74,7 +58,7 @@ final class TokenCommand implements Callable<Integer> {
                     error.put("ok", false);
                     error.put("error", e.getMessage());
                     error.put("fix", e.advice());
-                    out.println(write(error));
+                    out.println(json(error));
                 } else {
                     spec.commandLine().getErr().println("No token: " + e.getMessage());
                 }
@@ -85,7 +69,7 @@ final class TokenCommand implements Callable<Integer> {
                     .orElse(List.of(new TokenClaims.Problem("token", "the token is not a JWT, so its claims cannot be "
                             + "read", "check mailgate.entra.scope=https://outlook.office365.com/.default")));
             if (json) {
-                out.println(write(json(target, token, claims, problems)));
+                out.println(json(claimsJson(target, token, claims, problems)));
             } else {
                 text(out, target, token, claims, problems);
             }
@@ -126,7 +110,7 @@ final class TokenCommand implements Callable<Integer> {
         }
     }
 
-    private Map<String, Object> json(Target target, AccessToken token, Optional<TokenClaims> claims,
+    private Map<String, Object> claimsJson(Target target, AccessToken token, Optional<TokenClaims> claims,
             List<TokenClaims.Problem> problems) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("ok", problems.isEmpty());
@@ -155,9 +139,5 @@ final class TokenCommand implements Callable<Integer> {
 
     private static String minutes(Duration d) {
         return d.isNegative() ? "expired" : d.toMinutes() + " min";
-    }
-
-    static String write(Object value) throws com.fasterxml.jackson.core.JsonProcessingException {
-        return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(value);
     }
 }

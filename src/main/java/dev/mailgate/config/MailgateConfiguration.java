@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -116,13 +115,10 @@ public class MailgateConfiguration implements CamelConfiguration {
         // routes refer to {{mailgate.outbox.dir}} whether or not anyone set it: publish the effective value
         context.getPropertiesComponent().addInitialProperty("mailgate.outbox.dir", settings.outbox().dir().toString());
 
-        TokenCache tokens = new TokenCache(
+        TokenCache tokens = TokenCache.of(
                 new EntraTokenSource(settings.entra(), ClientCredentials.from(settings.entra()),
                         trust.map(TrustStores::sslContext).map(SSLContext::getSocketFactory)),
-                settings.token().refreshMargin(), settings.token().refreshAhead(), settings.token().failureBackoff(),
-                settings.entra().connectTimeout().plus(settings.entra().readTimeout()).plus(Duration.ofSeconds(5)),
-                Clock.systemUTC(),
-                context.getExecutorServiceManager().newSingleThreadExecutor(this, "mailgate-token"));
+                settings, context.getExecutorServiceManager().newSingleThreadExecutor(this, "mailgate-token"));
         String sender = settings.sender().orElseThrow();
         context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens, sender));
         XOAuth2MailSender mailSender = settings.smtp().pool()

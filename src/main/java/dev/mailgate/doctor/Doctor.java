@@ -129,11 +129,11 @@ public final class Doctor {
             warnings.add("mailgate.entra.scope is " + entra.scope() + ", not Exchange Online's");
             fixes.add("set mailgate.entra.scope=https://outlook.office365.com/.default");
         }
-        if (!isGuid(entra.clientId()) && !sandbox) {
+        if (!TokenClaims.isGuid(entra.clientId()) && !sandbox) {
             warnings.add("mailgate.entra.client-id '" + entra.clientId() + "' is not a GUID");
             fixes.add("use the Application (client) ID from App registrations > Overview, not the app's name");
         }
-        if (!isGuid(entra.tenantId()) && !entra.tenantId().contains(".") && !sandbox) {
+        if (!TokenClaims.isGuid(entra.tenantId()) && !entra.tenantId().contains(".") && !sandbox) {
             warnings.add("mailgate.entra.tenant-id '" + entra.tenantId() + "' is neither a GUID nor a domain");
             fixes.add("use the Directory (tenant) ID from Entra admin center > Overview");
         }
@@ -180,7 +180,7 @@ public final class Doctor {
                     "the host name in mailgate.smtp.host is misspelt, or this machine's DNS cannot resolve it",
                     "set mailgate.smtp.host=" + EXCHANGE_HOST + " and check the resolver (getent hosts "
                             + smtp.host() + ")", List.of()));
-            return skipConnection("dns");
+            return skipAfter("dns");
         }
         long started = System.nanoTime();
         InetSocketAddress address = new InetSocketAddress(addresses[0], smtp.port());
@@ -194,19 +194,19 @@ public final class Doctor {
                     "a firewall or the network provider drops outbound connections to port " + smtp.port(),
                     "allow outbound TCP " + smtp.port() + " to " + smtp.host() + " (test with: nc -vz " + smtp.host()
                             + " " + smtp.port() + "), or raise mailgate.smtp.connect-timeout", List.of()));
-            return skipConnection("tcp");
+            return skipAfter("tcp");
         } catch (ConnectException | NoRouteToHostException e) {
             checks.add(Check.unreachable("tcp", "connection to " + address.getAddress().getHostAddress() + ":"
                     + smtp.port() + " refused (" + oneLine(e.getMessage()) + ")",
                     "nothing listens on that port, or a firewall rejects the connection",
                     "check mailgate.smtp.port (587 for Exchange Online submission with STARTTLS) and outbound "
                             + "firewall rules", List.of()));
-            return skipConnection("tcp");
+            return skipAfter("tcp");
         } catch (IOException e) {
             checks.add(Check.unreachable("tcp", "cannot connect to " + smtp.host() + ":" + smtp.port() + " ("
                     + oneLine(e.getMessage()) + ")", "the network path to the server is broken",
                     "check outbound TCP " + smtp.port() + " to " + smtp.host(), List.of()));
-            return skipConnection("tcp");
+            return skipAfter("tcp");
         }
         return startTls(session) && tls(session) && ehlo(session);
     }
@@ -491,10 +491,6 @@ public final class Doctor {
 
     private static final List<String> CONNECTION_STEPS = List.of("dns", "tcp", "starttls", "tls", "ehlo");
 
-    private boolean skipConnection(String failed) {
-        return skipAfter(failed);
-    }
-
     /** Marks the connection steps after {@code failed} as skipped; always false. */
     private boolean skipAfter(String failed) {
         for (String step : CONNECTION_STEPS.subList(CONNECTION_STEPS.indexOf(failed) + 1, CONNECTION_STEPS.size())) {
@@ -510,10 +506,6 @@ public final class Doctor {
 
     private static long millis(long startedNanos) {
         return Duration.ofNanos(System.nanoTime() - startedNanos).toMillis();
-    }
-
-    private static boolean isGuid(String value) {
-        return value.matches("(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     }
 
     /** The EHLO name: any domain does for submission, and looking up this machine's own name can hang on DNS. */

@@ -212,14 +212,13 @@ public final class FailureClassifier {
             return new Failure(Category.TRANSIENT, "the SMTP server deferred the message", "temporary: the server "
                     + "was busy or throttling; if it persists, check the mailbox's sending rate", reply, List.of());
         }
-        if (text.contains("SENDASDENIED") || text.contains("5.7.60")) {
+        if (sendAsDenied(reply)) {
             return new Failure(Category.PERMANENT, "the app may not send as this mailbox",
                     "give the app's service principal access to the sending mailbox (Add-MailboxPermission -Identity "
                             + "<mailbox> -User <service principal id> -AccessRights FullAccess), or send from a "
                             + "mailbox it already has access to", reply, List.of());
         }
-        if (text.contains("5.1.1") || text.contains("5.1.0") || text.contains("5.1.10") || code == 550
-                && text.contains("RECIPIENT")) {
+        if (recipientRefused(code, reply)) {
             return new Failure(Category.PERMANENT, "a recipient address was refused", "correct the recipient "
                     + "address and send again", reply, List.of());
         }
@@ -229,6 +228,19 @@ public final class FailureClassifier {
         }
         return new Failure(Category.PERMANENT, "the SMTP server refused the message", "read the server's reply; "
                 + "sending it again unchanged will fail again", reply, List.of());
+    }
+
+    /** The app may not send as the mailbox ({@code 550 5.7.60}, {@code SendAsDenied}): a permission, not the message. */
+    public static boolean sendAsDenied(String reply) {
+        String text = reply == null ? "" : reply.toUpperCase(Locale.ROOT);
+        return text.contains("SENDASDENIED") || text.contains("5.7.60");
+    }
+
+    /** The server refused a recipient address ({@code 5.1.x}: unknown user, bad address). */
+    public static boolean recipientRefused(int code, String reply) {
+        String text = reply == null ? "" : reply.toUpperCase(Locale.ROOT);
+        return text.contains("5.1.1") || text.contains("5.1.0") || text.contains("5.1.10")
+                || code == 550 && text.contains("RECIPIENT");
     }
 
     private static int returnCode(Throwable e) {
