@@ -32,6 +32,7 @@ public final class DeliveryRoute extends RouteBuilder {
 
     public static final String URI = "direct:mailgate-deliver";
     private static final String REQUEST = "mailgate.request";
+    private static final String PERMIT = "mailgate.permit";
 
     private static final Logger LOG = LoggerFactory.getLogger(DeliveryRoute.class);
     private static final Duration BUSY_RETRY = Duration.ofSeconds(1);
@@ -97,6 +98,7 @@ public final class DeliveryRoute extends RouteBuilder {
                 DeliveryExchange.pacedSlot(exchange));
         DeliveryExchange.pacedSlot(exchange, null);
         onDone(exchange, permit::close);
+        exchange.setProperty(PERMIT, permit);
         DeliveryExchange.attempt(exchange);
         Journal.Ref ref = DeliveryExchange.ref(exchange);
         Journal.quietly(journal, ref, j -> j.sending(ref, DeliveryExchange.attempts(exchange)));
@@ -128,6 +130,7 @@ public final class DeliveryRoute extends RouteBuilder {
         log.sent(DeliveryExchange.ref(exchange).channel(), receipt, DeliveryExchange.attemptDuration(exchange));
         Journal.Ref ref = DeliveryExchange.ref(exchange);
         Journal.quietly(journal, ref, j -> j.sent(ref, receipt));
+        exchange.getProperty(PERMIT, MailboxPacing.Permit.class).sent();
         try {
             DeliveryExchange.handler(exchange).sent(exchange, receipt);
         } catch (RuntimeException e) {

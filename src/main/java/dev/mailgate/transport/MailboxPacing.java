@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.github.bucket4j.Bucket;
 
@@ -22,7 +23,8 @@ import dev.mailgate.outcome.Journal;
 /**
  * Exchange Online's per-mailbox limits, kept before a message is handed to the server: messages per minute,
  * SMTP connections at once, and recipients in any 24 hours (summed from the journal, so a restart forgets
- * nothing). A mailbox that may not send now does not hold anyone up: the request is told when it is due
+ * nothing; the sum is taken again every {@value #RECOUNT_SECONDS} s and the sends in between are added up
+ * here, so the journal is not scanned for every message). A mailbox that may not send now does not hold anyone up: the request is told when it is due
  * ({@link NotYet}) and goes back to the queue until then, while other mailboxes' mail goes on.
  * <p>
  * The rate takes two bucket4j buckets per mailbox, both refilling one message per {@code 60 s / limit}. The
@@ -89,6 +91,15 @@ public final class MailboxPacing {
             this.recipients = recipients;
         }
 
+        /**
+         * The server accepted the message and the journal has it as sent: its recipients count towards the
+         * 24-hour limit from now on. (Called after the journal's record: a recount in between counts them twice
+         * for a moment, which errs on the safe side.)
+         */
+        public void sent() {
+            box.sentSinceCount().addAndGet(recipients);
+        }
+
         @Override
         public synchronized void close() {
             if (!released) {
@@ -99,9 +110,19 @@ public final class MailboxPacing {
         }
     }
 
-    /** {@code inFlight}: recipients of messages being sent now, not yet in the journal as sent. */
-    private record Mailbox(Bucket schedule, Bucket limiter, Semaphore connections, AtomicLong inFlight) {
+    /**
+     * {@code inFlight}: recipients of messages being sent now, not yet in the journal as sent; {@code count}: the
+     * journal's 24-hour sum when last taken, and {@code sentSinceCount} the recipients sent since.
+     */
+    private record Mailbox(Bucket schedule, Bucket limiter, Semaphore connections, AtomicLong inFlight,
+            AtomicReference<Count> count, AtomicLong sentSinceCount) {
     }
+
+    private record Count(long recipients, Instant at) {
+    }
+
+    /** How often the 24-hour recipient count is taken again from the journal. */
+    static final int RECOUNT_SECONDS = 10;
 
     /** A wait up to this long is slept on the spot; a longer one is spent back on the queue. */
     private static final Duration SHORT_WAIT = Duration.ofMillis(250);
@@ -153,14 +174,15 @@ public final class MailboxPacing {
     public Permit acquire(String mailbox, int recipients, Instant slot) {
         String key = mailbox.toLowerCase(Locale.ROOT);
         Mailbox box = mailboxes.computeIfAbsent(key, k -> new Mailbox(rate(), rate(),
-                new Semaphore(limits.connectionsPerMailbox(), true), new AtomicLong()));
+                new Semaphore(limits.connectionsPerMailbox(), true), new AtomicLong(), new AtomicReference<>(),
+                new AtomicLong()));
         Instant now = clock.instant();
         Hold hold = holds.get(key);
         if (hold != null) {
             throw new NotYet(now.plus(delivery.authProbeInterval()), NotYet.Kind.HELD, hold.failure(), "sending as "
                     + mailbox + " is held since " + hold.since() + ": " + hold.failure().reason());
         }
-        long sentToday = recipientsSince(key, now.minus(Duration.ofHours(24))) + box.inFlight().get();
+        long sentToday = sentInLast24Hours(key, box, now) + box.inFlight().get();
         if (sentToday + recipients > limits.recipientsPerDay()) {
             throw new NotYet(now.plus(delivery.quotaDelay()), NotYet.Kind.QUOTA, null, mailbox + " reached "
                     + sentToday + " of its "
@@ -212,6 +234,26 @@ public final class MailboxPacing {
         // the time travels with the message in epoch milliseconds: round up, never early
         Instant slot = due.plusNanos(999_999).truncatedTo(ChronoUnit.MILLIS);
         return new NotYet(slot, NotYet.Kind.PACED, null, why);
+    }
+
+    /**
+     * The journal's count, taken again when older than {@value #RECOUNT_SECONDS} s (which also lets sends older
+     * than 24 hours drop out, and counts what other instances sharing the journal sent), plus the sends since.
+     */
+    private long sentInLast24Hours(String mailbox, Mailbox box, Instant now) {
+        Count count = box.count().get();
+        if (count == null || !now.isBefore(count.at().plusSeconds(RECOUNT_SECONDS))) {
+            synchronized (box) {
+                count = box.count().get();
+                if (count == null || !now.isBefore(count.at().plusSeconds(RECOUNT_SECONDS))) {
+                    // reset before counting: a send recorded meanwhile is counted twice until the next recount
+                    box.sentSinceCount().set(0);
+                    count = new Count(recipientsSince(mailbox, now.minus(Duration.ofHours(24))), now);
+                    box.count().set(count);
+                }
+            }
+        }
+        return count.recipients() + box.sentSinceCount().get();
     }
 
     private long recipientsSince(String mailbox, Instant since) {
