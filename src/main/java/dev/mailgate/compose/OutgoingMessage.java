@@ -2,6 +2,8 @@ package dev.mailgate.compose;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import jakarta.mail.MessagingException;
 import jakarta.mail.Session;
@@ -19,6 +21,8 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
     private final String mailbox;
     private final InputStream source;
     private volatile String serverReply;
+    /** How often the message was written out (to a server after its {@code 354}, or anywhere else). */
+    private final AtomicInteger writes = new AtomicInteger();
 
     /** A message to be built part by part. */
     OutgoingMessage(Session session, String id, String mailbox) {
@@ -66,6 +70,20 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
 
     public void ensureMessageId() throws MessagingException {
         updateMessageID();
+    }
+
+    /**
+     * How many times the message has been written out so far. A send that failed with this unchanged never reached
+     * {@code DATA}'s content, so the server cannot have accepted it.
+     */
+    public int writes() {
+        return writes.get();
+    }
+
+    @Override
+    public void writeTo(OutputStream out, String[] ignoreList) throws IOException, MessagingException {
+        writes.incrementAndGet();
+        super.writeTo(out, ignoreList);
     }
 
     @Override

@@ -20,6 +20,7 @@ import jakarta.mail.internet.MimeMessage;
 
 import org.apache.camel.component.mail.DefaultJavaMailSender;
 import org.apache.camel.component.mail.JavaMailSender;
+import org.eclipse.angus.mail.smtp.SMTPSendFailedException;
 import org.eclipse.angus.mail.smtp.SMTPSenderFailedException;
 import org.eclipse.angus.mail.smtp.SMTPTransport;
 import org.slf4j.Logger;
@@ -85,8 +86,8 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
     private record TokenUse(String token, Set<String> mailboxes) {
     }
 
-    /** A connection authenticated as a mailbox, and the token it used. */
-    private record Connected(SMTPTransport transport, String token) {
+    /** A connection authenticated as a mailbox, the token it used, and whether it carried earlier messages. */
+    private record Connected(SMTPTransport transport, String token, boolean reused) {
     }
 
     /** One connection per message (what camel-mail's own sender does): one-shot use, tests. */
@@ -113,14 +114,37 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
             throw new SendCutShortException(null);
         }
         Connected connection = connection(mailbox);
-        SMTPTransport transport = connection.transport();
+        int writes = outgoing != null ? outgoing.writes() : -1;
         String reply;
+        try {
+            reply = sendOn(connection, mailbox, message);
+        } catch (MessagingException e) {
+            if (!connection.reused() || cuttingShort || outgoing == null || outgoing.writes() != writes
+                    || !connectionLost(e)) {
+                throw e;
+            }
+            // the server closed the kept connection before the message's content went out (an idle timeout or
+            // a 421 since its last use, inside validate-after): nothing was accepted, so it goes on a new one now
+            LOG.debug("{}:{} closed a kept connection of {} ({}); sending on a new one", getHost(), getPort(), mailbox,
+                    oneLine(e.getMessage()));
+            reply = sendOn(authenticated(mailbox, true), mailbox, message);
+        }
+        if (outgoing != null) {
+            outgoing.accepted(reply);
+        }
+        LOG.debug("{}:{} accepted {} for {} recipient(s): {}", getHost(), getPort(), message.getMessageID(),
+                message.getAllRecipients().length, reply);
+    }
+
+    /** Sends on the connection and returns the server's reply; keeps the connection for the next message if it can. */
+    private String sendOn(Connected connection, String mailbox, MimeMessage message) throws MessagingException {
+        SMTPTransport transport = connection.transport();
         boolean reusable = false;
         try {
             transport.sendMessage(message, message.getAllRecipients());
-            // the reply to the message itself, before QUIT replaces it
-            reply = oneLine(transport.getLastServerResponse());
             reusable = true;
+            // the reply to the message itself, before QUIT replaces it
+            return oneLine(transport.getLastServerResponse());
         } catch (MessagingException e) {
             throw cuttingShort ? new SendCutShortException(e) : e;
         } finally {
@@ -131,11 +155,17 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 close(transport);
             }
         }
-        if (outgoing != null) {
-            outgoing.accepted(reply);
+    }
+
+    /**
+     * Whether the failure says the connection is gone rather than anything about the message: end of stream or
+     * {@code 421} in reply to a command, or an I/O error.
+     */
+    private static boolean connectionLost(MessagingException e) {
+        if (e instanceof SMTPSendFailedException failed) {
+            return failed.getReturnCode() == -1 || failed.getReturnCode() == 421;
         }
-        LOG.debug("{}:{} accepted {} for {} recipient(s): {}", getHost(), getPort(), message.getMessageID(),
-                message.getAllRecipients().length, reply);
+        return e.getNextException() instanceof java.io.IOException;
     }
 
     /** An idle connection of the mailbox that still uses the current token, or a new one. */
@@ -144,7 +174,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
             String token = token(authenticator()).value();
             SMTPTransport idle = pool.take(mailbox, token);
             if (idle != null) {
-                return new Connected(idle, token);
+                return new Connected(idle, token, true);
             }
         }
         return authenticated(mailbox, true);
@@ -252,7 +282,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 throw new TokenRejectedException(mailbox, getHost(), reply);
             }
             accepted(token, mailbox);
-            return new Connected(transport, token.value());
+            return new Connected(transport, token.value(), false);
         }
     }
 

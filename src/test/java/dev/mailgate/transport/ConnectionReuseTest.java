@@ -115,6 +115,56 @@ class ConnectionReuseTest {
     }
 
     @Test
+    void a_kept_connection_the_server_closed_since_its_last_use_is_replaced_without_a_failed_attempt() {
+        // no NOOP before reuse (validate-after 1 min): the first sign of the closed connection is MAIL FROM's
+        start(TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens(), Duration.ofMillis(800)),
+                Map.of("mailgate.smtp.pool.validate-after", "1m"));
+        gateway.drop("first.json", HELLO);
+        gateway.awaitSent("first.json");
+
+        Awaitility.await().pollDelay(Duration.ofMillis(1500)).until(() -> true);
+        gateway.drop("second.json", HELLO);
+        JsonNode receipt = gateway.awaitSent("second.json");
+
+        assertThat(receipt.path("attempts").asInt()).as("sent at the first attempt").isEqualTo(1);
+        assertThat(smtp.connections()).isEqualTo(2);
+        assertThat(smtp.received()).hasSize(2);
+    }
+
+    @Test
+    void a_421_to_mail_from_on_a_kept_connection_sends_on_a_new_one_at_once() {
+        start(TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens()), Map.of(
+                // a failed attempt would wait a minute: the test would time out
+                "mailgate.delivery.initial-delay", "1m"));
+        gateway.drop("first.json", HELLO);
+        gateway.awaitSent("first.json");
+        smtp.replyToNext(Stage.MAIL_FROM, 421, "4.3.2 Service not available, closing transmission channel");
+
+        gateway.drop("second.json", HELLO);
+        JsonNode receipt = gateway.awaitSent("second.json");
+
+        assertThat(receipt.path("attempts").asInt()).isEqualTo(1);
+        assertThat(smtp.connections()).isEqualTo(2);
+        assertThat(smtp.received()).hasSize(2);
+    }
+
+    @Test
+    void a_refused_sender_on_a_kept_connection_is_not_tried_again_on_a_new_one() {
+        start(TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens()), Map.of(
+                "mailgate.delivery.initial-delay", "1m"));
+        gateway.drop("first.json", HELLO);
+        gateway.awaitSent("first.json");
+        smtp.replyToNext(Stage.MAIL_FROM, 550, "5.7.60 SMTP; Client does not have permissions to send as this sender");
+
+        gateway.drop("second.json", HELLO);
+        JsonNode error = gateway.awaitFailed("second.json");
+
+        assertThat(error.path("serverReply").asText()).contains("5.7.60");
+        assertThat(smtp.connections()).as("no second connection for a refusal about the sender").isEqualTo(1);
+        assertThat(smtp.mailFromCommands()).isEqualTo(2);
+    }
+
+    @Test
     void a_connection_that_failed_is_never_used_again() {
         start(TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens()), Map.of());
         gateway.drop("first.json", HELLO);
