@@ -95,6 +95,11 @@ public final class FailureClassifier {
                 return new Failure(Category.TRANSIENT, oneLine(e.getMessage()), "nothing to do: the request stays "
                         + "pending and is sent when Mailgate runs again");
             }
+            if (e instanceof XOAuth2MailSender.AuthLineRefusedException refused) {
+                return new Failure(Category.CONFIGURATION, oneLine(e.getMessage()), "set mailgate.smtp.xoauth2-form "
+                        + "to auto (the default: it falls back to the two-line form with such a server) or two-line",
+                        refused.serverReply(), List.of());
+            }
             if (e instanceof XOAuth2MailSender.TokenRejectedException rejected) {
                 return new Failure(Category.AUTH, "Exchange Online rejected a fresh access token for "
                         + rejected.mailbox(), authAdvice(rejected.serverReply()), rejected.serverReply(), List.of());

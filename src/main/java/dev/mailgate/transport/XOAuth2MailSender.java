@@ -262,6 +262,10 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                     attempt--;
                     continue;
                 }
+                if (!twoLine && form == Form.INITIAL_RESPONSE && (code == 500 || code == 501)) {
+                    // forced by configuration: retrying the same line cannot help
+                    throw new AuthLineRefusedException(server, reply);
+                }
                 if (code != 535 && code != 334) {
                     // 454 temporary failure, 421, a timeout or reset during AUTH: not about the token
                     throw e;
@@ -458,6 +462,24 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         }
 
         /** The server's last reply (to EHLO), which may say why it offers nothing. */
+        public String serverReply() {
+            return serverReply;
+        }
+    }
+
+    /**
+     * The server refused the {@code AUTH} line carrying the token (e.g. {@code 500 5.5.2 Line too long}) while
+     * {@code mailgate.smtp.xoauth2-form=initial-response} forbids the two-line form.
+     */
+    public static final class AuthLineRefusedException extends MessagingException {
+        private final String serverReply;
+
+        AuthLineRefusedException(String server, String serverReply) {
+            super("the SMTP server at " + server + " refused the AUTH line that carries the token (" + serverReply
+                    + "), and mailgate.smtp.xoauth2-form=initial-response allows no other form");
+            this.serverReply = serverReply;
+        }
+
         public String serverReply() {
             return serverReply;
         }

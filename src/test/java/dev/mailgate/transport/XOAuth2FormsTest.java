@@ -85,6 +85,25 @@ class XOAuth2FormsTest {
     }
 
     @Test
+    void a_forced_initial_response_that_the_server_refuses_is_a_configuration_error_with_the_fix() {
+        smtp.limitAuthLine(500);
+        start(Map.of("mailgate.smtp.xoauth2-form", "initial-response"));
+
+        gateway.drop("hello.json", HELLO);
+        JsonNode error = gateway.awaitFailed("hello.json");
+
+        assertThat(error.path("category").asText()).isEqualTo("configuration");
+        assertThat(error.path("reason").asText()).contains("refused the AUTH line that carries the token",
+                "mailgate.smtp.xoauth2-form=initial-response");
+        assertThat(error.path("fix").asText()).contains("mailgate.smtp.xoauth2-form", "auto", "two-line");
+        assertThat(error.path("serverReply").asText()).startsWith("500");
+        assertThat(error.path("attempts").asInt()).as("not retried: the same line would be refused again")
+                .isEqualTo(1);
+        assertThat(smtp.twoLineAuths()).isZero();
+        assertThat(smtp.received()).isEmpty();
+    }
+
+    @Test
     void the_two_line_form_can_be_chosen_from_the_start() {
         start(Map.of("mailgate.smtp.xoauth2-form", "two-line"));
         gateway.drop("hello.json", HELLO);
