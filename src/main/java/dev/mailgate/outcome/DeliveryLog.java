@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -28,6 +29,8 @@ public final class DeliveryLog {
     /** The logger of the delivery lines, to route or silence them on their own. */
     public static final String LOGGER = "mailgate.delivery";
     private static final Logger LOG = LoggerFactory.getLogger(LOGGER);
+    /** A value with white space, a quote, {@code =} or a backslash is quoted. */
+    private static final Pattern NEEDS_QUOTES = Pattern.compile("[\\s\"=\\\\]");
     /** Send latency buckets: a warm connection answers in milliseconds, Exchange Online's AUTH can take seconds. */
     private static final Duration[] BUCKETS = {Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
         Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
@@ -173,7 +176,7 @@ public final class DeliveryLog {
             String raw = String.valueOf(value);
             event.addKeyValue(key, value instanceof Number || value instanceof Boolean ? value : Text.printable(raw));
             text.append(text.isEmpty() ? "" : " ").append(key).append('=');
-            if (raw.isEmpty() || raw.matches("(?s).*[\\s\"=\\\\].*") || !raw.equals(Text.printable(raw))) {
+            if (raw.isEmpty() || NEEDS_QUOTES.matcher(raw).find() || !raw.equals(Text.printable(raw))) {
                 text.append('"').append(Text.printable(raw.replace("\\", "\\\\").replace("\"", "\\\"")))
                         .append('"');
             } else {
