@@ -52,17 +52,5 @@ java "$root/bench/HttpJmsBench.java" drain "$work" "$port" "$key" "$serial" "$pa
 cat "$work/ingest.md" "$work/drain.md" | tee "$work/result.md"
 
 if $write; then
-  python3 - "$root/BENCHMARKS.md" "$work/result.md" <<'PY'
-import sys
-path, result = sys.argv[1], open(sys.argv[2]).read().strip()
-text = open(path).read()
-section = "## HTTP and JMS\n"
-start = text.index(section)
-end = text.find("\n## ", start + len(section))
-end = len(text) if end < 0 else end + 1
-intro = text[start:text.index("<!-- results -->", start) + len("<!-- results -->")]
-text = text[:start] + intro + "\n" + result + "\n" + text[end:]
-open(path, "w").write(text)
-PY
-  echo "BENCHMARKS.md updated"
+  python3 "$root/bench/write-section.py" "HTTP and JMS" "$root/BENCHMARKS.md" "$work/result.md"
 fi

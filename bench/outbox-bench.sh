@@ -37,17 +37,5 @@ java "$root/bench/OutboxBench.java" "$work" "$count" "$pid" > "$work/result.md"
 cat "$work/result.md"
 
 if $write; then
-  python3 - "$root/BENCHMARKS.md" "$work/result.md" <<'PY'
-import re, sys
-path, result = sys.argv[1], open(sys.argv[2]).read().strip()
-text = open(path).read()
-section = "## Outbox to sandbox\n"
-start = text.index(section)
-end = text.find("\n## ", start + len(section))
-end = len(text) if end < 0 else end + 1
-intro = text[start:text.index("<!-- results -->", start) + len("<!-- results -->")]
-text = text[:start] + intro + "\n" + result + "\n" + text[end:]
-open(path, "w").write(text)
-PY
-  echo "BENCHMARKS.md updated"
+  python3 "$root/bench/write-section.py" "Outbox to sandbox" "$root/BENCHMARKS.md" "$work/result.md"
 fi
