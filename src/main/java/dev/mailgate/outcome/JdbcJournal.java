@@ -28,6 +28,7 @@ public final class JdbcJournal implements Journal {
 
     private static final int TEXT = 4000;
     private static final Duration ABANDONED_AFTER = Duration.ofMinutes(1);
+    private static final String QUEUED = "handed to the queue";
 
     private final DataSource dataSource;
     private final Duration idempotencyWindow;
@@ -59,35 +60,49 @@ public final class JdbcJournal implements Journal {
 
     @Override
     public Optional<String> admit(Ref ref, MailRequest request) {
+        return inTransaction(c -> admit(c, ref, request, clock.instant()));
+    }
+
+    @Override
+    public Optional<String> admitForQueue(Ref ref, MailRequest request) {
         return inTransaction(c -> {
             Instant now = clock.instant();
-            Optional<State> state = state(c, ref.id());
-            if (state.filter(s -> s == State.SENT).isPresent()) {
-                return Optional.of(ref.id());
+            Optional<String> earlier = admit(c, ref, request, now);
+            if (earlier.isEmpty()) {
+                upsert(c, ref, State.QUEUED, now);
+                event(c, ref.id(), State.QUEUED, now, QUEUED);
             }
-            String key = request.idempotencyKey();
-            if (key != null) {
-                Optional<String> earlier = claimKey(c, key, ref.id(), now);
-                if (earlier.isPresent()) {
-                    return earlier;
-                }
-            }
-            // a request read again after a crash keeps its state: a copy already on the queue must still be
-            // recognised as this request (the JMS channel trusts only ids past RECEIVED)
-            if (state.filter(s -> s != State.RECEIVED).isEmpty()) {
-                upsert(c, ref, State.RECEIVED, now);
-                event(c, ref.id(), State.RECEIVED, now, null);
-            }
-            try (PreparedStatement update = c.prepareStatement(
-                    "UPDATE delivery SET sender = ?, recipients = ?, idempotency_key = ? WHERE id = ?")) {
-                update.setString(1, cut(mailbox(request.from()), 400));
-                update.setInt(2, request.recipientCount());
-                update.setString(3, key);
-                update.setString(4, ref.id());
-                update.executeUpdate();
-            }
-            return Optional.empty();
+            return earlier;
         });
+    }
+
+    private Optional<String> admit(Connection c, Ref ref, MailRequest request, Instant now) throws SQLException {
+        Optional<State> state = state(c, ref.id());
+        if (state.filter(s -> s == State.SENT).isPresent()) {
+            return Optional.of(ref.id());
+        }
+        String key = request.idempotencyKey();
+        if (key != null) {
+            Optional<String> earlier = claimKey(c, key, ref.id(), now);
+            if (earlier.isPresent()) {
+                return earlier;
+            }
+        }
+        // a request read again after a crash keeps its state: a copy already on the queue must still be
+        // recognised as this request (the JMS channel trusts only ids past RECEIVED)
+        if (state.filter(s -> s != State.RECEIVED).isEmpty()) {
+            upsert(c, ref, State.RECEIVED, now);
+            event(c, ref.id(), State.RECEIVED, now, null);
+        }
+        try (PreparedStatement update = c.prepareStatement(
+                "UPDATE delivery SET sender = ?, recipients = ?, idempotency_key = ? WHERE id = ?")) {
+            update.setString(1, cut(mailbox(request.from()), 400));
+            update.setInt(2, request.recipientCount());
+            update.setString(3, key);
+            update.setString(4, ref.id());
+            update.executeUpdate();
+        }
+        return Optional.empty();
     }
 
     /** Takes the key for {@code id} unless another delivery holds it within the window; returns that one. */
@@ -162,7 +177,7 @@ public final class JdbcJournal implements Journal {
 
     @Override
     public void queued(Ref ref) {
-        transition(ref, State.QUEUED, null, "handed to the queue");
+        transition(ref, State.QUEUED, null, QUEUED);
     }
 
     @Override

@@ -39,6 +39,12 @@ public interface Journal {
     Optional<String> admit(Ref ref, MailRequest request);
 
     /**
+     * {@link #admit} and, if admitted, {@link #queued}, in one transaction: for the channels that hand each request
+     * to the durable queue right after admitting it (the outbox, HTTP), one write to the journal fewer.
+     */
+    Optional<String> admitForQueue(Ref ref, MailRequest request);
+
+    /**
      * The request is being handed to the durable queue (HTTP requests, before {@code 202 Accepted}); recorded just
      * before the hand-off, because the consumer may start on it at once. {@link #notAccepted} follows if it fails.
      */

@@ -80,6 +80,27 @@ class JdbcJournalTest {
 
     @ParameterizedTest
     @MethodSource("databases")
+    void admitting_for_the_queue_records_received_and_queued_in_one_step_unless_it_is_a_repeat(String database)
+            throws Exception {
+        JdbcJournal journal = journal(database, Clock.systemUTC());
+        Journal.Ref ref = ref();
+        Journal.Ref repeat = ref();
+
+        assertThat(journal.admitForQueue(ref, request("invoice-7"))).isEmpty();
+        assertThat(journal.admitForQueue(repeat, request("invoice-7"))).contains(ref.id());
+
+        Journal.Entry entry = journal.find(ref.id()).orElseThrow();
+        assertThat(entry.state()).isEqualTo(Journal.State.QUEUED);
+        assertThat(entry.sender()).isEqualTo("sender@contoso.test");
+        assertThat(entry.recipients()).isEqualTo(3);
+        assertThat(entry.idempotencyKey()).isEqualTo("invoice-7");
+        assertThat(entry.events()).extracting(Journal.Event::state)
+                .containsExactly(Journal.State.RECEIVED, Journal.State.QUEUED);
+        assertThat(journal.find(repeat.id())).as("a repeat records nothing").isEmpty();
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
     void records_a_sent_request_with_its_history(String database) throws Exception {
         JdbcJournal journal = journal(database, Clock.systemUTC());
         Journal.Ref ref = ref();

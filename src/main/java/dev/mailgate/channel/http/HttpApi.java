@@ -90,7 +90,8 @@ public final class HttpApi {
             MailRequest request = read(exchange, folder);
             Optional<String> earlier;
             try {
-                earlier = journal.admit(ref, request);
+                // recorded as queued before the hand-off: once on the queue, the consumer may record 'sending' at once
+                earlier = journal.admitForQueue(ref, request);
             } catch (JdbcJournal.JournalException e) {
                 LOG.error("Could not admit HTTP request {}: {}", id, e.getMessage());
                 uploads.delete(id);
@@ -104,8 +105,6 @@ public final class HttpApi {
             }
             admitted = true;
             String queued = MailRequestWriter.toJson(request, uploads.root(), folder);
-            // recorded before the hand-off: once on the queue, the consumer may record 'sending' at any moment
-            journal.queued(ref);
             try {
                 producer.sendBodyAndHeader(queueUri, queued, QueuedRequest.ID, id);
             } catch (RuntimeException e) {

@@ -119,7 +119,7 @@ public final class JmsChannel implements OutcomeHandler {
                 return;
             }
         } else {
-            Optional<String> earlier = Admission.repeatOf(journal, exchange, request);
+            Optional<String> earlier = Admission.repeatOf(journal, exchange, request, false);
             if (earlier.isPresent()) {
                 LOG.info("Not sending JMS message {} again: it repeats delivery {}", jmsId, earlier.get());
                 exchange.setRouteStop(true);

@@ -113,7 +113,7 @@ public final class OutboxChannel implements OutcomeHandler {
     }
 
     /**
-     * Records the request and puts it on the queue, then moves the file to {@code .queued/}. A repeat of an
+     * Records the request as queued and puts it on the queue, then moves the file to {@code .queued/}. A repeat of an
      * idempotency key, or a file that was sent before, goes to {@code .sent/} with a duplicate receipt instead.
      * A crash between the send and the move leaves the file in the outbox: read again, it keeps its delivery id,
      * and the journal stops the second copy from being sent twice.
@@ -121,7 +121,7 @@ public final class OutboxChannel implements OutcomeHandler {
     private void handOff(Exchange exchange, Path file, MailRequest request) throws IOException {
         String id = DeliveryExchange.id(exchange);
         exchange.setRouteStop(true);
-        Optional<String> earlier = Admission.repeatOf(journal, exchange, request);
+        Optional<String> earlier = Admission.repeatOf(journal, exchange, request, true);
         if (earlier.isPresent()) {
             LOG.info("Not sending {} again: it repeats delivery {}", DeliveryExchange.source(exchange), earlier.get());
             files.duplicate(file, earlier.get(), earlier.get().equals(id));
@@ -129,8 +129,6 @@ public final class OutboxChannel implements OutcomeHandler {
         }
         String json = MailRequestWriter.toJson(request, uploads.root(), uploads.folder(id));
         Path place = files.queuedPlace(file);
-        Journal.Ref ref = DeliveryExchange.ref(exchange);
-        Journal.quietly(journal, ref, j -> j.queued(ref));
         producer.sendBodyAndHeaders(queueUri, json, Map.of(QueuedRequest.ID, id, QueuedRequest.FILE,
                 place.toString()));
         try {
