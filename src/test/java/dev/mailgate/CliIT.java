@@ -74,18 +74,14 @@ class CliIT {
 
     /** The environment of a real tenant served by the test servers, as an operator would export it. */
     private Map<String, String> tenant() {
-        Map<String, String> env = new LinkedHashMap<>();
-        Gateway.realTenant(workDir, entra, smtp.port(), tls).forEach((key, value) -> {
-            if (!key.startsWith("mailgate.outbox.") && !key.startsWith("mailgate.data.")
-                    && !key.startsWith("mailgate.delivery.") && !key.startsWith("mailgate.limits.")) {
-                env.put(key.toUpperCase(java.util.Locale.ROOT).replace('.', '_').replace('-', '_'), value);
-            }
-        });
-        return env;
+        Map<String, String> settings = new LinkedHashMap<>(Gateway.realTenant(workDir, entra, smtp.port(), tls));
+        settings.keySet().removeIf(key -> key.startsWith("mailgate.outbox.") || key.startsWith("mailgate.data.")
+                || key.startsWith("mailgate.delivery.") || key.startsWith("mailgate.limits."));
+        return Gateway.environment(settings);
     }
 
     private Result mailgate(Map<String, String> env, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(javaBinary(), "-jar", JAR.toString()));
+        List<String> command = new ArrayList<>(List.of(Gateway.javaBinary(), "-jar", JAR.toString()));
         command.addAll(List.of(args));
         Path out = Files.createTempFile(workDir, "out", ".txt");
         Path err = Files.createTempFile(workDir, "err", ".txt");
@@ -341,8 +337,8 @@ class CliIT {
         env.put("MAILGATE_BROKER_PORT", "0");
         env.put("MAILGATE_OUTBOX_SETTLE_TIME", "200ms");
         Path log = workDir.resolve("gateway.log");
-        ProcessBuilder builder = new ProcessBuilder(javaBinary(), "-jar", JAR.toString()).directory(workDir.toFile())
-                .redirectErrorStream(true).redirectOutput(log.toFile());
+        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-jar", JAR.toString())
+                .directory(workDir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
         builder.environment().putAll(env);
         Process gateway = builder.start();
@@ -385,9 +381,5 @@ class CliIT {
             gateway.destroy();
             gateway.waitFor(30, TimeUnit.SECONDS);
         }
-    }
-
-    private static String javaBinary() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 }

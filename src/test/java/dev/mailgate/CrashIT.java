@@ -385,15 +385,14 @@ class CrashIT {
     private Child start(String name, Map<String, String> extra) throws IOException {
         Path log = Files.createDirectories(dir.resolve("logs")).resolve(children.size() + "-" + name + ".log");
         int brokerPort = Gateway.freePort();
-        ProcessBuilder builder = new ProcessBuilder(javaBinary(), "-jar", JAR.toString())
+        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-jar", JAR.toString())
                 .directory(dir.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
         Map<String, String> env = builder.environment();
         env.keySet().removeIf(k -> k.startsWith("MAILGATE_"));
         // every key as its environment variable (README, "Configuration": mailgate.smtp.host -> MAILGATE_SMTP_HOST)
-        settings(brokerPort).forEach((key, value) -> env.put(key.toUpperCase(Locale.ROOT).replace('.', '_')
-                .replace('-', '_'), value));
+        env.putAll(Gateway.environment(settings(brokerPort)));
         env.putAll(extra);
         Child child = new Child(name, builder.start(), log, brokerPort);
         children.add(child);
@@ -554,10 +553,5 @@ class CrashIT {
         } catch (IOException e) {
             return "(" + e + ")";
         }
-    }
-
-    private static String javaBinary() {
-        return Path.of(System.getProperty("java.home"), "bin", "java" + (File.separatorChar == '\\' ? ".exe" : ""))
-                .toString();
     }
 }

@@ -2,7 +2,6 @@ package dev.mailgate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,6 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import dev.mailgate.support.Gateway;
+
 /**
  * The packaged jar, run as a newcomer would: {@code java -jar target/mailgate.jar} in an empty directory, no
  * configuration, example requests copied into {@code outbox/}. Runs after {@code package} (failsafe).
@@ -36,7 +37,7 @@ class SandboxIT {
     Path workDir;
 
     private Process start(Map<String, String> env, Path log) throws IOException {
-        ProcessBuilder builder = new ProcessBuilder(javaBinary(), "-jar", JAR.toString())
+        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-jar", JAR.toString())
                 .directory(workDir.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
@@ -128,10 +129,5 @@ class SandboxIT {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private static String javaBinary() {
-        return Path.of(System.getProperty("java.home"), "bin", "java" + (File.separatorChar == '\\' ? ".exe" : ""))
-                .toString();
     }
 }

@@ -60,6 +60,7 @@ import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.outcome.DeliveryLog;
 import dev.mailgate.outcome.DeliveryPolicy;
 import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.outcome.H2Housekeeping;
 import dev.mailgate.outcome.JdbcJournal;
 import dev.mailgate.ops.HealthChecks;
 import dev.mailgate.ops.Metrics;
@@ -239,6 +240,10 @@ public class MailgateConfiguration implements CamelConfiguration {
         }
         context.addService(new Closer(dataSource), true, true);
         JdbcJournal journal = new JdbcJournal(dataSource, settings.idempotencyWindow(), Clock.systemUTC()).migrate();
+        if (H2Housekeeping.needed(dataSource)) {
+            context.addService(new H2Housekeeping(dataSource, context.getExecutorServiceManager()
+                    .newSingleThreadScheduledExecutor(journal, "mailgate-journal-housekeeping")), true, true);
+        }
         context.getRegistry().bind(JOURNAL_BEAN, journal);
         return journal;
     }

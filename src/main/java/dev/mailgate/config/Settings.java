@@ -234,7 +234,8 @@ public record Settings(
                         r.optionalPath("mailgate.jms.attachments-dir").orElse(dataDir.resolve("uploads"))),
                 new Journal(
                         // WRITE_DELAY=0: a commit reaches the file at once, so a crash cannot forget an
-                        // idempotency key whose request is already durable on the queue
+                        // idempotency key whose request is already durable on the queue (H2 then leaves the
+                        // compacting of its file to Mailgate: outcome.H2Housekeeping)
                         r.string("mailgate.journal.url", "jdbc:h2:file:" + dataDir.resolve("journal").resolve("mailgate")
                                 .toAbsolutePath() + ";WRITE_DELAY=0"),
                         r.optional("mailgate.journal.user"),

@@ -1,5 +1,6 @@
 package dev.mailgate.support;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -7,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 
 import org.apache.camel.CamelContext;
@@ -78,6 +80,20 @@ public final class Gateway implements AutoCloseable {
         p.put("mailgate.broker.password", Jms.PASSWORD);
         p.put("mailgate.http.port", Integer.toString(freePort()));
         return p;
+    }
+
+    /** The settings as the environment variables an operator exports (mailgate.smtp.host -> MAILGATE_SMTP_HOST). */
+    public static Map<String, String> environment(Map<String, String> settings) {
+        Map<String, String> env = new LinkedHashMap<>();
+        settings.forEach((key, value) -> env.put(key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_'),
+                value));
+        return env;
+    }
+
+    /** The java launcher of the JVM running the tests, to start the packaged jar as its own process. */
+    public static String javaBinary() {
+        return Path.of(System.getProperty("java.home"), "bin", "java" + (File.separatorChar == '\\' ? ".exe" : ""))
+                .toString();
     }
 
     public static int freePort() {

@@ -1,6 +1,5 @@
 package dev.mailgate.support;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -26,6 +25,7 @@ import javax.net.ssl.SSLSocket;
 
 import jakarta.mail.Session;
 import jakarta.mail.internet.MimeMessage;
+import jakarta.mail.util.SharedByteArrayInputStream;
 
 import org.awaitility.Awaitility;
 import org.subethamail.smtp.AuthenticationHandler;
@@ -52,7 +52,8 @@ public final class TestSmtpServer implements AutoCloseable {
     public record Received(String mailFrom, List<String> recipients, String mailbox, byte[] data, Instant at) {
         public MimeMessage message() {
             try {
-                return new MimeMessage(Session.getInstance(new Properties()), new ByteArrayInputStream(data));
+                // a shared stream: the parts read from the bytes received instead of a copy (a mail can be 40 MB)
+                return new MimeMessage(Session.getInstance(new Properties()), new SharedByteArrayInputStream(data));
             } catch (jakarta.mail.MessagingException e) {
                 throw new IllegalStateException(e);
             }

@@ -1,0 +1,207 @@
+package dev.mailgate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import jakarta.mail.Part;
+import jakarta.mail.internet.MimeMessage;
+import jakarta.mail.internet.MimeMultipart;
+
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.mailgate.sandbox.SelfSignedCertificate;
+import dev.mailgate.support.Gateway;
+import dev.mailgate.support.Http;
+import dev.mailgate.support.TestEntra;
+import dev.mailgate.support.TestSmtpServer;
+
+/**
+ * A 30 MB attachment through the packaged jar with a 128 MB heap: the jar as its own process
+ * ({@code -Xmx128m -XX:+ExitOnOutOfMemoryError}, so that running out of memory ends it instead of hiding in a log),
+ * configured by environment variables for a real tenant served by the test's STARTTLS + XOAUTH2 server and token
+ * endpoint, with {@code mailgate.limits.max-message-size} raised to 50MB as an admin who raised Exchange Online's
+ * MaxSendSize would (30 MB are some 41 MB once base64-encoded). The same file goes out through the outbox and as a multipart upload
+ * to the HTTP API; the server must get it byte for byte. Runs after {@code package} (failsafe).
+ */
+class LargeAttachmentIT {
+
+    private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
+            .toAbsolutePath();
+    private static final int SIZE = 30 * 1024 * 1024;
+    private static final String API_KEY = "large-attachment-test-key";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    private SelfSignedCertificate tls;
+    private TestEntra entra;
+    private TestSmtpServer smtp;
+    private Process gateway;
+
+    @BeforeEach
+    void servers() {
+        tls = SelfSignedCertificate.forLocalhost();
+        entra = new TestEntra(tls, null);
+        smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens());
+    }
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        if (gateway != null && gateway.isAlive()) {
+            gateway.destroyForcibly();
+            gateway.waitFor(30, TimeUnit.SECONDS);
+        }
+        smtp.close();
+        entra.close();
+    }
+
+    @Test
+    void a_30_mb_attachment_goes_out_intact_through_the_outbox_and_the_http_api_with_a_128_mb_heap() throws Exception {
+        // random bytes: nothing on the way can make them smaller
+        byte[] content = new byte[SIZE];
+        new Random(30).nextBytes(content);
+        String sha256 = sha256(content);
+        Files.write(Files.createDirectories(dir.resolve("outbox/attachments")).resolve("survey-scans.zip"), content);
+
+        Map<String, String> settings = Gateway.realTenant(dir, entra, smtp.port(), tls);
+        settings.put("mailgate.limits.max-message-size", "50MB");
+        settings.put("mailgate.http.api-keys", API_KEY);
+        Path log = dir.resolve("gateway.log");
+        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-Xmx128m", "-XX:+ExitOnOutOfMemoryError",
+                "-jar", JAR.toString()).directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
+        builder.environment().putAll(Gateway.environment(settings));
+        long started = System.nanoTime();
+        gateway = builder.start();
+        await(Duration.ofSeconds(60), () -> Files.readString(log).contains("Started outbox"), log);
+
+        // 1. the outbox: a MailRequest naming the file in outbox/attachments/, written under a hidden name first
+        long dropped = System.nanoTime();
+        Path request = dir.resolve("outbox/.scans.json");
+        Files.writeString(request, "{\"to\": \"archive@example.com\", \"subject\": \"Survey scans\", \"text\": \"The "
+                + "scans are attached.\", \"attachments\": [{\"path\": \"survey-scans.zip\"}]}");
+        Files.move(request, request.resolveSibling("scans.json"));
+        Path receiptFile = dir.resolve("outbox/.sent/scans.json.receipt.json");
+        Path errorFile = dir.resolve("outbox/.failed/scans.json.error.json");
+        await(Duration.ofSeconds(60), () -> {
+            assertThat(errorFile).as("the request failed").doesNotExist();
+            return Files.exists(receiptFile);
+        }, log);
+        double outboxSeconds = (System.nanoTime() - dropped) / 1e9;
+
+        TestSmtpServer.Received viaOutbox = smtp.awaitReceived(1).get(0);
+        assertThat(viaOutbox.recipients()).containsExactly("archive@example.com");
+        assertAttachment(viaOutbox.message(), "survey-scans.zip", "application/zip", sha256);
+        JsonNode receipt = JSON.readTree(receiptFile.toFile());
+        assertThat(receipt.path("status").asText()).isEqualTo("sent");
+        assertThat(receipt.path("messageId").asText()).isEqualTo(viaOutbox.message().getMessageID());
+        assertThat(receipt.path("serverReply").asText()).startsWith("250");
+
+        // 2. the HTTP API: the same bytes as a file part of a multipart request (within mailgate.http.max-body-size)
+        Http http = new Http(Integer.parseInt(settings.get("mailgate.http.port")));
+        long posted = System.nanoTime();
+        HttpResponse<String> accepted = http.postMultipart(API_KEY, "{\"to\": \"ledger@example.com\", \"subject\": "
+                + "\"Ledger\", \"text\": \"Attached.\"}", Map.of("ledger.bin", content));
+        assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+        String id = Http.json(accepted).path("id").asText();
+        TestSmtpServer.Received viaHttp = smtp.awaitReceived(2).get(1);
+        double httpSeconds = (System.nanoTime() - posted) / 1e9;
+        assertThat(viaHttp.recipients()).containsExactly("ledger@example.com");
+        assertAttachment(viaHttp.message(), "ledger.bin", "application/octet-stream", sha256);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> Http.json(http.get(API_KEY,
+                "/api/v1/messages/" + id)).path("state").asText().equals("sent"));
+        // the copies kept until the mails were sent are gone: 30 MB each
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> files(dir.resolve("data/uploads")) == 0);
+
+        assertThat(gateway.isAlive()).as("the gateway is still running (an OutOfMemoryError would have ended it)")
+                .isTrue();
+        String peakRss = peakRss(gateway.pid());
+        gateway.destroy();
+        assertThat(gateway.waitFor(60, TimeUnit.SECONDS)).as("stops after SIGTERM").isTrue();
+        assertThat(Files.readString(log)).doesNotContain("OutOfMemoryError", "Java heap space");
+        System.out.printf(Locale.ROOT, "LARGE-ATTACHMENT size=%dMB heap=128m outboxSeconds=%.1f httpSeconds=%.1f "
+                + "peakRss=%s total=%.1f%n", SIZE / (1024 * 1024), outboxSeconds, httpSeconds, peakRss,
+                (System.nanoTime() - started) / 1e9);
+    }
+
+    /** The mail's attachment: its file name, its content type, and the SHA-256 of its decoded bytes. */
+    private static void assertAttachment(MimeMessage message, String filename, String contentType, String sha256)
+            throws Exception {
+        MimeMultipart mixed = (MimeMultipart) message.getContent();
+        assertThat(mixed.getCount()).isEqualTo(2);
+        Part attachment = mixed.getBodyPart(1);
+        assertThat(attachment.getDisposition()).isEqualTo(Part.ATTACHMENT);
+        assertThat(attachment.getFileName()).isEqualTo(filename);
+        assertThat(attachment.getContentType()).startsWith(contentType);
+        MessageDigest digest = MessageDigest.getInstance("SHA-256");
+        try (InputStream in = attachment.getInputStream()) {
+            byte[] buffer = new byte[64 * 1024];
+            for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        assertThat(HexFormat.of().formatHex(digest.digest())).as("SHA-256 of %s as received", filename)
+                .isEqualTo(sha256);
+    }
+
+    private static String sha256(byte[] content) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
+    }
+
+    private static long files(Path folder) throws IOException {
+        if (!Files.isDirectory(folder)) {
+            return 0;
+        }
+        try (Stream<Path> all = Files.walk(folder)) {
+            return all.filter(Files::isRegularFile).count();
+        }
+    }
+
+    /** The process's peak resident set (Linux), for the log line. */
+    private static String peakRss(long pid) {
+        try {
+            return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream()
+                    .filter(line -> line.startsWith("VmHWM:"))
+                    .map(line -> Long.parseLong(line.replaceAll("\\D", "")) / 1024 + "MB").findFirst().orElse("n/a");
+        } catch (IOException | RuntimeException e) {
+            return "n/a";
+        }
+    }
+
+    private interface Condition {
+        boolean holds() throws Exception;
+    }
+
+    /** Waits for {@code condition}; fails at once, with the log, if the gateway exits (an OutOfMemoryError). */
+    private void await(Duration timeout, Condition condition, Path log) throws Exception {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (!condition.holds()) {
+            if (!gateway.isAlive() || System.nanoTime() > end) {
+                throw new AssertionError((gateway.isAlive() ? "waited " + timeout : "the gateway exited with "
+                        + gateway.exitValue()) + "; its log:\n" + Files.readString(log));
+            }
+            Thread.sleep(50);
+        }
+    }
+}
