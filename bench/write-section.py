@@ -13,6 +13,6 @@ start = text.index(section)
 end = text.find("\n## ", start + len(section))
 end = len(text) if end < 0 else end + 1
 marker = text.index("<!-- results -->", start) + len("<!-- results -->")
-text = text[:marker] + "\n" + result + "\n" + text[end:]
+text = text[:marker] + "\n" + result + "\n\n" + text[end:]
 open(path, "w").write(text)
 print("BENCHMARKS.md updated")
