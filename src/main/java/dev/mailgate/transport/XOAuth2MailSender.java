@@ -2,6 +2,7 @@ package dev.mailgate.transport;
 
 import static dev.mailgate.Text.oneLine;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
@@ -165,7 +166,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         if (e instanceof SMTPSendFailedException failed) {
             return failed.getReturnCode() == -1 || failed.getReturnCode() == 421;
         }
-        return e.getNextException() instanceof java.io.IOException;
+        return e.getNextException() instanceof IOException;
     }
 
     /** An idle connection of the mailbox that still uses the current token, or a new one. */
