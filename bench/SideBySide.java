@@ -153,7 +153,7 @@ public class SideBySide {
 
         /** (a) and (b): a JVM of their own, reporting their timings on standard output. */
         Result client(String tag, String mode, int n) throws Exception {
-            List<String> command = List.of(java(), "-cp", System.getProperty("java.class.path"),
+            List<String> command = List.of(Gateway.javaBinary(), "-cp", System.getProperty("java.class.path"),
                     "-Djavax.net.ssl.trustStore=" + trust, "-Djavax.net.ssl.trustStorePassword=changeit",
                     root.resolve("bench/SideBySide.java").toString(), mode, Integer.toString(port), entra.authorityHost(),
                     tag, Integer.toString(n));
@@ -185,9 +185,7 @@ public class SideBySide {
             Path dir = Files.createDirectories(work.resolve(tag));
             int httpPort = Gateway.freePort();
             int brokerPort = Gateway.freePort();
-            Map<String, String> env = new LinkedHashMap<>();
-            Gateway.realTenant(dir, entra, port, tls).forEach((key, value) -> env.put(
-                    key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_'), value));
+            Map<String, String> env = Gateway.environment(Gateway.realTenant(dir, entra, port, tls));
             // Mailgate's own path: no pacing (one sender sends everything), the outbox's settle time kept short
             env.put("MAILGATE_LIMITS_MESSAGES_PER_MINUTE", "1000000");
             env.put("MAILGATE_OUTBOX_SETTLE_TIME", "100ms");
@@ -200,7 +198,7 @@ public class SideBySide {
                     env.put(key, value);
                 }
             });
-            List<String> command = new ArrayList<>(List.of(java()));
+            List<String> command = new ArrayList<>(List.of(Gateway.javaBinary()));
             String options = System.getenv("BENCH_GATEWAY_OPTS");
             if (options != null && !options.isBlank()) {
                 command.addAll(List.of(options.trim().split("\\s+")));
@@ -393,10 +391,6 @@ public class SideBySide {
         Thread thread = new Thread(task);
         thread.setDaemon(true);
         thread.start();
-    }
-
-    static String java() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
     static long peakRss(long pid) {
