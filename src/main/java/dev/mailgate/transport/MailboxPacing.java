@@ -24,8 +24,9 @@ import dev.mailgate.outcome.Journal;
  * Exchange Online's per-mailbox limits, kept before a message is handed to the server: messages per minute,
  * SMTP connections at once, and recipients in any 24 hours (summed from the journal, so a restart forgets
  * nothing; the sum is taken again every {@value #RECOUNT_SECONDS} s and the sends in between are added up
- * here, so the journal is not scanned for every message). A mailbox that may not send now does not hold anyone up: the request is told when it is due
- * ({@link NotYet}) and goes back to the queue until then, while other mailboxes' mail goes on.
+ * here, so the journal is not scanned for every message). A mailbox that may not send now does not hold
+ * anyone up: the request is told when it is due ({@link NotYet}) and goes back to the queue until then, while
+ * other mailboxes' mail goes on.
  * <p>
  * The rate takes two bucket4j buckets per mailbox, both refilling one message per {@code 60 s / limit}. The
  * <em>schedule</em> hands each new request its place in line, the time it is to come back from the queue. The
