@@ -2,14 +2,12 @@ package dev.mailgate.auth;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
-import java.security.Provider;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -18,17 +16,6 @@ import java.util.List;
 
 import com.microsoft.aad.msal4j.ClientCredentialFactory;
 import com.microsoft.aad.msal4j.IClientCredential;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.jce.provider.BouncyCastleProvider;
-import org.bouncycastle.openssl.PEMEncryptedKeyPair;
-import org.bouncycastle.openssl.PEMKeyPair;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
-import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8DecryptorProviderBuilder;
-import org.bouncycastle.openssl.jcajce.JcePEMDecryptorProviderBuilder;
-import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
-import org.bouncycastle.pkcs.PKCSException;
 
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.config.Settings;
@@ -39,9 +26,6 @@ import dev.mailgate.config.Settings;
  * errors that name the key and the file.
  */
 public final class ClientCredentials {
-
-    /** OpenSSL's encrypted keys use ciphers (AES/CBC/PKCS7Padding) the JDK's providers lack; not registered globally. */
-    private static final Provider BOUNCY_CASTLE = new BouncyCastleProvider();
 
     private ClientCredentials() {
     }
@@ -85,7 +69,7 @@ public final class ClientCredentials {
 
     private static IClientCredential pem(Path certificateFile, Path keyFile, String keyPassword) {
         List<X509Certificate> chain = certificates(certificateFile);
-        PrivateKey key = privateKey(keyFile, keyPassword);
+        PrivateKey key = PemKeys.read(keyFile, keyPassword);
         return ClientCredentialFactory.createFromCertificateChain(key, chain);
     }
 
@@ -103,47 +87,6 @@ public final class ClientCredentials {
         } catch (IOException | CertificateException e) {
             throw new ConfigurationException("mailgate.entra.certificate-file " + file
                     + " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
-        }
-    }
-
-    static PrivateKey privateKey(Path file, String password) {
-        String key = "mailgate.entra.private-key-file " + file;
-        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.US_ASCII);
-                PEMParser parser = new PEMParser(reader)) {
-            JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
-            for (Object item = parser.readObject(); item != null; item = parser.readObject()) {
-                if (item instanceof PrivateKeyInfo info) {
-                    return converter.getPrivateKey(info);
-                }
-                if (item instanceof PEMKeyPair pair) {
-                    return converter.getKeyPair(pair).getPrivate();
-                }
-                if (item instanceof PKCS8EncryptedPrivateKeyInfo encrypted) {
-                    requirePassword(key, password);
-                    return converter.getPrivateKey(encrypted.decryptPrivateKeyInfo(
-                            new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(BOUNCY_CASTLE).build(password.toCharArray())));
-                }
-                if (item instanceof PEMEncryptedKeyPair encrypted) {
-                    requirePassword(key, password);
-                    return converter.getKeyPair(encrypted.decryptKeyPair(
-                            new JcePEMDecryptorProviderBuilder().setProvider(BOUNCY_CASTLE).build(password.toCharArray()))).getPrivate();
-                }
-            }
-            throw new ConfigurationException(key + " holds no private key (-----BEGIN PRIVATE KEY----- or "
-                    + "-----BEGIN RSA PRIVATE KEY-----)");
-        } catch (NoSuchFileException e) {
-            throw new ConfigurationException(key + " does not exist");
-        } catch (PKCSException | OperatorCreationException e) {
-            throw new ConfigurationException(key + " cannot be decrypted; check mailgate.entra.private-key-password");
-        } catch (IOException e) {
-            throw new ConfigurationException(key + " cannot be read as PEM (" + e.getClass().getSimpleName() + ")");
-        }
-    }
-
-    private static void requirePassword(String key, String password) {
-        if (password == null) {
-            throw new ConfigurationException(key + " is encrypted; set mailgate.entra.private-key-password "
-                    + "(or MAILGATE_ENTRA_PRIVATE_KEY_PASSWORD)");
         }
     }
 
