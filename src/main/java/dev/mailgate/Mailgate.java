@@ -34,8 +34,8 @@ public final class Mailgate {
     }
 
     /**
-     * Picks the log appender ({@code logback.xml} refers to {@code mailgate.log.format}) before logback starts: an
-     * unknown value would leave the root logger pointing at no appender, and the process silent.
+     * Picks the log format ({@link LoggingConfiguration} reads {@code mailgate.log.format}) before logback starts, and
+     * says so when the value is neither {@code text} nor {@code json}.
      */
     static void logFormat(String requested) {
         String given = requested != null ? requested : System.getProperty(LOG_FORMAT);
@@ -57,9 +57,31 @@ public final class Mailgate {
      */
     public static Main gateway(Map<String, String> overrides) {
         quietLeakyLoggers();
-        Main main = new Main();
+        MailgateConfiguration configuration = new MailgateConfiguration();
+        Main main = new Main() {
+            // the configuration starts slow steps on their own threads; a failed start-up stops them again
+            @Override
+            protected void doInit() throws Exception {
+                try {
+                    super.doInit();
+                } catch (Exception | Error e) {
+                    configuration.abandon();
+                    throw e;
+                }
+            }
+
+            @Override
+            protected void doStart() throws Exception {
+                try {
+                    super.doStart();
+                } catch (Exception | Error e) {
+                    configuration.abandon();
+                    throw e;
+                }
+            }
+        };
         main.setPropertyPlaceholderLocations(PROPERTY_LOCATIONS);
-        main.configure().addConfiguration(new MailgateConfiguration());
+        main.configure().addConfiguration(configuration);
         overrides.forEach(main::addOverrideProperty);
         return main;
     }

@@ -26,7 +26,8 @@ public final class EntraTokenSource implements TokenSource {
     private static final Logger LOG = LoggerFactory.getLogger(EntraTokenSource.class);
 
     private final Settings.Entra entra;
-    private final ConfidentialClientApplication app;
+    private final ConfidentialClientApplication.Builder builder;
+    private ConfidentialClientApplication app;
 
     public EntraTokenSource(Settings.Entra entra, IClientCredential credential, Optional<SSLSocketFactory> trust) {
         this.entra = entra;
@@ -42,11 +43,22 @@ public final class EntraTokenSource implements TokenSource {
                     .connectTimeoutForDefaultHttpClient((int) entra.connectTimeout().toMillis())
                     .readTimeoutForDefaultHttpClient((int) entra.readTimeout().toMillis());
             trust.ifPresent(builder::sslSocketFactory);
-            this.app = builder.build();
+            this.builder = builder;
         } catch (MalformedURLException | IllegalArgumentException e) {
             throw new ConfigurationException("the authority " + authority + " (mailgate.entra.authority-host + "
                     + "mailgate.entra.tenant-id) is not a valid https URL");
         }
+    }
+
+    /**
+     * The MSAL application, made at the first token request rather than at start-up (the builder has already checked
+     * the settings): building it loads much of MSAL and its signed JSON library, whose signature the JVM checks.
+     */
+    private synchronized ConfidentialClientApplication app() {
+        if (app == null) {
+            app = builder.build();
+        }
+        return app;
     }
 
     @Override
@@ -55,7 +67,7 @@ public final class EntraTokenSource implements TokenSource {
                 .skipCache(true)
                 .build();
         try {
-            IAuthenticationResult result = app.acquireToken(parameters).get();
+            IAuthenticationResult result = app().acquireToken(parameters).get();
             AccessToken token = new AccessToken(result.accessToken(), result.expiresOnDate().toInstant());
             LOG.debug("Entra ID issued an access token valid until {}", token.expiresAt());
             return token;

@@ -6,13 +6,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
 
 import io.vertx.core.Vertx;
@@ -92,10 +95,17 @@ public class MailgateConfiguration implements CamelConfiguration {
 
     private static final Logger LOG = LoggerFactory.getLogger(MailgateConfiguration.class);
 
+    /** What {@link #startEarly} started on other threads, for {@link #abandon()}; last first. */
+    private final Deque<AutoCloseable> startedEarly = new ConcurrentLinkedDeque<>();
+
     @Override
     public void configure(CamelContext context) throws Exception {
         Settings settings = Settings.read(key -> context.getPropertiesComponent().resolveProperty(key));
         SecretFiles.warnings(settings).forEach(LOG::warn);
+        // before the steps on other threads make their folders inside data/: H2 fails to open its database when
+        // another thread creates a parent folder of it at the same moment
+        createFolders(settings);
+        Early early = startEarly(settings);
         Optional<KeyStore> trust = Optional.empty();
         if (settings.sandbox()) {
             String why = settings.entra().tenantId().isBlank()
@@ -112,7 +122,6 @@ public class MailgateConfiguration implements CamelConfiguration {
             LOG.warn("TLS: trusting ONLY the certificates in {} (mailgate.tls.truststore) for SMTP and Entra ID, "
                     + "instead of the Java runtime's public CAs", settings.trust().get().file());
         }
-        createFolders(settings);
         // routes refer to {{mailgate.outbox.dir}} whether or not anyone set it: publish the effective value
         context.getPropertiesComponent().addInitialProperty("mailgate.outbox.dir", settings.outbox().dir().toString());
 
@@ -136,7 +145,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
         MailRequestValidator validator = new MailRequestValidator(settings.sender(), settings.limits(),
                 renderer::exists, senderRules(settings));
-        Journal journal = journal(context, settings.journal());
+        Journal journal = journal(context, early.journal());
         Settings.Smtp smtp = settings.smtp();
         MailboxPacing pacing = new MailboxPacing(settings.limits(), settings.delivery(), journal, Clock.systemUTC());
         FailureClassifier classifier = new FailureClassifier();
@@ -160,7 +169,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         Uploads uploads = new Uploads(settings.jms().attachmentsDir());
         OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null);
         ProducerTemplate producer = context.createProducerTemplate();
-        Broker broker = jms(context, settings, validator, journal, uploads, outboxFiles, producer);
+        Broker broker = jms(context, settings, early.broker(), early.brokerPassword(), validator, journal, uploads,
+                outboxFiles, producer);
         if (broker.embedded() != null) {
             String queue = settings.jms().queue();
             metrics.queueDepth(broker.embedded(), b -> b.messageCount(queue));
@@ -174,6 +184,47 @@ public class MailgateConfiguration implements CamelConfiguration {
             http(context, settings, validator, journal, uploads, producer, metrics);
         }
         loadUserRoutes(context, settings.routesDir());
+    }
+
+    /**
+     * The slow steps that need nothing but the settings, started on their own threads so that they overlap with the
+     * rest of the set-up, and joined where they are first needed: the journal's database (H2 and its migrations) and
+     * the embedded broker (null when external; Camel's start of the service waits for it). Start-up is mostly loading
+     * and initialising classes, which the second core does meanwhile.
+     */
+    private record Early(Background<OpenJournal> journal, EmbeddedBroker broker, String brokerPassword) {
+    }
+
+    private Early startEarly(Settings settings) {
+        Background<OpenJournal> journal = Background.start("mailgate-journal-start",
+                () -> openJournal(settings.journal()));
+        startedEarly.push(() -> journal.join().dataSource().close());
+        EmbeddedBroker broker = null;
+        String brokerPassword = null;
+        if (settings.broker().embedded()) {
+            brokerPassword = settings.broker().password().orElseGet(() -> GeneratedSecret.in(
+                    settings.dataDir().resolve("broker-password"), "password for the embedded broker",
+                    "MAILGATE_BROKER_PASSWORD"));
+            broker = new EmbeddedBroker(settings.broker(), settings.jms(), brokerPassword);
+            broker.startInBackground();
+            startedEarly.push(broker::abandon);
+        }
+        return new Early(journal, broker, brokerPassword);
+    }
+
+    /**
+     * Stops what {@link #startEarly} started when start-up fails after it: Camel stops only the services it started
+     * itself, and in the same JVM (the tests) they would go on running, the broker with the in-VM acceptor the next
+     * gateway needs.
+     */
+    public void abandon() {
+        for (AutoCloseable started = startedEarly.poll(); started != null; started = startedEarly.poll()) {
+            try {
+                started.close();
+            } catch (Exception e) {
+                LOG.debug("Stopping {} after a failed start-up: {}", started, e.toString());
+            }
+        }
     }
 
     /**
@@ -223,8 +274,24 @@ public class MailgateConfiguration implements CamelConfiguration {
         return rules;
     }
 
+    /** The journal, once opened, in Camel's registry and closed when Camel stops. */
+    private static Journal journal(CamelContext context, Background<OpenJournal> opening) throws Exception {
+        OpenJournal open = opening.join();
+        context.addService(new Closer(open.dataSource()), true, true);
+        if (open.housekeeping()) {
+            context.addService(new H2Housekeeping(open.dataSource(), context.getExecutorServiceManager()
+                    .newSingleThreadScheduledExecutor(open.journal(), "mailgate-journal-housekeeping")), true, true);
+        }
+        context.getRegistry().bind(JOURNAL_BEAN, open.journal());
+        return open.journal();
+    }
+
+    /** @param housekeeping whether the database needs {@link H2Housekeeping} */
+    private record OpenJournal(HikariDataSource dataSource, JdbcJournal journal, boolean housekeeping) {
+    }
+
     /** The journal database (embedded H2 unless configured), its schema migrated before anything uses it. */
-    private static Journal journal(CamelContext context, Settings.Journal settings) throws Exception {
+    private static OpenJournal openJournal(Settings.Journal settings) throws SQLException {
         HikariConfig pool = new HikariConfig();
         pool.setPoolName("mailgate-journal");
         pool.setJdbcUrl(settings.url());
@@ -238,31 +305,29 @@ public class MailgateConfiguration implements CamelConfiguration {
             throw new ConfigurationException("the delivery journal database at mailgate.journal.url cannot be opened ("
                     + Text.oneLine(e.getMessage()) + "); check the URL, user and password");
         }
-        context.addService(new Closer(dataSource), true, true);
-        JdbcJournal journal = new JdbcJournal(dataSource, settings.idempotencyWindow(), Clock.systemUTC()).migrate();
-        if (H2Housekeeping.needed(dataSource)) {
-            context.addService(new H2Housekeeping(dataSource, context.getExecutorServiceManager()
-                    .newSingleThreadScheduledExecutor(journal, "mailgate-journal-housekeeping")), true, true);
+        try {
+            JdbcJournal journal = new JdbcJournal(dataSource, settings.idempotencyWindow(), Clock.systemUTC()).migrate();
+            return new OpenJournal(dataSource, journal, H2Housekeeping.needed(dataSource));
+        } catch (SQLException | RuntimeException e) {
+            dataSource.close();
+            throw e;
         }
-        context.getRegistry().bind(JOURNAL_BEAN, journal);
-        return journal;
     }
 
     /** The embedded broker (null when external) and the connections to whichever broker is used. */
     private record Broker(EmbeddedBroker embedded, jakarta.jms.ConnectionFactory connections) {
     }
 
-    /** The broker (embedded unless mailgate.jms.url is set), the jms component, and the JMS channel template. */
-    private static Broker jms(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal,
-            Uploads uploads, OutboxFiles outboxFiles, ProducerTemplate producer) throws Exception {
+    /**
+     * The connections to the broker (the embedded one, already starting, unless mailgate.jms.url is set), the jms
+     * component, and the JMS channel template.
+     */
+    private static Broker jms(CamelContext context, Settings settings, EmbeddedBroker embedded, String password,
+            MailRequestValidator validator, Journal journal, Uploads uploads, OutboxFiles outboxFiles,
+            ProducerTemplate producer) throws Exception {
         Settings.Jms jms = settings.jms();
         ActiveMQConnectionFactory broker;
-        EmbeddedBroker embedded = null;
-        if (settings.broker().embedded()) {
-            String password = settings.broker().password().orElseGet(() -> GeneratedSecret.in(
-                    settings.dataDir().resolve("broker-password"), "password for the embedded broker",
-                    "MAILGATE_BROKER_PASSWORD"));
-            embedded = new EmbeddedBroker(settings.broker(), jms, password);
+        if (embedded != null) {
             context.addService(embedded, true, true);
             broker = new ActiveMQConnectionFactory(EmbeddedBroker.IN_VM, settings.broker().user(), password);
         } else {

@@ -8,6 +8,7 @@ import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.Map;
 
+import org.apache.activemq.artemis.core.remoting.impl.invm.InVMRegistry;
 import org.apache.camel.util.ObjectHelper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,6 +32,8 @@ class PortClashTest {
             ConfigurationException config = ObjectHelper.getException(ConfigurationException.class, failure);
             assertThat(config).as("a ConfigurationException in %s", failure).isNotNull();
             assertThat(config.getMessage()).contains("mailgate.http.port=" + taken.getLocalPort(), "cannot be used");
+            // the embedded broker starts on its own thread before the HTTP port is checked: it is stopped again
+            assertThat(InVMRegistry.instance.getAcceptor(0)).as("the embedded broker's in-VM acceptor").isNull();
         }
     }
 

@@ -4,6 +4,8 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.Set;
 
+import javax.management.MBeanServerFactory;
+
 import org.apache.activemq.artemis.api.core.QueueConfiguration;
 import org.apache.activemq.artemis.api.core.RoutingType;
 import org.apache.activemq.artemis.api.core.SimpleString;
@@ -20,6 +22,7 @@ import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.mailgate.config.Background;
 import dev.mailgate.config.Ports;
 import dev.mailgate.config.Settings;
 
@@ -38,7 +41,8 @@ public final class EmbeddedBroker extends ServiceSupport {
     private final Settings.Broker broker;
     private final Settings.Jms jms;
     private final String password;
-    private EmbeddedActiveMQ server;
+    private volatile EmbeddedActiveMQ server;
+    private Background<EmbeddedActiveMQ> starting;
 
     /** @param password the password of {@code broker.user()}: configured, or generated into {@code data/} */
     public EmbeddedBroker(Settings.Broker broker, Settings.Jms jms, String password) {
@@ -52,8 +56,35 @@ public final class EmbeddedBroker extends ServiceSupport {
         return broker.port() > 0 ? "tcp://" + broker.host() + ":" + broker.port() : null;
     }
 
+    /**
+     * Starts the broker now, on its own thread, instead of when Camel starts its services: its journal, acceptors and
+     * queues take a good part of start-up and need nothing else, so they overlap with the rest of the set-up.
+     * {@link #start()} waits for it (and fails as it would have); {@link #abandon()} stops it if start-up fails first.
+     */
+    public synchronized void startInBackground() {
+        starting = Background.start("mailgate-broker-start", this::startServer);
+    }
+
     @Override
-    protected void doStart() throws Exception {
+    protected synchronized void doStart() throws Exception {
+        Background<EmbeddedActiveMQ> started = starting;
+        starting = null;
+        server = started != null ? started.join() : startServer();
+    }
+
+    /**
+     * Stops the broker however far it got, also when it was started in the background and start-up failed before
+     * Camel started this service (Camel stops only what it started; in-process, the broker would keep running).
+     */
+    public synchronized void abandon() {
+        try {
+            doStop();
+        } catch (Exception e) {
+            LOG.warn("Stopping the embedded broker failed: {}", e.toString());
+        }
+    }
+
+    private EmbeddedActiveMQ startServer() throws Exception {
         if (broker.port() > 0) {
             Ports.requireFree("mailgate.broker.port", broker.host(), broker.port(),
                     "another broker (ActiveMQ uses 61616 too)? Set mailgate.broker.port to a free port, or 0 to accept "
@@ -86,12 +117,16 @@ public final class EmbeddedBroker extends ServiceSupport {
                 .setDurable(true));
         config.addQueueConfiguration(QueueConfiguration.of(jms.deadLetterQueue()).setRoutingType(RoutingType.ANYCAST)
                 .setDurable(true));
-        server = new EmbeddedActiveMQ().setConfiguration(config).setSecurityManager(new SingleUser(broker.user(),
-                password));
-        server.start();
+        EmbeddedActiveMQ started = new EmbeddedActiveMQ().setConfiguration(config)
+                .setSecurityManager(new SingleUser(broker.user(), password))
+                // JMX is off, but without a server of its own Artemis creates the platform MBean server, which
+                // registers every JVM MBean (a tenth of a second or more at start-up) for nothing
+                .setMbeanServer(MBeanServerFactory.newMBeanServer());
+        started.start();
         LOG.info("Embedded broker started: queue {}, dead letters to {}, journal in {}{}", jms.queue(),
                 jms.deadLetterQueue(), broker.dir().toAbsolutePath(),
                 tcpUrl() == null ? "" : ", accepting connections on " + tcpUrl());
+        return started;
     }
 
     /** One user, allowed everything, password compared in constant time. */
@@ -119,7 +154,16 @@ public final class EmbeddedBroker extends ServiceSupport {
     }
 
     @Override
-    protected void doStop() throws Exception {
+    protected synchronized void doStop() throws Exception {
+        Background<EmbeddedActiveMQ> started = starting;
+        starting = null;
+        if (started != null) {
+            try {
+                server = started.join();
+            } catch (Exception e) {
+                // it did not start: nothing to stop
+            }
+        }
         if (server != null) {
             server.stop();
             server = null;

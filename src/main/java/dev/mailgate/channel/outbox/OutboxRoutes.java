@@ -76,6 +76,9 @@ public final class OutboxRoutes extends RouteBuilder {
                 + "&readLockMinLength=0"
                 + "&readLockTimeout=" + lockTimeout
                 + "&delay=" + outbox.pollInterval().toMillis()
+                // look at the folder as soon as the route starts, not after Camel's default second: readiness
+                // waits for every consumer's first poll, and files already waiting are taken a second earlier
+                + "&initialDelay=0"
                 + "&sortBy=file:modified"
                 // the OutboxChannel moves each file to .sent/ or .failed/ itself, under a name nothing else uses;
                 // a file it could not move is not taken again (same name, size and time) until a restart
