@@ -26,8 +26,10 @@ import java.util.stream.Stream;
  * (warm), and measures the wall time from launching {@code java -jar} until {@code GET /health/ready} answers
  * {@code 200}, polled every 20 ms; also the time until the (text) log says the routes started, the gateway's CPU
  * time and its peak RSS at that moment. Each gateway is stopped with SIGTERM and waited for before the next one
- * starts. The machine's load average is printed too: on 2 cores, start-up is CPU-bound, and other processes
- * stretch it. Prints a Markdown summary. JDK only, run as a single-file program.
+ * starts. When the class data sharing archive that {@code package} writes ({@code target/mailgate.jsa}) is given,
+ * every run does the same again with {@code -XX:SharedArchiveFile} (the README's command). The machine's load
+ * average is printed too: on 2 cores, start-up is CPU-bound, and other processes stretch it. Prints a Markdown
+ * summary. JDK only, run as a single-file program.
  */
 public class StartupBench {
 
@@ -40,6 +42,9 @@ public class StartupBench {
     public static void main(String[] args) throws Exception {
         Path jar = Path.of(args[0]).toAbsolutePath();
         int runs = Integer.parseInt(args[1]);
+        Path archive = args.length > 2 ? Path.of(args[2]).toAbsolutePath() : null;
+        List<String> plain = List.of();
+        List<String> shared = archive == null ? null : List.of("-XX:SharedArchiveFile=" + archive, "-Xshare:on");
         boolean keep = System.getenv("KEEP") != null;
         // load the polling code before the first measured launch, so the first run does not pay for it
         poll(freePort());
@@ -47,36 +52,47 @@ public class StartupBench {
         String loadBefore = loadAverage();
         List<Start> cold = new ArrayList<>();
         List<Start> warm = new ArrayList<>();
+        List<Start> coldShared = new ArrayList<>();
+        List<Start> warmShared = new ArrayList<>();
         for (int i = 1; i <= runs; i++) {
-            Path work = Files.createTempDirectory("mailgate-startup-");
-            cold.add(start(jar, work));
-            warm.add(start(jar, work));
-            System.err.printf(Locale.ROOT, "run %d: cold %.0f ms, warm %.0f ms%n", i, cold.get(i - 1).readyMs,
-                    warm.get(i - 1).readyMs);
-            if (keep) {
-                System.err.println("kept " + work);
-            } else {
-                delete(work);
+            for (List<String> options : shared == null ? List.of(plain) : List.of(plain, shared)) {
+                Path work = Files.createTempDirectory("mailgate-startup-");
+                Start first = start(jar, options, work);
+                Start second = start(jar, options, work);
+                (options == plain ? cold : coldShared).add(first);
+                (options == plain ? warm : warmShared).add(second);
+                System.err.printf(Locale.ROOT, "run %d%s: cold %.0f ms, warm %.0f ms%n", i,
+                        options == plain ? "" : " (archive)", first.readyMs, second.readyMs);
+                if (keep) {
+                    System.err.println("kept " + work);
+                } else {
+                    delete(work);
+                }
             }
         }
 
-        System.out.println("| measure (" + runs + " runs, min / median / max) | cold: empty directory "
-                + "| warm: second start in the same directory |");
-        System.out.println("|---|---|---|");
-        row("launch → `/health/ready` 200", cold, warm, Start::readyMs, "%.2f s", 1000);
-        row("launch → routes started (log)", cold, warm, Start::routesMs, "%.2f s", 1000);
-        row("CPU time (user + system) at ready", cold, warm, Start::cpuMs, "%.1f s", 1000);
-        row("peak RSS at ready", cold, warm, Start::rssMb, "%.0f MB", 1);
+        List<List<Start>> columns = shared == null ? List.of(cold, warm) : List.of(cold, warm, coldShared, warmShared);
+        System.out.println("| measure (" + runs + " runs, min / median / max) | `java -jar`, cold: empty directory "
+                + "| `java -jar`, warm: second start in the same directory"
+                + (shared == null ? "" : " | with the archive, cold | with the archive, warm") + " |");
+        System.out.println("|---|---|---|" + (shared == null ? "" : "---|---|"));
+        row("launch → `/health/ready` 200", columns, Start::readyMs, "%.2f s", 1000);
+        row("launch → routes started (log)", columns, Start::routesMs, "%.2f s", 1000);
+        row("CPU time (user + system) at ready", columns, Start::cpuMs, "%.1f s", 1000);
+        row("peak RSS at ready", columns, Start::rssMb, "%.0f MB", 1);
         System.out.println("| machine | " + Runtime.getRuntime().availableProcessors() + " cores, Java "
                 + System.getProperty("java.version") + " | load average (1 min) " + loadBefore + " before, "
-                + loadAverage() + " after |");
+                + loadAverage() + " after |" + (shared == null ? "" : " | |"));
     }
 
-    private static Start start(Path jar, Path work) throws Exception {
+    private static Start start(Path jar, List<String> options, Path work) throws Exception {
         int httpPort = freePort();
         int brokerPort = freePort();
         Path log = work.resolve("mailgate.log");
-        ProcessBuilder builder = new ProcessBuilder("java", "-jar", jar.toString()).directory(work.toFile())
+        List<String> command = new ArrayList<>(List.of("java"));
+        command.addAll(options);
+        command.addAll(List.of("-jar", jar.toString()));
+        ProcessBuilder builder = new ProcessBuilder(command).directory(work.toFile())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         builder.environment().put("MAILGATE_HTTP_PORT", Integer.toString(httpPort));
         builder.environment().put("MAILGATE_BROKER_PORT", Integer.toString(brokerPort));
@@ -166,10 +182,13 @@ public class StartupBench {
         return Double.NaN;
     }
 
-    private static void row(String name, List<Start> cold, List<Start> warm, ToDoubleFunction<Start> value,
-            String format, double divisor) {
-        System.out.println("| " + name + " | " + stats(cold, value, format, divisor) + " | "
-                + stats(warm, value, format, divisor) + " |");
+    private static void row(String name, List<List<Start>> columns, ToDoubleFunction<Start> value, String format,
+            double divisor) {
+        StringBuilder line = new StringBuilder("| " + name + " |");
+        for (List<Start> column : columns) {
+            line.append(' ').append(stats(column, value, format, divisor)).append(" |");
+        }
+        System.out.println(line);
     }
 
     private static String stats(List<Start> starts, ToDoubleFunction<Start> value, String format, double divisor) {

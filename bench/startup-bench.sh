@@ -3,7 +3,8 @@
 # endpoint, embedded Artemis broker, H2 journal, HTTP API, routes from the jar) and measures the wall time
 # from `java -jar` until GET /health/ready answers 200 (the journal, broker, outbox, routes and consumers
 # are up). Each run starts it in a fresh empty directory (cold) and then again in the same directory
-# (warm: the broker journal, H2 journal and generated secrets already exist).
+# (warm: the broker journal, H2 journal and generated secrets already exist); then both again with the class
+# data sharing archive that `mvn package` writes (java -XX:SharedArchiveFile=target/mailgate.jsa -jar ...).
 # Prints min / median / max of that time, of launch to "routes started" in the log (text format), of the
 # gateway's CPU time and of its peak RSS, with the machine's load average: on 2 cores start-up is
 # CPU-bound, so other processes stretch it. With --write, the result replaces the "Start-up" section of
@@ -25,11 +26,13 @@ for arg in "$@"; do
   esac
 done
 
-[ -f target/mailgate.jar ] || mvn -B -ntp -q -DskipTests package
+[ -f target/mailgate.jar ] && [ -f target/mailgate.jsa ] || mvn -B -ntp -q -DskipTests package
 
 result=$(mktemp)
 trap 'rm -f "$result"' EXIT
-java "$root/bench/StartupBench.java" "$root/target/mailgate.jar" "$runs" > "$result"
+archive=()
+[ -f target/mailgate.jsa ] && archive=("$root/target/mailgate.jsa")  # absent with -Dmailgate.cds.skip
+java "$root/bench/StartupBench.java" "$root/target/mailgate.jar" "$runs" "${archive[@]}" > "$result"
 cat "$result"
 
 if $write; then

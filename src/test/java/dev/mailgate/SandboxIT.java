@@ -23,21 +23,27 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mailgate.support.Gateway;
 
 /**
- * The packaged jar, run as a newcomer would: {@code java -jar target/mailgate.jar} in an empty directory, no
- * configuration, example requests copied into {@code outbox/}. Runs after {@code package} (failsafe).
+ * The packaged jar, run as a newcomer would: the README's {@code java -XX:SharedArchiveFile=target/mailgate.jsa -jar
+ * target/mailgate.jar} in an empty directory, no configuration, example requests copied into {@code outbox/}. Runs
+ * after {@code package} (failsafe).
  */
 class SandboxIT {
 
     private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
             .toAbsolutePath();
+    /** The class data sharing archive {@code package} writes next to the jar (README: start-up). */
+    private static final Path ARCHIVE = JAR.resolveSibling("mailgate.jsa");
     private static final Path EXAMPLES = Path.of("examples").toAbsolutePath();
     private static final Pattern JWT = Pattern.compile("eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}");
 
     @TempDir
     Path workDir;
 
-    private Process start(Map<String, String> env, Path log) throws IOException {
-        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-jar", JAR.toString())
+    private Process start(List<String> jvmOptions, Map<String, String> env, Path log) throws IOException {
+        List<String> command = new java.util.ArrayList<>(List.of(Gateway.javaBinary()));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", JAR.toString()));
+        ProcessBuilder builder = new ProcessBuilder(command)
                 .directory(workDir.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
@@ -47,10 +53,13 @@ class SandboxIT {
     }
 
     @Test
-    void zero_configuration_run_delivers_the_examples_into_the_sandbox_and_logs_no_secret() throws Exception {
+    void zero_configuration_run_from_the_start_up_archive_delivers_the_examples_and_logs_no_secret() throws Exception {
         String secret = "sandbox-secret-" + System.nanoTime();
         Path log = workDir.resolve("mailgate.log");
-        Process mailgate = start(Map.of("MAILGATE_LOG_LEVEL", "DEBUG", "MAILGATE_SMTP_DEBUG", "true",
+        // the README's command, with -Xshare:on: the JVM refuses to start, instead of starting slowly, when the
+        // archive built at package time does not fit this JVM and these jars
+        Process mailgate = start(List.of("-XX:SharedArchiveFile=" + ARCHIVE, "-Xshare:on"), Map.of(
+                "MAILGATE_LOG_LEVEL", "DEBUG", "MAILGATE_SMTP_DEBUG", "true",
                 "MAILGATE_ENTRA_CLIENT_SECRET", secret), log);
         try {
             Awaitility.await().atMost(Duration.ofSeconds(60))
@@ -103,7 +112,7 @@ class SandboxIT {
     @Test
     void real_mode_without_a_tenant_stops_with_exit_code_78_and_names_every_missing_key() throws Exception {
         Path log = workDir.resolve("mailgate.log");
-        Process mailgate = start(Map.of("MAILGATE_SANDBOX", "false"), log);
+        Process mailgate = start(List.of(), Map.of("MAILGATE_SANDBOX", "false"), log);
 
         assertThat(mailgate.waitFor(60, TimeUnit.SECONDS)).isTrue();
 
