@@ -40,7 +40,7 @@ work=$(mktemp -d)
 cleanup() { [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"; }
 trap cleanup EXIT
 
-java -cp "$cp" bench/SideBySide.java run "$root" "$work" "$count" "$far" "$delay" > "$work/result.md"
+java -cp "$cp" -Dlogback.configurationFile="$root/bench/logback-bench.xml" bench/SideBySide.java run "$root" "$work" "$count" "$far" "$delay" > "$work/result.md"
 cat "$work/result.md"
 
 if $write; then
