@@ -388,6 +388,27 @@ class MailRequestValidatorTest {
         assertSingleProblem(r, "attachments", "about 1.2 MB once encoded, over the limit of 1.0 MB");
     }
 
+    @ParameterizedTest
+    @ValueSource(ints = {0, 1, 2, 3, 56, 57, 58, 114, 1000, 65_536, 780_000})
+    void the_size_estimate_of_an_attachment_is_what_jakarta_mail_writes(int size) throws Exception {
+        java.io.ByteArrayOutputStream written = new java.io.ByteArrayOutputStream();
+        try (java.io.OutputStream base64 = jakarta.mail.internet.MimeUtility.encode(written, "base64")) {
+            base64.write(new byte[size]);
+        }
+
+        assertThat(MailRequestValidator.base64Size(size)).isEqualTo(written.size());
+    }
+
+    @Test
+    void counts_the_line_breaks_of_base64_towards_the_size_limit() {
+        R r = new R();
+        r.text = null;
+        // 1,040,000 base64 characters fit the 1 MB limit (1,048,576); with a CRLF after every 76 they do not
+        r.attachments = List.of(bytes("a.bin", 780_000));
+
+        assertSingleProblem(r, "attachments", "1,067,370 bytes once encoded, over the limit of 1,048,576 bytes");
+    }
+
     @Test
     void counts_attachment_files_on_disk_towards_the_size_limit() throws IOException {
         Path big = tmp.resolve("big.bin");
