@@ -62,28 +62,31 @@ public final class Mailgate {
             // the configuration starts slow steps on their own threads; a failed start-up stops them again
             @Override
             protected void doInit() throws Exception {
-                try {
-                    super.doInit();
-                } catch (Exception | Error e) {
-                    configuration.abandon();
-                    throw e;
-                }
+                abandonOnFailure(configuration, super::doInit);
             }
 
             @Override
             protected void doStart() throws Exception {
-                try {
-                    super.doStart();
-                } catch (Exception | Error e) {
-                    configuration.abandon();
-                    throw e;
-                }
+                abandonOnFailure(configuration, super::doStart);
             }
         };
         main.setPropertyPlaceholderLocations(PROPERTY_LOCATIONS);
         main.configure().addConfiguration(configuration);
         overrides.forEach(main::addOverrideProperty);
         return main;
+    }
+
+    private interface Step {
+        void run() throws Exception;
+    }
+
+    private static void abandonOnFailure(MailgateConfiguration configuration, Step step) throws Exception {
+        try {
+            step.run();
+        } catch (Exception | Error e) {
+            configuration.abandon();
+            throw e;
+        }
     }
 
     /**

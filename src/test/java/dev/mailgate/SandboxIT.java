@@ -33,6 +33,8 @@ class SandboxIT {
             .toAbsolutePath();
     /** The class data sharing archive {@code package} writes next to the jar (README: start-up). */
     private static final Path ARCHIVE = JAR.resolveSibling("mailgate.jsa");
+    /** Built with -Dmailgate.cds.skip=true: there is no archive. */
+    private static final boolean NO_ARCHIVE = Boolean.getBoolean("mailgate.cds.skip");
     private static final Path EXAMPLES = Path.of("examples").toAbsolutePath();
     private static final Pattern JWT = Pattern.compile("eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}");
 
@@ -58,12 +60,12 @@ class SandboxIT {
         Path log = workDir.resolve("mailgate.log");
         // the README's command, with -Xshare:on: the JVM refuses to start, instead of starting slowly, when the
         // archive built at package time does not fit this JVM and these jars
-        Process mailgate = start(List.of("-XX:SharedArchiveFile=" + ARCHIVE, "-Xshare:on"), Map.of(
-                "MAILGATE_LOG_LEVEL", "DEBUG", "MAILGATE_SMTP_DEBUG", "true",
+        List<String> archive = NO_ARCHIVE ? List.of() : List.of("-XX:SharedArchiveFile=" + ARCHIVE, "-Xshare:on");
+        Process mailgate = start(archive, Map.of("MAILGATE_LOG_LEVEL", "DEBUG", "MAILGATE_SMTP_DEBUG", "true",
                 "MAILGATE_ENTRA_CLIENT_SECRET", secret), log);
         try {
             Awaitility.await().atMost(Duration.ofSeconds(60))
-                    .until(() -> Files.readString(log).contains("Started outbox"));
+                    .until(() -> running(mailgate, log) && Files.readString(log).contains("Started outbox"));
             for (String example : List.of("hello.json", "welcome.json", "hello.eml")) {
                 Files.copy(EXAMPLES.resolve(example), workDir.resolve("outbox").resolve(example));
             }
@@ -120,6 +122,43 @@ class SandboxIT {
         assertThat(Files.readString(log)).contains("Mailgate is not configured correctly",
                 "mailgate.entra.tenant-id", "mailgate.entra.client-id", "MAILGATE_ENTRA_CLIENT_SECRET",
                 "mailgate.sender").doesNotContain("\tat ");
+    }
+
+    @Test
+    void a_second_gateway_in_the_same_folder_stops_with_exit_code_78_and_names_the_folder() throws Exception {
+        Path firstLog = workDir.resolve("first.log");
+        Process first = start(List.of(), Map.of("MAILGATE_HTTP_PORT", Integer.toString(Gateway.freePort()),
+                "MAILGATE_BROKER_PORT", "0"), firstLog);
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(60))
+                    .until(() -> running(first, firstLog) && Files.readString(firstLog).contains("Started outbox"));
+
+            // its own journal, so that it is the broker's folder that is in use (the journal's is checked first)
+            Path secondLog = workDir.resolve("second.log");
+            Process second = start(List.of(), Map.of("MAILGATE_HTTP_PORT", Integer.toString(Gateway.freePort()),
+                    "MAILGATE_BROKER_PORT", "0", "MAILGATE_JOURNAL_URL",
+                    "jdbc:h2:file:" + workDir.resolve("second/journal").toAbsolutePath() + ";WRITE_DELAY=0"), secondLog);
+
+            assertThat(second.waitFor(60, TimeUnit.SECONDS)).as("the second gateway gives up").isTrue();
+            assertThat(second.exitValue()).isEqualTo(78);
+            String output = Files.readString(secondLog);
+            // Artemis logs its own error with a stack trace first; Mailgate's report follows, without one
+            assertThat(output).contains("Mailgate is not configured correctly");
+            assertThat(output.substring(output.indexOf("Mailgate is not configured correctly"))).contains(
+                    "another Mailgate or Artemis broker is using its folder " + workDir.resolve("data/broker"),
+                    "mailgate.broker.dir").doesNotContain("\tat ");
+            assertThat(first.isAlive()).as("the first gateway runs on").isTrue();
+        } finally {
+            first.destroy();
+            assertThat(first.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    /** True while the gateway runs; fails the test with its output when it has exited. */
+    private static boolean running(Process mailgate, Path log) throws IOException {
+        assertThat(mailgate.isAlive()).as("the gateway is running; it exited with its output:%n%s",
+                mailgate.isAlive() ? "" : Files.readString(log)).isTrue();
+        return true;
     }
 
     private List<Path> sandboxMail() throws IOException {

@@ -1,8 +1,11 @@
 package dev.mailgate.config;
 
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A slow start-up step that needs nothing from the rest of the start-up (opening the journal's database, starting
@@ -34,13 +37,31 @@ public final class Background<T> {
         try {
             return task.get();
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception failure) {
-                throw failure;
-            }
-            if (e.getCause() instanceof Error error) {
-                throw error;
-            }
-            throw e;
+            throw unwrapped(e);
         }
+    }
+
+    /**
+     * As {@link #join()}, but waits no longer than {@code limit}: for cleaning up after a failed start-up, which
+     * must not hang on a step that cannot finish (a broker waiting for the lock of a folder another broker uses).
+     *
+     * @throws TimeoutException when the step is still running
+     */
+    public T join(Duration limit) throws Exception {
+        try {
+            return task.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw unwrapped(e);
+        }
+    }
+
+    private static Exception unwrapped(ExecutionException e) {
+        if (e.getCause() instanceof Exception failure) {
+            return failure;
+        }
+        if (e.getCause() instanceof Error error) {
+            throw error;
+        }
+        return e;
     }
 }

@@ -8,6 +8,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Deque;
@@ -184,6 +185,9 @@ public class MailgateConfiguration implements CamelConfiguration {
             http(context, settings, validator, journal, uploads, producer, metrics);
         }
         loadUserRoutes(context, settings.routesDir());
+        if (early.broker() != null) {
+            early.broker().awaitStart();
+        }
     }
 
     /**
@@ -198,7 +202,8 @@ public class MailgateConfiguration implements CamelConfiguration {
     private Early startEarly(Settings settings) {
         Background<OpenJournal> journal = Background.start("mailgate-journal-start",
                 () -> openJournal(settings.journal()));
-        startedEarly.push(() -> journal.join().dataSource().close());
+        // a database that is still opening after 10 s (an unreachable server) is left to its pool's own timeout
+        startedEarly.push(() -> journal.join(Duration.ofSeconds(10)).dataSource().close());
         EmbeddedBroker broker = null;
         String brokerPassword = null;
         if (settings.broker().embedded()) {
@@ -221,7 +226,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         for (AutoCloseable started = startedEarly.poll(); started != null; started = startedEarly.poll()) {
             try {
                 started.close();
-            } catch (Exception e) {
+            } catch (Exception | Error e) {
+                // the start-up's own failure is what gets reported; this one must not replace it
                 LOG.debug("Stopping {} after a failed start-up: {}", started, e.toString());
             }
         }
@@ -385,6 +391,10 @@ public class MailgateConfiguration implements CamelConfiguration {
         Files.createDirectories(settings.outbox().dir());
         Files.createDirectories(settings.outbox().attachmentsDir());
         Files.createDirectories(settings.dataDir());
+        if (settings.broker().embedded()) {
+            // made here rather than by the broker's thread, while H2 may be making a folder next to it
+            Files.createDirectories(settings.broker().dir());
+        }
     }
 
     private static void banner(Settings settings, Sandbox sandbox, String why) {

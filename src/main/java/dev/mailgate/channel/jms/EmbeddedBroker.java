@@ -2,7 +2,9 @@ package dev.mailgate.channel.jms;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.TimeoutException;
 
 import javax.management.MBeanServerFactory;
 
@@ -23,6 +25,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.mailgate.config.Background;
+import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.config.Ports;
 import dev.mailgate.config.Settings;
 
@@ -41,8 +44,14 @@ public final class EmbeddedBroker extends ServiceSupport {
     private final Settings.Broker broker;
     private final Settings.Jms jms;
     private final String password;
+    /** Set before it starts, so that what a start that failed half-way made is stopped too. */
     private volatile EmbeddedActiveMQ server;
-    private Background<EmbeddedActiveMQ> starting;
+    private volatile Background<EmbeddedActiveMQ> starting;
+
+    /** How long the broker waits for the lock of its journal. */
+    private static final Duration LOCK_WAIT = Duration.ofSeconds(5);
+    /** How long {@link #abandon()} waits for the broker to stop. */
+    private static final Duration ABANDON_WAIT = Duration.ofSeconds(10);
 
     /** @param password the password of {@code broker.user()}: configured, or generated into {@code data/} */
     public EmbeddedBroker(Settings.Broker broker, Settings.Jms jms, String password) {
@@ -59,27 +68,50 @@ public final class EmbeddedBroker extends ServiceSupport {
     /**
      * Starts the broker now, on its own thread, instead of when Camel starts its services: its journal, acceptors and
      * queues take a good part of start-up and need nothing else, so they overlap with the rest of the set-up.
-     * {@link #start()} waits for it (and fails as it would have); {@link #abandon()} stops it if start-up fails first.
+     * {@link #awaitStart()} waits for it (and fails as it would have); {@link #abandon()} stops it if start-up fails
+     * first.
      */
-    public synchronized void startInBackground() {
+    public void startInBackground() {
         starting = Background.start("mailgate-broker-start", this::startServer);
     }
 
-    @Override
-    protected synchronized void doStart() throws Exception {
+    /**
+     * Waits for the start begun by {@link #startInBackground()} and throws what made it fail: called at the end of
+     * the set-up, so that a broker that cannot start is reported like any other setting (exit code 78, no stack
+     * trace from Camel's start).
+     */
+    public void awaitStart() throws Exception {
         Background<EmbeddedActiveMQ> started = starting;
         starting = null;
-        server = started != null ? started.join() : startServer();
+        if (started != null) {
+            started.join();
+        }
+    }
+
+    @Override
+    protected void doStart() throws Exception {
+        awaitStart();
+        if (server == null) {
+            startServer();
+        }
     }
 
     /**
      * Stops the broker however far it got, also when it was started in the background and start-up failed before
      * Camel started this service (Camel stops only what it started; in-process, the broker would keep running).
+     * Waits at most 10 s, on another thread: whatever the broker is stuck on, the start-up's own error must still be
+     * reported.
      */
-    public synchronized void abandon() {
-        try {
+    public void abandon() {
+        Background<Void> stopping = Background.start("mailgate-broker-stop", () -> {
             doStop();
-        } catch (Exception e) {
+            return null;
+        });
+        try {
+            stopping.join(ABANDON_WAIT);
+        } catch (TimeoutException e) {
+            LOG.warn("The embedded broker did not stop within {} s of the failed start-up", ABANDON_WAIT.toSeconds());
+        } catch (Exception | Error e) {
             LOG.warn("Stopping the embedded broker failed: {}", e.toString());
         }
     }
@@ -102,6 +134,9 @@ public final class EmbeddedBroker extends ServiceSupport {
                 // the queues hold whole mails: every connection authenticates, the gateway's own included
                 .setSecurityEnabled(true)
                 .setJMXManagementEnabled(false)
+                // a broker of another process using the same folder holds the journal's lock: give up after a
+                // while instead of Artemis' default of waiting for ever
+                .setJournalLockAcquisitionTimeout(LOCK_WAIT.toMillis())
                 .addAcceptorConfiguration("in-vm", IN_VM);
         if (broker.port() > 0) {
             config.addAcceptorConfiguration("tcp", tcpUrl() + "?protocols=CORE");
@@ -122,7 +157,17 @@ public final class EmbeddedBroker extends ServiceSupport {
                 // JMX is off, but without a server of its own Artemis creates the platform MBean server, which
                 // registers every JVM MBean (a tenth of a second or more at start-up) for nothing
                 .setMbeanServer(MBeanServerFactory.newMBeanServer());
+        server = started;
         started.start();
+        if (!started.getActiveMQServer().isActive()) {
+            // Artemis logs why (AMQ224000) and returns from start() without a running broker
+            server = null;
+            started.stop();
+            throw new ConfigurationException("the embedded broker did not start (see the error above): most often "
+                    + "another Mailgate or Artemis broker is using its folder " + broker.dir().toAbsolutePath()
+                    + " (its lock was not free within " + LOCK_WAIT.toSeconds() + " s); stop that one, or give this "
+                    + "gateway a folder of its own (mailgate.data.dir or mailgate.broker.dir)");
+        }
         LOG.info("Embedded broker started: queue {}, dead letters to {}, journal in {}{}", jms.queue(),
                 jms.deadLetterQueue(), broker.dir().toAbsolutePath(),
                 tcpUrl() == null ? "" : ", accepting connections on " + tcpUrl());
@@ -154,19 +199,21 @@ public final class EmbeddedBroker extends ServiceSupport {
     }
 
     @Override
-    protected synchronized void doStop() throws Exception {
+    protected void doStop() throws Exception {
         Background<EmbeddedActiveMQ> started = starting;
         starting = null;
         if (started != null) {
             try {
-                server = started.join();
+                // a start waits at most LOCK_WAIT for the journal's lock; abandon() limits the wait anyway
+                started.join();
             } catch (Exception e) {
-                // it did not start: nothing to stop
+                // it failed to start: what it made is stopped below
             }
         }
-        if (server != null) {
-            server.stop();
-            server = null;
+        EmbeddedActiveMQ running = server;
+        server = null;
+        if (running != null) {
+            running.stop();
         }
         // the in-VM connector's thread pool is not a daemon and would keep the JVM alive after shutdown
         InVMConnector.resetThreadPool();
