@@ -192,9 +192,10 @@ public class MailgateConfiguration implements CamelConfiguration {
 
     /**
      * The slow steps that need nothing but the settings, started on their own threads so that they overlap with the
-     * rest of the set-up, and joined where they are first needed: the journal's database (H2 and its migrations) and
-     * the embedded broker (null when external; Camel's start of the service waits for it). Start-up is mostly loading
-     * and initialising classes, which the second core does meanwhile.
+     * rest of the set-up: the journal's database (H2 and its migrations), joined where the journal is first needed,
+     * and the embedded broker (null when external), joined at the end of the set-up so that its failure is reported
+     * like any other setting's. Start-up is mostly loading and initialising classes, which the second core does
+     * meanwhile.
      */
     private record Early(Background<OpenJournal> journal, EmbeddedBroker broker, String brokerPassword) {
     }
