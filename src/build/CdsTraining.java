@@ -32,8 +32,11 @@ public class CdsTraining {
         Path log = folder.resolve("training.log");
 
         String java = ProcessHandle.current().info().command().orElse("java");
+        // temporary files (Vert.x's cache) in the folder too: nothing is left behind, and on Windows the JVM's
+        // default without TEMP in the environment is a folder users cannot write
+        Path tmp = Files.createDirectories(folder.resolve("tmp"));
         ProcessBuilder training = new ProcessBuilder(java, "-XX:ArchiveClassesAtExit=" + archive,
-                "-Dcamel.main.durationMaxSeconds=1", "-jar", jar.toString())
+                "-Djava.io.tmpdir=" + tmp, "-Dcamel.main.durationMaxSeconds=1", "-jar", jar.toString())
                 .directory(folder.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());

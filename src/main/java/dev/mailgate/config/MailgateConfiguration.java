@@ -203,7 +203,7 @@ public class MailgateConfiguration implements CamelConfiguration {
     private Early startEarly(Settings settings) {
         Background<OpenJournal> journal = Background.start("mailgate-journal-start",
                 () -> openJournal(settings.journal()));
-        // a database that is still opening after 10 s (an unreachable server) is left to its pool's own timeout
+        // not waited for beyond 10 s (an unreachable server): the failed start-up is reported, the process ends
         startedEarly.push(() -> journal.join(Duration.ofSeconds(10)).dataSource().close());
         EmbeddedBroker broker = null;
         String brokerPassword = null;

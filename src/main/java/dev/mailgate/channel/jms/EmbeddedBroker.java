@@ -82,9 +82,9 @@ public final class EmbeddedBroker extends ServiceSupport {
      */
     public void awaitStart() throws Exception {
         Background<EmbeddedActiveMQ> started = starting;
-        starting = null;
         if (started != null) {
             started.join();
+            starting = null; // only once it has started: a stop in between still waits for it
         }
     }
 
@@ -162,11 +162,17 @@ public final class EmbeddedBroker extends ServiceSupport {
         if (!started.getActiveMQServer().isActive()) {
             // Artemis logs why (AMQ224000) and returns from start() without a running broker
             server = null;
-            started.stop();
-            throw new ConfigurationException("the embedded broker did not start (see the error above): most often "
-                    + "another Mailgate or Artemis broker is using its folder " + broker.dir().toAbsolutePath()
-                    + " (its lock was not free within " + LOCK_WAIT.toSeconds() + " s); stop that one, or give this "
-                    + "gateway a folder of its own (mailgate.data.dir or mailgate.broker.dir)");
+            ConfigurationException failure = new ConfigurationException("the embedded broker did not start (see "
+                    + "the error above); when it says \"Timed out waiting for lock\", another Mailgate or Artemis "
+                    + "broker is using its folder " + broker.dir().toAbsolutePath() + " (its lock was not free within "
+                    + LOCK_WAIT.toSeconds() + " s): stop that one, or give this gateway a folder of its own "
+                    + "(mailgate.data.dir or mailgate.broker.dir)");
+            try {
+                started.stop();
+            } catch (Exception e) {
+                failure.addSuppressed(e);
+            }
+            throw failure;
         }
         LOG.info("Embedded broker started: queue {}, dead letters to {}, journal in {}{}", jms.queue(),
                 jms.deadLetterQueue(), broker.dir().toAbsolutePath(),
@@ -191,7 +197,7 @@ public final class EmbeddedBroker extends ServiceSupport {
     /** Messages on {@code queue} now (delivered and scheduled ones included), or -1 when the broker is not running. */
     public long messageCount(String queue) {
         EmbeddedActiveMQ running = server;
-        if (running == null || !running.getActiveMQServer().isActive()) {
+        if (running == null || running.getActiveMQServer() == null || !running.getActiveMQServer().isActive()) {
             return -1;
         }
         var found = running.getActiveMQServer().locateQueue(SimpleString.of(queue));
@@ -212,7 +218,7 @@ public final class EmbeddedBroker extends ServiceSupport {
         }
         EmbeddedActiveMQ running = server;
         server = null;
-        if (running != null) {
+        if (running != null && running.getActiveMQServer() != null) { // null: stopped before Artemis built it
             running.stop();
         }
         // the in-VM connector's thread pool is not a daemon and would keep the JVM alive after shutdown
