@@ -51,6 +51,7 @@ import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.channel.http.ApiKeyAuthentication;
 import dev.mailgate.channel.http.ApiKeys;
+import dev.mailgate.channel.http.ConnectionGuard;
 import dev.mailgate.channel.http.HttpApi;
 import dev.mailgate.channel.http.HttpRoutes;
 import dev.mailgate.channel.http.ResponseHeaders;
@@ -244,7 +245,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         Ports.requireFree("mailgate.http.port", http.host(), http.port(), "another program listens there; set "
                 + "mailgate.http.port to a free port (or mailgate.http.enabled=false)");
         ApiKeys keys = ApiKeys.load(http, settings.dataDir());
-        Vertx vertx = Vertx.vertx();
+        // the platform-http server finds this Vert.x in the registry; the guard bounds its connections (see there)
+        Vertx vertx = new ConnectionGuard(http.headerTimeout(), http.idleTimeout(), http.maxConnections(),
+                http.maxConnectionsPerAddress()).guard(Vertx.vertx());
         context.getRegistry().bind("mailgateVertx", vertx);
         context.addService(new Closer(() -> vertx.close().toCompletionStage().toCompletableFuture()
                 .get(10, TimeUnit.SECONDS)), true, true);

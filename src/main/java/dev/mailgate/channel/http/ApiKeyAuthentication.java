@@ -137,7 +137,10 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                         .putHeader(HttpHeaders.CONNECTION, "close")
                         .end(Problems.of(408, "request-timeout", "Request timeout", "the request was not answered "
                                 + "within " + requestTimeout.toSeconds() + " s (mailgate.http.request-timeout); send "
-                                + "it again, with an idempotencyKey so that it cannot be sent twice"));
+                                + "it again, with an idempotencyKey so that it cannot be sent twice"))
+                        // the header alone does not do it: Vert.x keeps the connection for the rest of the body,
+                        // which may never come. Close it once the answer is written
+                        .onComplete(written -> context.request().connection().close());
                 // a part still being written when the request timed out is not deleted with the finished ones:
                 // sweep what has not been written to for half the timeout (this request's part among them)
                 context.vertx().executeBlocking(() -> sweep(Instant.now().minus(requestTimeout.dividedBy(2))), false);
