@@ -28,7 +28,6 @@ import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.ProducerTemplate;
 import org.apache.camel.component.jms.JmsComponent;
-import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServer;
 import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServerConfiguration;
 import org.apache.camel.spi.Resource;
 import org.apache.camel.support.PluginHelper;
@@ -51,7 +50,7 @@ import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.channel.http.ApiKeyAuthentication;
 import dev.mailgate.channel.http.ApiKeys;
-import dev.mailgate.channel.http.ConnectionGuard;
+import dev.mailgate.channel.http.HttpListener;
 import dev.mailgate.channel.http.HttpApi;
 import dev.mailgate.channel.http.HttpRoutes;
 import dev.mailgate.channel.http.ResponseHeaders;
@@ -245,9 +244,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         Ports.requireFree("mailgate.http.port", http.host(), http.port(), "another program listens there; set "
                 + "mailgate.http.port to a free port (or mailgate.http.enabled=false)");
         ApiKeys keys = ApiKeys.load(http, settings.dataDir());
-        // the platform-http server finds this Vert.x in the registry; the guard bounds its connections (see there)
-        Vertx vertx = new ConnectionGuard(http.headerTimeout(), http.idleTimeout(), http.maxConnections(),
-                http.maxConnectionsPerAddress()).guard(Vertx.vertx());
+        // the platform-http server finds this Vert.x in the registry: the HTTP server it creates gets Mailgate's
+        // connection limits and timeouts (HttpListener says why this is the place)
+        Vertx vertx = HttpListener.vertx(Vertx.vertx(), http);
         context.getRegistry().bind("mailgateVertx", vertx);
         context.addService(new Closer(() -> vertx.close().toCompletionStage().toCompletableFuture()
                 .get(10, TimeUnit.SECONDS)), true, true);
@@ -260,7 +259,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys, http.requestsPerMinute(),
                 http.requestTimeout(), settings.dataDir().resolve("http-uploads")));
         http.tlsKeystore().ifPresent(tls -> server.setSslContextParameters(listenerTls(tls)));
-        context.addService(new VertxPlatformHttpServer(server), true, true);
+        context.addService(HttpListener.server(server, http), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
         context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, producer,
                 settings.jms().queue()), metrics::scrape));

@@ -1,7 +1,5 @@
 package dev.mailgate.channel.http;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -9,13 +7,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import io.vertx.core.Handler;
-import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpConnection;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.impl.VertxInternal;
-import io.vertx.core.impl.VertxWrapper;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,18 +28,12 @@ import org.slf4j.LoggerFactory;
  * listener every local program is 127.0.0.1), and a request being served is never cut to make room.</li>
  * </ul>
  * <p>
- * Where this hooks in: camel-platform-http-vertx 4.22's {@code VertxPlatformHttpServer.startServer()} creates the
- * server with {@code vertx.createHttpServer(new HttpServerOptions())} (only its TLS set from the configuration), and
- * calls {@code requestHandler(router).listen(...)} at once; {@code VertxPlatformHttpServerConfiguration} has no
- * server options, no connection handler, and the server's router is a private field. Vert.x only takes a connection
- * handler before {@code listen}. The one seam is the Vert.x instance, which the server looks up in Camel's registry:
- * {@link #guard(Vertx)} wraps it ({@link VertxWrapper}, Vert.x' own delegating base) so that the server it creates
- * gets these options, the connection handler, and a request handler that notes each request's arrival.
+ * {@link HttpListener} hooks this into the server Camel creates.
  * <p>
  * Vert.x' own {@code idleTimeout} is not used: it counts silence on the socket, so it would cut a request whose answer
  * takes long (a slow broker) and never cut a client that trickles one byte of its head at a time.
  */
-public final class ConnectionGuard {
+final class ConnectionGuard {
 
     private static final Logger LOG = LoggerFactory.getLogger(ConnectionGuard.class);
     private static final long WARN_EVERY = Duration.ofMinutes(1).toNanos();
@@ -82,7 +69,7 @@ public final class ConnectionGuard {
         }
     }
 
-    public ConnectionGuard(Duration headerTimeout, Duration idleTimeout, int maxConnections, int maxPerAddress) {
+    ConnectionGuard(Duration headerTimeout, Duration idleTimeout, int maxConnections, int maxPerAddress) {
         this.headerTimeout = headerTimeout.toNanos();
         this.idleTimeout = idleTimeout.toNanos();
         this.maxConnections = maxConnections;
@@ -90,54 +77,21 @@ public final class ConnectionGuard {
         this.headerTimeoutSetting = headerTimeout;
     }
 
-    /** {@code vertx}, whose HTTP servers are guarded (see the class comment for why this is the seam). */
-    public Vertx guard(Vertx vertx) {
-        return new VertxWrapper((VertxInternal) vertx) {
-            @Override
-            public HttpServer createHttpServer(HttpServerOptions options) {
-                return guarded(delegate, options);
-            }
+    /** How often {@link #sweep()} should run: often enough for the shorter timeout to be kept to a quarter. */
+    long sweepMillis() {
+        return Math.max(100, Math.min(1000, Math.min(headerTimeout, idleTimeout) / 4_000_000));
+    }
 
-            @Override
-            public HttpServer createHttpServer() {
-                return guarded(delegate, new HttpServerOptions());
-            }
+    /** {@code handler}, noting first on which connection each request arrived. */
+    Handler<HttpServerRequest> noting(Handler<HttpServerRequest> handler) {
+        return request -> {
+            started(request);
+            handler.handle(request);
         };
     }
 
-    private HttpServer guarded(Vertx vertx, HttpServerOptions given) {
-        // HTTP/1.1 only: on one h2c connection many requests could run at once, which the bookkeeping here (one
-        // request per connection at a time, as HTTP/1.1 serves them, pipelined or not) does not follow
-        HttpServerOptions options = new HttpServerOptions(given).setHttp2ClearTextEnabled(false);
-        HttpServer server = vertx.createHttpServer(options);
-        server.connectionHandler(this::opened);
-        long sweep = Math.max(100, Math.min(1000, Math.min(headerTimeout, idleTimeout) / 4_000_000));
-        long timer = vertx.setPeriodic(sweep, sweep, id -> sweep());
-        // the server as Camel sees it: the same, but its request handler notes each request first
-        return (HttpServer) Proxy.newProxyInstance(HttpServer.class.getClassLoader(), new Class<?>[] {HttpServer.class},
-                (proxy, method, args) -> {
-                    if (method.getName().equals("requestHandler") && args != null && args.length == 1) {
-                        @SuppressWarnings("unchecked")
-                        Handler<HttpServerRequest> handler = (Handler<HttpServerRequest>) args[0];
-                        server.requestHandler(request -> {
-                            started(request);
-                            handler.handle(request);
-                        });
-                        return proxy;
-                    }
-                    if (method.getName().equals("close")) {
-                        vertx.cancelTimer(timer);
-                    }
-                    try {
-                        Object result = method.invoke(server, args);
-                        return result == server ? proxy : result;
-                    } catch (InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
-    }
-
-    private synchronized void opened(HttpConnection connection) {
+    /** The server's connection handler: a new connection, kept or refused. */
+    synchronized void opened(HttpConnection connection) {
         String address = connection.remoteAddress() == null ? "?" : connection.remoteAddress().host();
         boolean addressFull = perAddress.getOrDefault(address, 0) >= maxPerAddress;
         if (addressFull || connections.size() >= maxConnections) {
@@ -189,7 +143,7 @@ public final class ConnectionGuard {
     }
 
     /** Closes connections that waited too long for a request head: the first, or the next on a kept-alive one. */
-    private synchronized void sweep() {
+    synchronized void sweep() {
         long now = System.nanoTime();
         for (Iterator<Map.Entry<HttpConnection, Tracked>> it = connections.entrySet().iterator(); it.hasNext();) {
             Map.Entry<HttpConnection, Tracked> entry = it.next();
