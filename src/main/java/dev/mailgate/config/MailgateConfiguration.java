@@ -51,6 +51,7 @@ import dev.mailgate.channel.Uploads;
 import dev.mailgate.channel.http.ApiKeyAuthentication;
 import dev.mailgate.channel.http.ApiKeys;
 import dev.mailgate.channel.http.HttpListener;
+import dev.mailgate.channel.http.PartialUploads;
 import dev.mailgate.channel.http.HttpApi;
 import dev.mailgate.channel.http.HttpRoutes;
 import dev.mailgate.channel.http.ResponseHeaders;
@@ -188,6 +189,15 @@ public class MailgateConfiguration implements CamelConfiguration {
         if (early.broker() != null) {
             early.broker().awaitStart();
         }
+        if (settings.http().enabled()) {
+            // only now, holding the broker's and the journal's locks, and before the listener opens
+            PartialUploads.sweepAtStart(httpUploads(settings));
+        }
+    }
+
+    /** Where Vert.x writes the file parts of multipart requests while they arrive (PartialUploads). */
+    private static Path httpUploads(Settings settings) {
+        return settings.dataDir().resolve("http-uploads");
     }
 
     /**
@@ -254,10 +264,10 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.setBindHost(http.host());
         server.setBindPort(http.port());
         server.setMaxBodySize(http.maxBodyBytes());
-        server.getBodyHandler().setUploadsDirectory(settings.dataDir().resolve("http-uploads").toString());
+        server.getBodyHandler().setUploadsDirectory(httpUploads(settings).toString());
         server.getBodyHandler().setDeleteUploadedFilesOnEnd(true);
         server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys, http.requestsPerMinute(),
-                http.requestTimeout(), settings.dataDir().resolve("http-uploads")));
+                http.requestTimeout(), httpUploads(settings)));
         http.tlsKeystore().ifPresent(tls -> server.setSslContextParameters(listenerTls(tls)));
         context.addService(HttpListener.server(server, http), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());

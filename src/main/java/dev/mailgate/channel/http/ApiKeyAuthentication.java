@@ -1,7 +1,5 @@
 package dev.mailgate.channel.http;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -10,7 +8,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
-import java.util.stream.Stream;
 
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
@@ -143,32 +140,11 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                         .onComplete(written -> context.request().connection().close());
                 // a part still being written when the request timed out is not deleted with the finished ones:
                 // sweep what has not been written to for half the timeout (this request's part among them)
-                context.vertx().executeBlocking(() -> sweep(Instant.now().minus(requestTimeout.dividedBy(2))), false);
+                context.vertx().executeBlocking(() -> PartialUploads.sweep(uploads,
+                        Instant.now().minus(requestTimeout.dividedBy(2))), false);
             }
         });
         context.addEndHandler(v -> context.vertx().cancelTimer(timer));
-    }
-
-    /** Deletes uploaded parts last written before {@code before}: left behind by requests that never finished. */
-    private Void sweep(Instant before) {
-        try (Stream<Path> files = Files.list(uploads)) {
-            files.filter(f -> {
-                try {
-                    return Files.isRegularFile(f) && Files.getLastModifiedTime(f).toInstant().isBefore(before);
-                } catch (IOException e) {
-                    return false;
-                }
-            }).forEach(f -> {
-                try {
-                    Files.deleteIfExists(f);
-                } catch (IOException e) {
-                    // gone already, or not ours to delete
-                }
-            });
-        } catch (IOException e) {
-            // no uploads folder yet
-        }
-        return null;
     }
 
     /** The bucket of wrong or missing keys an address may still send this minute. */
