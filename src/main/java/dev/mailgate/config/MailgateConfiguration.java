@@ -403,10 +403,15 @@ public class MailgateConfiguration implements CamelConfiguration {
     private static void createFolders(Settings settings) throws IOException {
         Files.createDirectories(settings.outbox().dir());
         Files.createDirectories(settings.outbox().attachmentsDir());
-        Files.createDirectories(settings.dataDir());
+        // owner-only: whole messages, Bcc addresses and secrets are kept in these (PrivateFolders)
+        PrivateFolders.create(settings.dataDir(), "mailgate.data.dir");
         if (settings.broker().embedded()) {
             // made here rather than by the broker's thread, while H2 may be making a folder next to it
-            Files.createDirectories(settings.broker().dir());
+            PrivateFolders.create(settings.broker().dir(), "mailgate.broker.dir");
+        }
+        PrivateFolders.create(settings.jms().attachmentsDir(), "mailgate.jms.attachments-dir");
+        if (settings.sandbox()) {
+            PrivateFolders.create(settings.sandboxDir(), "mailgate.data.dir");
         }
     }
 

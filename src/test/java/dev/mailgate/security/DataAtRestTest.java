@@ -57,6 +57,29 @@ class DataAtRestTest {
     }
 
     @Test
+    void data_folder_readable_by_other_users_is_made_owner_only_at_start_and_says_so() throws IOException {
+        assumeTrue(posix());
+
+        assertThat(Files.getPosixFilePermissions(mailgate.dir().resolve("data"))).isEqualTo(OWNER_ONLY);
+        // one line, for data/ alone: the folders configured elsewhere were new, and made owner-only from the start
+        assertThat(mailgate.logLines()).filteredOn(l -> l.contains("owner-only")).isNotEmpty()
+                .allMatch(l -> l.contains(mailgate.dir().resolve("data") + " (mailgate.data.dir)")
+                        && l.contains("it was rwxr-xr-x, now rwx------"));
+    }
+
+    @Test
+    void broker_journal_and_uploads_configured_elsewhere_are_created_owner_only() throws IOException {
+        assumeTrue(posix());
+
+        assertThat(Files.getPosixFilePermissions(ELSEWHERE.resolve("broker"))).isEqualTo(OWNER_ONLY);
+        assertThat(Files.getPosixFilePermissions(ELSEWHERE.resolve("uploads"))).isEqualTo(OWNER_ONLY);
+        // the journal files with the messages' bodies are in there, out of other users' reach
+        try (Stream<Path> journal = Files.walk(ELSEWHERE.resolve("broker"))) {
+            assertThat(journal.filter(Files::isRegularFile)).isNotEmpty();
+        }
+    }
+
+    @Test
     void partial_uploads_left_by_a_crash_are_deleted_at_start_also_after_a_restart() {
         Path leftover = mailgate.dir().resolve("data/http-uploads").resolve(LEFTOVER);
         assertThat(leftover).doesNotExist();
