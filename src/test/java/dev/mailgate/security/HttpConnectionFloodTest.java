@@ -73,8 +73,9 @@ class HttpConnectionFloodTest {
                     .until(() -> open(flood) == 0);
             assertThat(Duration.ofNanos(System.nanoTime() - floodEnd)).isGreaterThanOrEqualTo(
                     HEADER_TIMEOUT.minusMillis(500));
-            // and the operator reads why, in one line (at most one a minute, however long the flood)
-            assertThat(mailgate.logLines()).filteredOn(l -> l.contains("HTTP listener under pressure")).hasSize(1)
+            // and the operator reads why: not a line per connection (2,000 here), one a minute at most
+            assertThat(mailgate.logLines()).filteredOn(l -> l.contains("HTTP listener under pressure"))
+                    .hasSizeBetween(1, 2)
                     .allMatch(l -> l.contains("mailgate.http.max-connections-per-address=" + PER_ADDRESS));
         } finally {
             for (SocketChannel socket : flood) {

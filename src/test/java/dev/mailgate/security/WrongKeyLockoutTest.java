@@ -55,7 +55,7 @@ class WrongKeyLockoutTest {
         assertThat(right).hasSize(44).containsOnly(200, 202).contains(202);
         // the wrong keys: 60 a minute are answered 401, then the address gets 429 for requests without a valid key
         assertThat(wrong.subList(0, 60)).containsOnly(401);
-        assertThat(wrong.subList(60, wrong.size())).contains(429).containsOnly(401, 429);
+        assertThat(wrong.subList(60, wrong.size())).contains(429).isSubsetOf(401, 429);
         assertThat(throttled).isNotNull();
         assertThat(throttled.headers().firstValue("Retry-After")).isPresent();
         assertThat(Http.json(throttled).path("detail").asText()).contains("wrong or missing API keys");
