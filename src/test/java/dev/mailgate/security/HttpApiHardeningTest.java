@@ -437,6 +437,16 @@ class HttpApiHardeningTest {
     }
 
     @Test
+    void multipart_form_field_over_8_kb_gets_a_problem_document_naming_the_fix() throws Exception {
+        String big = "{\"to\": \"a@example.com\", \"text\": \"" + "x".repeat(9 * 1024) + "\"}";
+        String body = "--x\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n" + big + "\r\n--x--\r\n";
+
+        String answer = post("multipart/form-data; boundary=x", body);
+
+        assertProblem(answer, 413, "request=@request.json");
+    }
+
+    @Test
     void json_look_alike_media_types_get_415_problem_documents() throws Exception {
         for (String type : List.of("application/jsonx", "application/json-seq", "application/jsonfoo; charset=utf-8",
                 "text/json", "multipart/form-datax; boundary=x", "application/json/x")) {

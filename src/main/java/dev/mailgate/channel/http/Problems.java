@@ -113,7 +113,11 @@ final class Problems {
         if (failure instanceof HttpPostRequestDecoder.TooManyFormFieldsException) {
             answer(context, 413, "too-many-parts", "Too many parts", "the multipart form has more than " + maxParts
                     + " parts (mailgate.http.max-parts); send fewer files in one request");
-        } else if (failure instanceof HttpPostRequestDecoder.TooLongFormFieldException) {
+        } else if (failure instanceof HttpPostRequestDecoder.TooLongFormFieldException
+                // a form field over Vert.x' maxFormAttributeSize (8 KB): Netty's AbstractHttpData.checkSize throws a
+                // bare IOException with this text, nothing more specific to tell it by
+                || failure instanceof java.io.IOException && String.valueOf(failure.getMessage())
+                        .startsWith("Size exceed allowed maximum capacity")) {
             answer(context, 413, "form-field-too-large", "Form field too large", "a form field without a file name "
                     + "is limited to 8 KB; send the request JSON as a file part (curl -F "
                     + "'request=@request.json;type=application/json')");
