@@ -30,7 +30,7 @@ final class PrivateFolders {
     private PrivateFolders() {
     }
 
-    /** Creates {@code dir} (and missing parents) owner-only, or makes an existing one so; {@code key} names its setting. */
+    /** Creates {@code dir} (and missing parents) owner-only, or makes an existing one so; {@code key}: its setting. */
     static void create(Path dir, String key) throws IOException {
         if (!Files.exists(dir)) {
             if (posix(dir)) {

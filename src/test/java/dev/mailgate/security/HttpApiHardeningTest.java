@@ -456,7 +456,8 @@ class HttpApiHardeningTest {
 
     @Test
     void json_with_parameters_and_in_any_case_is_accepted() throws Exception {
-        for (String type : List.of("application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8")) {
+        for (String type : List.of("application/json; charset=utf-8", "Application/JSON",
+                "application/json;charset=UTF-8")) {
             assertThat(post(type, HELLO)).as(type).startsWith("HTTP/1.1 202");
         }
     }

@@ -163,7 +163,7 @@ class HttpConnectionFloodTest {
         return socket;
     }
 
-    /** Sends {@code request} and reads until the server closes the connection, which it must do within {@code within}. */
+    /** Sends {@code request} and reads until the server closes the connection, closed within {@code within}. */
     private static String exchange(Socket socket, String request, Duration within) throws IOException {
         try (socket) {
             if (!socket.isConnected()) {

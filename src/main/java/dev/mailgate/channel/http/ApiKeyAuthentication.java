@@ -21,7 +21,8 @@ import org.apache.camel.component.platform.http.vertx.auth.AuthenticationConfig;
  * Checks the API key before anything else, body parsing and uploads included: {@code X-API-Key: <key>} or
  * {@code Authorization: Bearer <key>}. A missing or wrong key gets {@code 401} with a problem document; an address
  * that sends many of those gets {@code 429} for them, but never for a request with a valid key; a key over its rate
- * gets {@code 429}; a request with a right key that is not answered in time gets {@code 408}. Only the liveness and readiness probes need no key.
+ * gets {@code 429}; a request with a right key that is not answered in time gets {@code 408}, and its connection is
+ * closed. Only the liveness and readiness probes need no key.
  */
 public final class ApiKeyAuthentication implements AuthenticationHandler {
 

@@ -62,7 +62,8 @@ public final class HttpListener {
     }
 
     /** The platform-http server, with the media type check and the problem answers on its router. */
-    public static VertxPlatformHttpServer server(VertxPlatformHttpServerConfiguration configuration, Settings.Http http) {
+    public static VertxPlatformHttpServer server(VertxPlatformHttpServerConfiguration configuration,
+            Settings.Http http) {
         return new PlatformHttpServer(configuration, http);
     }
 
