@@ -28,7 +28,6 @@ import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.ProducerTemplate;
 import org.apache.camel.component.jms.JmsComponent;
-import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServer;
 import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServerConfiguration;
 import org.apache.camel.spi.Resource;
 import org.apache.camel.support.PluginHelper;
@@ -51,6 +50,8 @@ import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.channel.http.ApiKeyAuthentication;
 import dev.mailgate.channel.http.ApiKeys;
+import dev.mailgate.channel.http.HttpListener;
+import dev.mailgate.channel.http.PartialUploads;
 import dev.mailgate.channel.http.HttpApi;
 import dev.mailgate.channel.http.HttpRoutes;
 import dev.mailgate.channel.http.ResponseHeaders;
@@ -188,6 +189,15 @@ public class MailgateConfiguration implements CamelConfiguration {
         if (early.broker() != null) {
             early.broker().awaitStart();
         }
+        if (settings.http().enabled()) {
+            // only now, holding the broker's and the journal's locks, and before the listener opens
+            PartialUploads.sweepAtStart(httpUploads(settings));
+        }
+    }
+
+    /** Where Vert.x writes the file parts of multipart requests while they arrive (PartialUploads). */
+    private static Path httpUploads(Settings settings) {
+        return settings.dataDir().resolve("http-uploads");
     }
 
     /**
@@ -244,7 +254,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         Ports.requireFree("mailgate.http.port", http.host(), http.port(), "another program listens there; set "
                 + "mailgate.http.port to a free port (or mailgate.http.enabled=false)");
         ApiKeys keys = ApiKeys.load(http, settings.dataDir());
-        Vertx vertx = Vertx.vertx();
+        // the platform-http server finds this Vert.x in the registry: the HTTP server it creates gets Mailgate's
+        // connection limits and timeouts (HttpListener says why this is the place)
+        Vertx vertx = HttpListener.vertx(Vertx.vertx(), http);
         context.getRegistry().bind("mailgateVertx", vertx);
         context.addService(new Closer(() -> vertx.close().toCompletionStage().toCompletableFuture()
                 .get(10, TimeUnit.SECONDS)), true, true);
@@ -252,12 +264,12 @@ public class MailgateConfiguration implements CamelConfiguration {
         server.setBindHost(http.host());
         server.setBindPort(http.port());
         server.setMaxBodySize(http.maxBodyBytes());
-        server.getBodyHandler().setUploadsDirectory(settings.dataDir().resolve("http-uploads").toString());
+        server.getBodyHandler().setUploadsDirectory(httpUploads(settings).toString());
         server.getBodyHandler().setDeleteUploadedFilesOnEnd(true);
         server.setAuthenticationConfig(ApiKeyAuthentication.everyPath(keys, http.requestsPerMinute(),
-                http.requestTimeout(), settings.dataDir().resolve("http-uploads")));
+                http.requestTimeout(), httpUploads(settings)));
         http.tlsKeystore().ifPresent(tls -> server.setSslContextParameters(listenerTls(tls)));
-        context.addService(new VertxPlatformHttpServer(server), true, true);
+        context.addService(HttpListener.server(server, http), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
         context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, producer,
                 settings.jms().queue()), metrics::scrape));
@@ -391,10 +403,15 @@ public class MailgateConfiguration implements CamelConfiguration {
     private static void createFolders(Settings settings) throws IOException {
         Files.createDirectories(settings.outbox().dir());
         Files.createDirectories(settings.outbox().attachmentsDir());
-        Files.createDirectories(settings.dataDir());
+        // owner-only: whole messages, Bcc addresses and secrets are kept in these (PrivateFolders)
+        PrivateFolders.create(settings.dataDir(), "mailgate.data.dir");
         if (settings.broker().embedded()) {
             // made here rather than by the broker's thread, while H2 may be making a folder next to it
-            Files.createDirectories(settings.broker().dir());
+            PrivateFolders.create(settings.broker().dir(), "mailgate.broker.dir");
+        }
+        PrivateFolders.create(settings.jms().attachmentsDir(), "mailgate.jms.attachments-dir");
+        if (settings.sandbox()) {
+            PrivateFolders.create(settings.sandboxDir(), "mailgate.data.dir");
         }
     }
 

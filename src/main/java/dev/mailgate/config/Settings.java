@@ -136,13 +136,20 @@ public record Settings(
     public record Journal(String url, Optional<String> user, Optional<String> password, Duration idempotencyWindow) {
     }
 
-    /** The HTTP API's listener. */
+    /**
+     * The HTTP API's listener. A connection must send a complete request head within {@code headerTimeout} of
+     * opening (and a kept-alive one its next head within {@code idleTimeout}); at most {@code maxConnections} are
+     * open, {@code maxConnectionsPerAddress} from one address. A multipart form has at most {@code maxParts} parts.
+     */
     public record Http(boolean enabled, String host, int port, long maxBodyBytes, List<String> apiKeys,
-            Optional<Path> apiKeysFile, int requestsPerMinute, Optional<Trust> tlsKeystore, Duration requestTimeout) {
+            Optional<Path> apiKeysFile, int requestsPerMinute, Optional<Trust> tlsKeystore, Duration requestTimeout,
+            Duration headerTimeout, Duration idleTimeout, int maxConnections, int maxConnectionsPerAddress,
+            int maxParts) {
 
         public Http(boolean enabled, String host, int port, long maxBodyBytes, List<String> apiKeys,
                 Optional<Path> apiKeysFile) {
-            this(enabled, host, port, maxBodyBytes, apiKeys, apiKeysFile, 600, Optional.empty(), Duration.ofSeconds(60));
+            this(enabled, host, port, maxBodyBytes, apiKeys, apiKeysFile, 600, Optional.empty(), Duration.ofSeconds(60),
+                    Duration.ofSeconds(10), Duration.ofSeconds(30), 1000, 100, 100);
         }
     }
 
@@ -251,7 +258,12 @@ public record Settings(
                         r.positiveInt("mailgate.http.requests-per-minute", 600),
                         r.optionalPath("mailgate.http.tls.keystore")
                                 .map(p -> new Trust(p, r.string("mailgate.http.tls.keystore-password", ""))),
-                        r.timeout("mailgate.http.request-timeout", "60s")),
+                        r.timeout("mailgate.http.request-timeout", "60s"),
+                        r.timeout("mailgate.http.header-timeout", "10s"),
+                        r.timeout("mailgate.http.idle-timeout", "30s"),
+                        r.positiveInt("mailgate.http.max-connections", 1000),
+                        r.positiveInt("mailgate.http.max-connections-per-address", 100),
+                        r.positiveInt("mailgate.http.max-parts", 100)),
                 senders(r, sender, sandboxMode, tenantId));
         r.crossChecks(settings);
         r.throwIfProblems();

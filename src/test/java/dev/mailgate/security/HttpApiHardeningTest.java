@@ -396,6 +396,105 @@ class HttpApiHardeningTest {
         assertClean(answer);
     }
 
+    // --- media types and multipart edge cases (issue 14, item 16), over raw sockets -------------------------------
+
+    @Test
+    void multipart_with_an_empty_boundary_gets_a_400_problem_document() throws Exception {
+        String body = "--\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n" + HELLO + "\r\n----\r\n";
+
+        String answer = post("multipart/form-data; boundary=", body);
+
+        assertProblem(answer, 400, "boundary");
+    }
+
+    @Test
+    void multipart_with_a_5000_character_boundary_gets_a_400_problem_document() throws Exception {
+        String boundary = "b".repeat(5_000);
+        String body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n" + HELLO
+                + "\r\n--" + boundary + "--\r\n";
+
+        String answer = post("multipart/form-data; boundary=" + boundary, body);
+
+        assertProblem(answer, 400, "boundary");
+    }
+
+    @Test
+    void multipart_with_1000_parts_gets_a_413_problem_document_and_leaves_no_file_behind() throws Exception {
+        StringBuilder body = new StringBuilder("--x\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n"
+                + HELLO + "\r\n");
+        for (int i = 0; i < 1_000; i++) {
+            body.append("--x\r\nContent-Disposition: form-data; name=\"file").append(i).append("\"; filename=\"f")
+                    .append(i).append(".txt\"\r\nContent-Type: text/plain\r\n\r\npart ").append(i).append("\r\n");
+        }
+        body.append("--x--\r\n");
+
+        String answer = post("multipart/form-data; boundary=x", body.toString());
+
+        assertProblem(answer, 413, "mailgate.http.max-parts");
+        Awaitility.await().atMost(Duration.ofSeconds(10))
+                .until(() -> filesUnder(dir.resolve("data/http-uploads")).isEmpty());
+        assertThat(filesUnder(dir.resolve("data/uploads"))).noneMatch(f -> f.getFileName().toString().equals("f9.txt"));
+    }
+
+    @Test
+    void multipart_form_field_over_8_kb_gets_a_problem_document_naming_the_fix() throws Exception {
+        String big = "{\"to\": \"a@example.com\", \"text\": \"" + "x".repeat(9 * 1024) + "\"}";
+        String body = "--x\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n" + big + "\r\n--x--\r\n";
+
+        String answer = post("multipart/form-data; boundary=x", body);
+
+        assertProblem(answer, 413, "request=@request.json");
+    }
+
+    @Test
+    void json_look_alike_media_types_get_415_problem_documents() throws Exception {
+        for (String type : List.of("application/jsonx", "application/json-seq", "application/jsonfoo; charset=utf-8",
+                "text/json", "multipart/form-datax; boundary=x", "application/json/x")) {
+            assertProblem(post(type, HELLO), 415, "application/json");
+        }
+    }
+
+    @Test
+    void json_with_parameters_and_in_any_case_is_accepted() throws Exception {
+        for (String type : List.of("application/json; charset=utf-8", "Application/JSON",
+                "application/json;charset=UTF-8")) {
+            assertThat(post(type, HELLO)).as(type).startsWith("HTTP/1.1 202");
+        }
+    }
+
+    @Test
+    void multipart_content_type_in_mixed_case_is_read_as_multipart() throws Exception {
+        String body = "--x\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n{\"to\": \"a@example.com\", "
+                + "\"subject\": \"Mixed case\", \"text\": \"x\"}\r\n--x\r\nContent-Disposition: form-data; "
+                + "name=\"file1\"; filename=\"mixed.txt\"\r\nContent-Type: text/plain\r\n\r\nmixed case part\r\n"
+                + "--x--\r\n";
+
+        String answer = post("Multipart/Form-Data; Boundary=x", body);
+
+        assertThat(answer).startsWith("HTTP/1.1 202");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> smtp.received().stream()
+                .anyMatch(r -> r.text().contains("Subject: Mixed case") && r.text().contains("mixed.txt")));
+    }
+
+    @Test
+    void body_over_the_limit_gets_a_413_problem_document() throws Exception {
+        String answer = raw("POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + KEY
+                + "\r\nContent-Type: application/json\r\nContent-Length: " + (50 * 1024 * 1024) + "\r\n\r\n");
+
+        assertProblem(answer, 413, "mailgate.http.max-body-size");
+    }
+
+    @Test
+    void unknown_path_and_wrong_method_get_problem_documents() throws Exception {
+        String unknown = raw("GET /api/v2/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + KEY
+                + "\r\nConnection: close\r\n\r\n");
+        String method = raw("DELETE " + SOME_ID + " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + KEY
+                + "\r\nConnection: close\r\n\r\n");
+
+        assertProblem(unknown, 404, "");
+        assertProblem(method, 405, "");
+    }
+
     // --- helpers -------------------------------------------------------------------------------------------------
 
     private static void assertUnauthorized(HttpResponse<String> response) {
@@ -445,6 +544,30 @@ class HttpApiHardeningTest {
             }
             return answer.toString(StandardCharsets.ISO_8859_1);
         }
+    }
+
+    /** A POST of {@code body} as {@code contentType} with the right key, on a fresh connection, closed after. */
+    private static String post(String contentType, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        return raw("POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + KEY + "\r\nContent-Type: "
+                + contentType + "\r\nContent-Length: " + bytes.length + "\r\nConnection: close\r\n\r\n"
+                + new String(bytes, StandardCharsets.ISO_8859_1));
+    }
+
+    /** An answer with {@code status} and an {@code application/problem+json} body whose detail names {@code hint}. */
+    private static void assertProblem(String answer, int status, String hint) throws IOException {
+        assertThat(answer).as(answer).startsWith("HTTP/1.1 " + status + " ");
+        int split = answer.indexOf("\r\n\r\n");
+        String head = answer.substring(0, split);
+        assertThat(head).as(answer).containsIgnoringCase("content-type: application/problem+json");
+        String body = answer.substring(split + 4);
+        if (head.toLowerCase(java.util.Locale.ROOT).contains("transfer-encoding: chunked")) {
+            body = body.substring(body.indexOf("\r\n") + 2, body.lastIndexOf("\r\n0\r\n"));
+        }
+        var problem = new com.fasterxml.jackson.databind.ObjectMapper().readTree(body);
+        assertThat(problem.path("status").asInt()).as(answer).isEqualTo(status);
+        assertThat(problem.path("detail").asText()).as(answer).contains(hint);
+        assertClean(answer);
     }
 
     private static byte[] multipart(String boundary, String requestJson, String fileName, byte[] file) {

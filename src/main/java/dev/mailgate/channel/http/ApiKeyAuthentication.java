@@ -1,7 +1,5 @@
 package dev.mailgate.channel.http;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -10,7 +8,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
-import java.util.stream.Stream;
 
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
@@ -23,13 +20,14 @@ import org.apache.camel.component.platform.http.vertx.auth.AuthenticationConfig;
 /**
  * Checks the API key before anything else, body parsing and uploads included: {@code X-API-Key: <key>} or
  * {@code Authorization: Bearer <key>}. A missing or wrong key gets {@code 401} with a problem document; an address
- * that sends many gets {@code 429}; a key over its rate gets {@code 429}; a request with a right key that is not
- * answered in time gets {@code 408}. Only the liveness and readiness probes need no key.
+ * that sends many of those gets {@code 429} for them, but never for a request with a valid key; a key over its rate
+ * gets {@code 429}; a request with a right key that is not answered in time gets {@code 408}, and its connection is
+ * closed. Only the liveness and readiness probes need no key.
  */
 public final class ApiKeyAuthentication implements AuthenticationHandler {
 
     private final ApiKeys keys;
-    /** Wrong or missing keys an address may send per minute before it is refused for a while. */
+    /** Requests without a valid key an address may send per minute before such requests get {@code 429}. */
     static final int FAILED_PER_MINUTE = 60;
     private static final int MAX_TRACKED_ADDRESSES = 10_000;
 
@@ -86,19 +84,13 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
             context.next();
             return;
         }
-        String address = context.request().remoteAddress() == null ? "?" : context.request().remoteAddress().host();
-        Bucket failures = failedAttempts.get(address);
-        if (failures != null && failures.getAvailableTokens() <= 0) {
-            // locked out for a while after many wrong keys: the key is not even looked at, so guessing gains nothing
-            tooMany(context, failures.estimateAbilityToConsume(1).getNanosToWaitForRefill(), "this address sent more than "
-                    + FAILED_PER_MINUTE + " wrong or missing API keys in a minute");
-            return;
-        }
         String key = context.request().getHeader("X-API-Key");
         String authorization = context.request().getHeader(HttpHeaders.AUTHORIZATION);
         if (key == null && authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
             key = authorization.substring(7).trim();
         }
+        // the key first: a request with a valid key is never refused for failures of other clients at its address
+        // (on the default loopback listener every local program shares 127.0.0.1); only its key's own rate counts
         int which = keys.indexOf(key);
         if (which >= 0) {
             ConsumptionProbe probe = buckets.get(which).tryConsumeAndReturnRemaining(1);
@@ -111,7 +103,15 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                     + " requests in a minute (mailgate.http.requests-per-minute)");
             return;
         }
-        failed(address);
+        // no valid key: throttled per address. Keys are at least 16 characters and meant to be random, so no rate
+        // makes guessing one feasible; the throttle only keeps a misconfigured or hostile client's noise bounded
+        String address = context.request().remoteAddress() == null ? "?" : context.request().remoteAddress().host();
+        Bucket failures = failures(address);
+        if (!failures.tryConsume(1)) {
+            tooMany(context, failures.estimateAbilityToConsume(1).getNanosToWaitForRefill(), "this address sent "
+                    + "more than " + FAILED_PER_MINUTE + " wrong or missing API keys in a minute");
+            return;
+        }
         context.response()
                 .setStatusCode(401)
                 .putHeader(HttpHeaders.CONTENT_TYPE, Problems.CONTENT_TYPE)
@@ -135,45 +135,27 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                         .putHeader(HttpHeaders.CONNECTION, "close")
                         .end(Problems.of(408, "request-timeout", "Request timeout", "the request was not answered "
                                 + "within " + requestTimeout.toSeconds() + " s (mailgate.http.request-timeout); send "
-                                + "it again, with an idempotencyKey so that it cannot be sent twice"));
+                                + "it again, with an idempotencyKey so that it cannot be sent twice"))
+                        // the header alone does not do it: Vert.x keeps the connection for the rest of the body,
+                        // which may never come. Close it once the answer is written
+                        .onComplete(written -> context.request().connection().close());
                 // a part still being written when the request timed out is not deleted with the finished ones:
                 // sweep what has not been written to for half the timeout (this request's part among them)
-                context.vertx().executeBlocking(() -> sweep(Instant.now().minus(requestTimeout.dividedBy(2))), false);
+                context.vertx().executeBlocking(() -> PartialUploads.sweep(uploads,
+                        Instant.now().minus(requestTimeout.dividedBy(2))), false);
             }
         });
         context.addEndHandler(v -> context.vertx().cancelTimer(timer));
     }
 
-    /** Deletes uploaded parts last written before {@code before}: left behind by requests that never finished. */
-    private Void sweep(Instant before) {
-        try (Stream<Path> files = Files.list(uploads)) {
-            files.filter(f -> {
-                try {
-                    return Files.isRegularFile(f) && Files.getLastModifiedTime(f).toInstant().isBefore(before);
-                } catch (IOException e) {
-                    return false;
-                }
-            }).forEach(f -> {
-                try {
-                    Files.deleteIfExists(f);
-                } catch (IOException e) {
-                    // gone already, or not ours to delete
-                }
-            });
-        } catch (IOException e) {
-            // no uploads folder yet
-        }
-        return null;
-    }
-
-    private void failed(String address) {
+    /** The bucket of wrong or missing keys an address may still send this minute. */
+    private Bucket failures(String address) {
         if (failedAttempts.size() > MAX_TRACKED_ADDRESSES) {
             // many addresses failing at once: start counting afresh rather than grow without bound
             failedAttempts.clear();
         }
-        failedAttempts.computeIfAbsent(address, a -> Bucket.builder().addLimit(limit -> limit
-                .capacity(FAILED_PER_MINUTE).refillGreedy(FAILED_PER_MINUTE, Duration.ofMinutes(1))).build())
-                .tryConsume(1);
+        return failedAttempts.computeIfAbsent(address, a -> Bucket.builder().addLimit(limit -> limit
+                .capacity(FAILED_PER_MINUTE).refillGreedy(FAILED_PER_MINUTE, Duration.ofMinutes(1))).build());
     }
 
     private static void tooMany(RoutingContext context, long nanosToWait, String why) {

@@ -216,15 +216,17 @@ public final class HttpApi {
     /** The request from a JSON body, or from the parts of a multipart form; file parts are stored in {@code folder}. */
     private MailRequest read(Exchange exchange, Path folder) throws IOException {
         HttpServerRequest http = exchange.getIn(HttpMessage.class).getRequest();
-        String type = String.valueOf(http.getHeader("Content-Type")).toLowerCase(Locale.ROOT);
-        if (type.startsWith("application/json")) {
+        // checked (and made canonical) before the body was read: MediaTypes.check(); parsed again as the one truth
+        MediaTypes.Declared declared;
+        try {
+            declared = MediaTypes.of(http.getHeader("Content-Type"));
+        } catch (MediaTypes.Refused e) {
+            throw new UnsupportedMediaType(e.getMessage());
+        }
+        if (declared.kind() == MediaTypes.Kind.JSON) {
             byte[] body = exchange.getIn().getBody(byte[].class);
             return validator.readAndValidate(() -> MailRequestReader.fromJson(
                     new ByteArrayInputStream(body == null ? new byte[0] : body), new AttachmentRoot(folder, UPLOADED)));
-        }
-        if (!type.startsWith("multipart/form-data")) {
-            throw new UnsupportedMediaType("send the MailRequest as application/json, or as multipart/form-data with "
-                    + "a 'request' part and the files as further parts");
         }
         Map<String, DataHandler> parts = exchange.getIn(AttachmentMessage.class).getAttachments();
         Integer uploaded = exchange.getIn().getHeader(Exchange.ATTACHMENTS_SIZE, Integer.class);
