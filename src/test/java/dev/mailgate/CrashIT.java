@@ -423,6 +423,7 @@ class CrashIT {
         p.put("mailgate.jms.consumers", Integer.toString(CONSUMERS));
         p.put("mailgate.broker.port", Integer.toString(brokerPort));
         p.put("mailgate.broker.password", Jms.PASSWORD);
+        p.put("mailgate.broker.operator-password", Jms.OPERATOR_PASSWORD);
         p.put("mailgate.http.port", Integer.toString(Gateway.freePort()));
         return p;
     }

@@ -70,10 +70,12 @@ public final class HttpApi {
     private final Uploads uploads;
     private final ProducerTemplate producer;
     private final String queueUri;
+    private final QueuedRequest signer;
 
     /** @param uploads the JMS channel's attachment folder: each request's files go into a folder named by its id */
     public HttpApi(MailRequestValidator validator, Journal journal, Uploads uploads, ProducerTemplate producer,
-            String queue) {
+            String queue, QueuedRequest signer) {
+        this.signer = signer;
         this.validator = validator;
         this.journal = journal;
         this.uploads = uploads;
@@ -106,7 +108,7 @@ public final class HttpApi {
             admitted = true;
             String queued = MailRequestWriter.toJson(request, uploads.root(), folder);
             try {
-                producer.sendBodyAndHeader(queueUri, queued, QueuedRequest.ID, id);
+                producer.sendBodyAndHeaders(queueUri, queued, signer.properties(QueuedRequest.Stamp.of(id), queued));
             } catch (RuntimeException e) {
                 LOG.error("Could not queue HTTP request {}: {}", id, Text.oneLine(e.getMessage()));
                 // the files stay: if the broker stored the message after all, its consumer needs them

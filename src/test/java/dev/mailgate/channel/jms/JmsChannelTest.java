@@ -15,6 +15,10 @@ import jakarta.jms.Message;
 import jakarta.jms.TextMessage;
 import jakarta.mail.internet.MimeMessage;
 
+import org.apache.activemq.artemis.api.core.QueueConfiguration;
+import org.apache.activemq.artemis.api.core.RoutingType;
+import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
+import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -203,34 +207,39 @@ class JmsChannelTest {
 
     @Test
     void an_external_broker_is_configuration_only() throws Exception {
-        // a second gateway whose broker stands in for an external one: it only hosts the queue
-        Path brokerHost = java.nio.file.Files.createDirectories(dir.resolve("broker-host"));
-        Path onlyOutbox = java.nio.file.Files.createDirectories(brokerHost.resolve("routes"));
-        java.nio.file.Files.copy(Path.of("routes/outbox.yaml"), onlyOutbox.resolve("outbox.yaml"));
+        // a plain Artemis broker stands in for an external one: it only hosts the queue, with users of its own
+        // (a Mailgate's embedded broker would not do: only the gateway's own in-VM user may consume there)
         int port = Gateway.freePort();
-        Map<String, String> hostSettings = Gateway.folders(brokerHost);
-        hostSettings.put("mailgate.routes.dir", onlyOutbox.toString());
-        hostSettings.put("mailgate.broker.port", Integer.toString(port));
         jms.close();
+        jms = null;
         gateway.close();
         gateway = null;
-        try (Gateway host = Gateway.start(brokerHost, hostSettings)) {
+        EmbeddedActiveMQ external = new EmbeddedActiveMQ().setConfiguration(new ConfigurationImpl()
+                .setName("external").setPersistenceEnabled(false).setSecurityEnabled(false)
+                .setJMXManagementEnabled(false)
+                .addAcceptorConfiguration("tcp", "tcp://127.0.0.1:" + port + "?protocols=CORE")
+                .addQueueConfiguration(QueueConfiguration.of(QUEUE).setRoutingType(RoutingType.ANYCAST))
+                .addQueueConfiguration(QueueConfiguration.of(DLQ).setRoutingType(RoutingType.ANYCAST)))
+                .setMbeanServer(javax.management.MBeanServerFactory.newMBeanServer());
+        external.start();
+        try {
             Path clientDir = java.nio.file.Files.createDirectories(dir.resolve("client"));
             Map<String, String> client = Gateway.realTenant(clientDir, entra, smtp.port(), tls);
             client.put("mailgate.jms.url", "tcp://127.0.0.1:" + port);
-            client.put("mailgate.jms.user", "mailgate");
-            client.put("mailgate.jms.password", Jms.PASSWORD);
+            client.put("mailgate.jms.user", "gateway");
+            client.put("mailgate.jms.password", "gateway-password");
             gateway = Gateway.start(clientDir, client);
-            try (Jms external = new Jms("tcp://127.0.0.1:" + port)) {
-                String jmsId = external.send(QUEUE, HELLO, Map.of());
+            try (Jms application = new Jms("tcp://127.0.0.1:" + port)) {
+                String jmsId = application.send(QUEUE, HELLO, Map.of());
 
                 gateway.awaitState(idOf(jmsId), Journal.State.SENT);
                 assertThat(smtp.received()).hasSize(1);
                 assertThat(clientDir.resolve("data/broker")).as("no embedded broker in the client").doesNotExist();
             }
-            jms = Jms.inVm();
             gateway.close();
             gateway = null;
+        } finally {
+            external.stop();
         }
     }
 
