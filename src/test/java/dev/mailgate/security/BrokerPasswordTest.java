@@ -153,6 +153,26 @@ class BrokerPasswordTest {
     }
 
     @Test
+    void the_opt_in_operator_reads_and_takes_dead_letters_but_cannot_take_queued_mail() throws Exception {
+        String poison = send(QUEUE, "not a mail request", Map.of());
+        mailgate.gateway().awaitState(idOf(poison), Journal.State.FAILED);
+
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort,
+                "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
+            connection.start();
+            Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            assertThat(catchThrowable(() -> session.createConsumer(session.createQueue(QUEUE))))
+                    .as("the operator may not take queued mail").isInstanceOf(JMSSecurityException.class);
+            Session dead = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            try (MessageConsumer consumer = dead.createConsumer(dead.createQueue(DLQ))) {
+                TextMessage letter = (TextMessage) consumer.receive(10_000);
+                assertThat(letter.getText()).isEqualTo("not a mail request");
+                assertThat(letter.getStringProperty("mailgateCategory")).isEqualTo("invalid-request");
+            }
+        }
+    }
+
+    @Test
     void the_broker_password_still_puts_requests_on_the_queue_and_they_are_delivered() throws Exception {
         String jmsId = send(QUEUE, "{\"to\": \"alice@example.com\", \"subject\": \"Nightly export\", "
                 + "\"text\": \"Done.\"}", Map.of());
