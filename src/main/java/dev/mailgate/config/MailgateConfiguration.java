@@ -265,8 +265,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
         context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, producer,
                 settings.jms().queue(), signer), metrics::scrape));
-        LOG.info("HTTP API on {}://{}:{}{} ({} API key(s))", http.tlsKeystore().isPresent() ? "https" : "http",
-                http.host(), http.port(), HttpApi.BASE, keys.count());
+        LOG.info("HTTP API on {}://{}:{}{} ({} API key(s): {})", http.tlsKeystore().isPresent() ? "https" : "http",
+                http.host(), http.port(), HttpApi.BASE, keys.count(), keys.names());
     }
 
     /** Whom each channel may send as and to; logged, since it is what keeps a channel from spoofing. */
@@ -358,7 +358,7 @@ public class MailgateConfiguration implements CamelConfiguration {
                 Integer.toString(jms.consumers()));
         Files.createDirectories(jms.attachmentsDir());
         context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, uploads, outboxFiles, producer,
-                jms.deadLetterQueue(), signer)));
+                jms.deadLetterQueue(), signer, embedded != null)));
         return new Broker(embedded, connections);
     }
 

@@ -86,7 +86,9 @@ public final class HttpApi {
     public void submit(Exchange exchange) {
         String id = UUID.randomUUID().toString();
         Path folder = uploads.folder(id);
-        Journal.Ref ref = new Journal.Ref(id, "http", "http POST " + BASE);
+        ApiKeys.Key caller = ApiKeys.caller(exchange);
+        // the key's principal: its idempotency keys are its own, and so is the state of this request
+        Journal.Ref ref = new Journal.Ref(id, "http", "http POST " + BASE, caller == null ? "http" : caller.principal());
         boolean admitted = false;
         try {
             MailRequest request = read(exchange, folder);
@@ -155,10 +157,13 @@ public final class HttpApi {
             // the id from the path itself: a header or query parameter named "id" must not stand in for it
             String path = exchange.getIn(HttpMessage.class).getRequest().path();
             String id = path.substring(path.lastIndexOf('/') + 1).toLowerCase(Locale.ROOT);
-            Optional<Journal.Entry> entry = ID.matcher(id).matches() ? journal.find(id) : Optional.empty();
+            ApiKeys.Key caller = ApiKeys.caller(exchange);
+            // another client's request is answered as if there were none: 404, not 403, which would confirm the id
+            Optional<Journal.Entry> entry = (ID.matcher(id).matches() ? journal.find(id) : Optional.<Journal.Entry>empty())
+                    .filter(e -> caller != null && (caller.admin() || caller.principal().equals(e.principal())));
             if (entry.isEmpty()) {
                 respond(exchange, 404, Problems.CONTENT_TYPE, Problems.of(404, "not-found", "No such message",
-                        "there is no message with this id"), Map.of());
+                        "there is no message with this id that this API key may read"), Map.of());
                 return;
             }
             respond(exchange, 200, "application/json", json(entry.get()), Map.of());

@@ -60,10 +60,16 @@ public final class JmsChannel implements OutcomeHandler {
     private final ProducerTemplate producer;
     private final String deadLetterUri;
     private final QueuedRequest signer;
+    private final boolean brokerNamesSender;
 
+    /**
+     * @param brokerNamesSender whether the broker stamps every message with the user that sent it (the embedded one
+     *        does; an external one may not, and then a client could write the stamp itself)
+     */
     public JmsChannel(MailRequestValidator validator, Journal journal, Uploads uploads, OutboxFiles outboxFiles,
-            ProducerTemplate producer, String deadLetterQueue, QueuedRequest signer) {
+            ProducerTemplate producer, String deadLetterQueue, QueuedRequest signer, boolean brokerNamesSender) {
         this.signer = signer;
+        this.brokerNamesSender = brokerNamesSender;
         this.validator = validator;
         this.journal = journal;
         this.uploads = uploads;
@@ -98,6 +104,8 @@ public final class JmsChannel implements OutcomeHandler {
         String channel = queuedByMailgate.map(Journal.Entry::channel).orElse("jms");
         DeliveryExchange.begin(exchange, id, channel, queuedByMailgate.map(Journal.Entry::source)
                 .orElse("jms:" + queue + " " + jmsId), this);
+        DeliveryExchange.principal(exchange, queuedByMailgate.isPresent() ? queuedByMailgate.get().principal()
+                : principal(message));
         if (queuedByMailgate.isPresent() && channel.equals("outbox") && stamp.get().file() != null) {
             exchange.setProperty(WAITING_FILE, Path.of(stamp.get().file()));
         }
@@ -176,6 +184,16 @@ public final class JmsChannel implements OutcomeHandler {
                     e.getMessage());
             return Optional.empty();
         }
+    }
+
+    /**
+     * Who sent a message from another program: {@code jms:<broker user>} as the embedded broker stamped it
+     * ({@code JMSXUserID}, i.e. {@code _AMQ_VALIDATED_USER}, which the broker overwrites on every message), else
+     * {@code jms}. All clients share the one client user unless an external broker gives them users of their own.
+     */
+    private String principal(Message message) throws JMSException {
+        String user = brokerNamesSender ? message.getStringProperty("JMSXUserID") : null;
+        return user == null || user.isBlank() ? "jms" : "jms:" + user;
     }
 
     private static byte[] body(Message message) throws JMSException {

@@ -123,6 +123,8 @@ public final class OutboxChannel implements OutcomeHandler {
     private void handOff(Exchange exchange, Path file, MailRequest request) throws IOException {
         String id = DeliveryExchange.id(exchange);
         exchange.setRouteStop(true);
+        // who may write to this folder is the principal: its idempotency keys are its own
+        DeliveryExchange.principal(exchange, "outbox:" + file.toAbsolutePath().normalize().getParent());
         Optional<String> earlier = Admission.repeatOf(journal, exchange, request, true);
         if (earlier.isPresent()) {
             LOG.info("Not sending {} again: it repeats delivery {}", DeliveryExchange.source(exchange), earlier.get());
