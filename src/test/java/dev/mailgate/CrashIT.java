@@ -433,7 +433,8 @@ class CrashIT {
         Map<String, String> p = settings(0);
         p.put("mailgate.data.dir", dir.resolve("data").toString());
         Settings settings = Settings.read(key -> Optional.ofNullable(p.get(key)));
-        EmbeddedBroker broker = new EmbeddedBroker(settings.broker(), settings.jms(), Jms.PASSWORD);
+        EmbeddedBroker broker = new EmbeddedBroker(settings.broker(), settings.jms(), Jms.PASSWORD,
+                settings.limits().maxMessageBytes());
         broker.start();
         try (Jms jms = Jms.inVm()) {
             List<String> ids = new ArrayList<>();

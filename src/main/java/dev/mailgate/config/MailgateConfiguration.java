@@ -215,7 +215,8 @@ public class MailgateConfiguration implements CamelConfiguration {
             String brokerPassword = settings.broker().password().orElseGet(() -> GeneratedSecret.in(
                     settings.dataDir().resolve("broker-password"), "password for the embedded broker",
                     "MAILGATE_BROKER_PASSWORD"));
-            broker = new EmbeddedBroker(settings.broker(), settings.jms(), brokerPassword);
+            broker = new EmbeddedBroker(settings.broker(), settings.jms(), brokerPassword,
+                    settings.limits().maxMessageBytes());
             broker.startInBackground();
             startedEarly.push(broker::abandon);
         }
@@ -357,8 +358,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.getPropertiesComponent().addInitialProperty("mailgate.jms.consumers",
                 Integer.toString(jms.consumers()));
         Files.createDirectories(jms.attachmentsDir());
+        long maxRequestBytes = settings.limits().maxMessageBytes();
         context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, uploads, outboxFiles, producer,
-                jms.deadLetterQueue(), signer, embedded != null)));
+                jms.deadLetterQueue(), signer, embedded != null, maxRequestBytes), maxRequestBytes));
         return new Broker(embedded, connections);
     }
 

@@ -58,6 +58,7 @@ public final class EmbeddedBroker extends ServiceSupport {
     private final Settings.Broker broker;
     private final Settings.Jms jms;
     private final String password;
+    private final OversizedRequests oversized;
     /** The gateway's own password: made now, kept in memory, good for this run of the broker only. */
     private final String internalPassword = randomPassword();
     /** Set before it starts, so that what a start that failed half-way made is stopped too. */
@@ -69,11 +70,15 @@ public final class EmbeddedBroker extends ServiceSupport {
     /** How long {@link #abandon()} waits for the broker to stop. */
     private static final Duration ABANDON_WAIT = Duration.ofSeconds(10);
 
-    /** @param password the clients' password ({@code broker.user()}): configured, or generated into {@code data/} */
-    public EmbeddedBroker(Settings.Broker broker, Settings.Jms jms, String password) {
+    /**
+     * @param password the clients' password ({@code broker.user()}): configured, or generated into {@code data/}
+     * @param maxRequestBytes the largest request the queue takes ({@code mailgate.limits.max-message-size})
+     */
+    public EmbeddedBroker(Settings.Broker broker, Settings.Jms jms, String password, long maxRequestBytes) {
         this.broker = broker;
         this.jms = jms;
         this.password = password;
+        this.oversized = new OversizedRequests(maxRequestBytes, jms.deadLetterQueue());
     }
 
     /** Connections for the gateway itself (in-VM, as the internal user): the only ones that may consume the queue. */
@@ -171,6 +176,8 @@ public final class EmbeddedBroker extends ServiceSupport {
                 // while instead of Artemis' default of waiting for ever
                 .setJournalLockAcquisitionTimeout(LOCK_WAIT.toMillis())
                 .addAcceptorConfiguration("in-vm", IN_VM);
+        // a request larger than a mail may be is refused when it is sent, before its body is ever on the heap
+        config.registerBrokerPlugin(oversized);
         if (broker.port() > 0) {
             config.addAcceptorConfiguration("tcp", tcpUrl() + "?protocols=CORE");
         }
@@ -207,6 +214,11 @@ public final class EmbeddedBroker extends ServiceSupport {
                 failure.addSuppressed(e);
             }
             throw failure;
+        }
+        int swept = oversized.sweep(started.getActiveMQServer(), jms.queue());
+        if (swept > 0) {
+            LOG.warn("Moved {} message(s) larger than {} from {} to {} without reading them; their reason is in the "
+                    + "mailgateReason property", swept, OversizedRequests.KEY, jms.queue(), jms.deadLetterQueue());
         }
         LOG.info("Embedded broker started: queue {}, dead letters to {}, journal in {}{}; user {} may only send to {}, "
                 + "the operator user {} is {}", jms.queue(), jms.deadLetterQueue(), broker.dir().toAbsolutePath(),

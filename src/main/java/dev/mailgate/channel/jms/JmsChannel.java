@@ -61,14 +61,17 @@ public final class JmsChannel implements OutcomeHandler {
     private final String deadLetterUri;
     private final QueuedRequest signer;
     private final boolean brokerNamesSender;
+    private final long maxRequestBytes;
 
     /**
      * @param brokerNamesSender whether the broker stamps every message with the user that sent it (the embedded one
      *        does; an external one may not, and then a client could write the stamp itself)
      */
     public JmsChannel(MailRequestValidator validator, Journal journal, Uploads uploads, OutboxFiles outboxFiles,
-            ProducerTemplate producer, String deadLetterQueue, QueuedRequest signer, boolean brokerNamesSender) {
+            ProducerTemplate producer, String deadLetterQueue, QueuedRequest signer, boolean brokerNamesSender,
+            long maxRequestBytes) {
         this.signer = signer;
+        this.maxRequestBytes = maxRequestBytes;
         this.brokerNamesSender = brokerNamesSender;
         this.validator = validator;
         this.journal = journal;
@@ -122,6 +125,11 @@ public final class JmsChannel implements OutcomeHandler {
         exchange.getIn().removeHeaders("*");
         if (unreadable != null) {
             throw unreadable;
+        }
+        if (body.length > maxRequestBytes) {
+            // a text whose UTF-8 is longer than its characters, or a message from an external broker: dead-lettered
+            // with the reason, the body not copied
+            throw new InvalidRequestException("(message)", OversizedRequests.tooLarge(body.length, maxRequestBytes));
         }
         exchange.setProperty(BODY, body);
         byte[] json = body;

@@ -243,6 +243,72 @@ class JmsChannelTest {
         }
     }
 
+    /** A request of about {@code bytes} bytes: valid JSON, a long text. */
+    private static String requestOf(int bytes) {
+        return "{\"to\": \"alice@example.com\", \"subject\": \"Big\", \"text\": \"" + "x".repeat(bytes) + "\"}";
+    }
+
+    /** Starts the gateway again on the same folders with a 1 MB limit on requests. */
+    private void restartWithOneMegabyteLimit() {
+        jms.close();
+        gateway.close();
+        Map<String, String> settings = Gateway.realTenant(dir, entra, smtp.port(), tls);
+        settings.put("mailgate.limits.max-message-size", "1MB");
+        gateway = Gateway.start(dir, settings);
+        jms = Jms.inVm();
+    }
+
+    @Test
+    void a_request_larger_than_the_message_size_limit_is_refused_when_sent_and_nothing_is_kept() throws Exception {
+        restartWithOneMegabyteLimit();
+
+        Throwable refused = org.assertj.core.api.Assertions.catchThrowable(() -> jms.send(QUEUE,
+                requestOf(2 * 1024 * 1024), Map.of()));
+
+        // the producer's send fails, with the limit named (Jms wraps the JMSException)
+        assertThat(refused.getCause()).isInstanceOf(jakarta.jms.JMSException.class)
+                .hasMessageContaining("mailgate.limits.max-message-size (1048576 bytes)");
+        String small = jms.send(QUEUE, HELLO, Map.of());
+        gateway.awaitState(idOf(small), Journal.State.SENT);
+        assertThat(jms.browse(QUEUE)).isEmpty();
+        assertThat(jms.browse(DLQ)).isEmpty();
+        assertThat(dir.resolve("data/broker/large-messages")).isEmptyDirectory();
+    }
+
+    @Test
+    void an_oversized_message_already_on_the_queue_is_dead_lettered_unread_at_start() throws Exception {
+        // on the queue before the limit was checked: put there through the gateway's broker class with a higher limit
+        gateway.context().getRouteController().stopRoute("jms");
+        jms.close();
+        gateway.close();
+        Map<String, String> settings = Gateway.realTenant(dir, entra, smtp.port(), tls);
+        dev.mailgate.config.Settings read = dev.mailgate.config.Settings.read(k -> java.util.Optional.ofNullable(
+                settings.get(k)));
+        EmbeddedBroker old = new EmbeddedBroker(read.broker(), read.jms(), Jms.PASSWORD, 100L * 1024 * 1024);
+        old.start();
+        String big;
+        try (Jms client = Jms.inVm()) {
+            big = client.send(QUEUE, requestOf(2 * 1024 * 1024), Map.of());
+        } finally {
+            old.stop();
+        }
+
+        restartWithOneMegabyteLimit();
+        String small = jms.send(QUEUE, HELLO, Map.of());
+
+        gateway.awaitState(idOf(small), Journal.State.SENT);
+        List<Message> dead = jms.browse(DLQ);
+        assertThat(dead).singleElement().satisfies(letter -> {
+            assertThat(letter.getJMSMessageID()).isNotNull();
+            assertThat(letter.getStringProperty("mailgateCategory")).isEqualTo("invalid-request");
+            assertThat(letter.getStringProperty("mailgateReason"))
+                    .contains("mailgate.limits.max-message-size (1048576 bytes)");
+        });
+        assertThat(gateway.journal().find(idOf(big))).as("never received").isEmpty();
+        assertThat(smtp.received()).hasSize(1);
+        assertThat(jms.browse(QUEUE)).isEmpty();
+    }
+
     @Test
     void a_jms_reply_to_does_not_make_the_mail_go_out_again() throws Exception {
         jakarta.jms.TextMessage message = jms.session().createTextMessage(HELLO);
