@@ -423,6 +423,7 @@ class CrashIT {
         p.put("mailgate.jms.consumers", Integer.toString(CONSUMERS));
         p.put("mailgate.broker.port", Integer.toString(brokerPort));
         p.put("mailgate.broker.password", Jms.PASSWORD);
+        p.put("mailgate.broker.operator-password", Jms.OPERATOR_PASSWORD);
         p.put("mailgate.http.port", Integer.toString(Gateway.freePort()));
         return p;
     }
@@ -432,7 +433,8 @@ class CrashIT {
         Map<String, String> p = settings(0);
         p.put("mailgate.data.dir", dir.resolve("data").toString());
         Settings settings = Settings.read(key -> Optional.ofNullable(p.get(key)));
-        EmbeddedBroker broker = new EmbeddedBroker(settings.broker(), settings.jms(), Jms.PASSWORD);
+        EmbeddedBroker broker = new EmbeddedBroker(settings.broker(), settings.jms(), Jms.PASSWORD,
+                settings.limits().maxMessageBytes());
         broker.start();
         try (Jms jms = Jms.inVm()) {
             List<String> ids = new ArrayList<>();

@@ -47,6 +47,7 @@ import dev.mailgate.auth.ClientCredentials;
 import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.XOAuth2Authenticator;
+import dev.mailgate.channel.QueuedRequest;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.channel.http.ApiKeyAuthentication;
 import dev.mailgate.channel.http.ApiKeys;
@@ -171,8 +172,11 @@ public class MailgateConfiguration implements CamelConfiguration {
         Uploads uploads = new Uploads(settings.jms().attachmentsDir());
         OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null);
         ProducerTemplate producer = context.createProducerTemplate();
-        Broker broker = jms(context, settings, early.broker(), early.brokerPassword(), validator, journal, uploads,
-                outboxFiles, producer);
+        Path signingKeyFile = settings.dataDir().resolve("queue-signing-key");
+        QueuedRequest signer = new QueuedRequest(settings.jms().signingKey().orElseGet(() -> GeneratedSecret.in(
+                signingKeyFile, "key to sign the requests Mailgate queues", "MAILGATE_JMS_SIGNING_KEY")));
+        Broker broker = jms(context, settings, early.broker(), validator, journal, uploads, outboxFiles, producer,
+                signer);
         if (broker.embedded() != null) {
             String queue = settings.jms().queue();
             metrics.queueDepth(broker.embedded(), b -> b.messageCount(queue));
@@ -180,10 +184,10 @@ public class MailgateConfiguration implements CamelConfiguration {
         HealthChecks.register(context, settings.sandbox(), smtp.host() + ":" + smtp.port(), tokens, journal,
                 () -> broker.connections().createConnection().close(), settings.outbox().dir());
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
-                validator.forChannel("outbox"), journal, outboxFiles, uploads, producer, settings.jms().queue());
+                validator.forChannel("outbox"), journal, outboxFiles, uploads, producer, settings.jms().queue(), signer);
         context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
         if (settings.http().enabled()) {
-            http(context, settings, validator, journal, uploads, producer, metrics);
+            http(context, settings, validator, journal, uploads, producer, metrics, signer);
         }
         loadUserRoutes(context, settings.routesDir());
         if (early.broker() != null) {
@@ -207,7 +211,7 @@ public class MailgateConfiguration implements CamelConfiguration {
      * like any other setting's. Start-up is mostly loading and initialising classes, which the second core does
      * meanwhile.
      */
-    private record Early(Background<OpenJournal> journal, EmbeddedBroker broker, String brokerPassword) {
+    private record Early(Background<OpenJournal> journal, EmbeddedBroker broker) {
     }
 
     private Early startEarly(Settings settings) {
@@ -216,16 +220,17 @@ public class MailgateConfiguration implements CamelConfiguration {
         // not waited for beyond 10 s (an unreachable server): the failed start-up is reported, the process ends
         startedEarly.push(() -> journal.join(Duration.ofSeconds(10)).dataSource().close());
         EmbeddedBroker broker = null;
-        String brokerPassword = null;
         if (settings.broker().embedded()) {
-            brokerPassword = settings.broker().password().orElseGet(() -> GeneratedSecret.in(
+            // the clients' password (producers only); the gateway's own user has one of its own, in memory
+            String brokerPassword = settings.broker().password().orElseGet(() -> GeneratedSecret.in(
                     settings.dataDir().resolve("broker-password"), "password for the embedded broker",
                     "MAILGATE_BROKER_PASSWORD"));
-            broker = new EmbeddedBroker(settings.broker(), settings.jms(), brokerPassword);
+            broker = new EmbeddedBroker(settings.broker(), settings.jms(), brokerPassword,
+                    settings.limits().maxMessageBytes());
             broker.startInBackground();
             startedEarly.push(broker::abandon);
         }
-        return new Early(journal, broker, brokerPassword);
+        return new Early(journal, broker);
     }
 
     /**
@@ -249,7 +254,7 @@ public class MailgateConfiguration implements CamelConfiguration {
      * ({@code 413} beyond it), uploads kept out of the working directory.
      */
     private static void http(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal,
-            Uploads uploads, ProducerTemplate producer, Metrics metrics) throws Exception {
+            Uploads uploads, ProducerTemplate producer, Metrics metrics, QueuedRequest signer) throws Exception {
         Settings.Http http = settings.http();
         Ports.requireFree("mailgate.http.port", http.host(), http.port(), "another program listens there; set "
                 + "mailgate.http.port to a free port (or mailgate.http.enabled=false)");
@@ -272,9 +277,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.addService(HttpListener.server(server, http), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
         context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, producer,
-                settings.jms().queue()), metrics::scrape));
-        LOG.info("HTTP API on {}://{}:{}{} ({} API key(s))", http.tlsKeystore().isPresent() ? "https" : "http",
-                http.host(), http.port(), HttpApi.BASE, keys.count());
+                settings.jms().queue(), signer), metrics::scrape));
+        LOG.info("HTTP API on {}://{}:{}{} ({} API key(s): {})", http.tlsKeystore().isPresent() ? "https" : "http",
+                http.host(), http.port(), HttpApi.BASE, keys.count(), keys.names());
     }
 
     /** Whom each channel may send as and to; logged, since it is what keeps a channel from spoofing. */
@@ -341,14 +346,15 @@ public class MailgateConfiguration implements CamelConfiguration {
      * The connections to the broker (the embedded one, already starting, unless mailgate.jms.url is set), the jms
      * component, and the JMS channel template.
      */
-    private static Broker jms(CamelContext context, Settings settings, EmbeddedBroker embedded, String password,
+    private static Broker jms(CamelContext context, Settings settings, EmbeddedBroker embedded,
             MailRequestValidator validator, Journal journal, Uploads uploads, OutboxFiles outboxFiles,
-            ProducerTemplate producer) throws Exception {
+            ProducerTemplate producer, QueuedRequest signer) throws Exception {
         Settings.Jms jms = settings.jms();
         ActiveMQConnectionFactory broker;
         if (embedded != null) {
             context.addService(embedded, true, true);
-            broker = new ActiveMQConnectionFactory(EmbeddedBroker.IN_VM, settings.broker().user(), password);
+            // the gateway's own user, not the clients': only it may consume the queue
+            broker = embedded.internalConnections();
         } else {
             LOG.info("JMS: using the external broker at {}", jms.url().orElseThrow());
             broker = new ActiveMQConnectionFactory(jms.url().get(), jms.user().orElse(null), jms.password().orElse(null));
@@ -364,8 +370,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         context.getPropertiesComponent().addInitialProperty("mailgate.jms.consumers",
                 Integer.toString(jms.consumers()));
         Files.createDirectories(jms.attachmentsDir());
+        long maxRequestBytes = settings.limits().maxMessageBytes();
         context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, uploads, outboxFiles, producer,
-                jms.deadLetterQueue())));
+                jms.deadLetterQueue(), signer, embedded != null, maxRequestBytes), maxRequestBytes));
         return new Broker(embedded, connections);
     }
 

@@ -122,14 +122,26 @@ public record Settings(
 
     /**
      * The embedded Artemis broker. {@code port} is its TCP acceptor for other processes on this machine (0: in-VM
-     * only); every connection, the gateway's own included, authenticates as {@code user}.
+     * only). Clients authenticate as {@code user} with {@code password} and may only put requests on the queue;
+     * {@code operatorPassword}, when set, lets {@value #OPERATOR} read and take dead letters and look at the queue. The
+     * gateway itself connects in-VM as an internal user of its own.
      */
-    public record Broker(boolean embedded, Path dir, String host, int port, String user, Optional<String> password) {
+    public record Broker(boolean embedded, Path dir, String host, int port, String user, Optional<String> password,
+            Optional<String> operatorPassword) {
+
+        /** The opt-in operator user of the embedded broker ({@code mailgate.broker.operator-password}). */
+        public static final String OPERATOR = "mailgate-operator";
+        /** The gateway's own user: in-VM only, with a password made at each start and kept in memory. */
+        public static final String INTERNAL = "mailgate-internal";
     }
 
-    /** The JMS channel: where requests queue, where dead letters go, and how the gateway connects. */
+    /**
+     * The JMS channel: where requests queue, where dead letters go, and how the gateway connects. {@code signingKey}
+     * signs the properties Mailgate puts on its own messages (generated into {@code data/} when not configured).
+     */
     public record Jms(Optional<String> url, Optional<String> user, Optional<String> password, String queue,
-            String deadLetterQueue, int maxDeliveries, int consumers, Path attachmentsDir) {
+            String deadLetterQueue, int maxDeliveries, int consumers, Path attachmentsDir,
+            Optional<String> signingKey) {
     }
 
     /** The delivery journal's database (embedded H2 unless a JDBC URL is given). */
@@ -229,7 +241,8 @@ public record Settings(
                         r.string("mailgate.broker.host", "127.0.0.1"),
                         r.portOrZero("mailgate.broker.port", 61616),
                         r.string("mailgate.broker.user", "mailgate"),
-                        r.optional("mailgate.broker.password")),
+                        r.optional("mailgate.broker.password"),
+                        r.optional("mailgate.broker.operator-password")),
                 new Jms(
                         r.optional("mailgate.jms.url"),
                         r.optional("mailgate.jms.user"),
@@ -238,7 +251,8 @@ public record Settings(
                         r.string("mailgate.jms.dead-letter-queue", "mailgate.dlq"),
                         r.positiveInt("mailgate.jms.max-deliveries", 5),
                         r.positiveInt("mailgate.jms.consumers", 4),
-                        r.optionalPath("mailgate.jms.attachments-dir").orElse(dataDir.resolve("uploads"))),
+                        r.optionalPath("mailgate.jms.attachments-dir").orElse(dataDir.resolve("uploads")),
+                        r.optional("mailgate.jms.signing-key")),
                 new Journal(
                         // WRITE_DELAY=0: a commit reaches the file at once, so a crash cannot forget an
                         // idempotency key whose request is already durable on the queue (H2 then leaves the
@@ -534,6 +548,7 @@ public record Settings(
                             + "mailgate@contoso.com");
                 }
             });
+            brokerUsers(s.broker);
             if (s.sandbox()) {
                 return;
             }
@@ -571,6 +586,18 @@ public record Settings(
             if (s.sender.isEmpty()) {
                 problems.add("mailgate.sender is empty; set it to the mailbox Mailgate sends as "
                         + "(the one the app was given access to with Add-MailboxPermission)");
+            }
+        }
+
+        /** The client user of the embedded broker cannot be one of its own users, nor share their passwords. */
+        private void brokerUsers(Broker b) {
+            if (b.user().equals(Broker.INTERNAL) || b.user().equals(Broker.OPERATOR)) {
+                problems.add("mailgate.broker.user=" + b.user() + " is the name of a user the embedded broker keeps "
+                        + "for itself; choose another name (the default is mailgate)");
+            }
+            if (b.operatorPassword().isPresent() && b.operatorPassword().equals(b.password())) {
+                problems.add("mailgate.broker.operator-password is the same as mailgate.broker.password: the operator "
+                        + "user may take dead letters, clients may not; give it a password of its own");
             }
         }
 

@@ -19,6 +19,7 @@ public final class DeliveryExchange {
     public static final String SOURCE = "mailgate.source";
     public static final String HANDLER = "mailgate.outcomeHandler";
     public static final String CHANNEL = "mailgate.channel";
+    private static final String PRINCIPAL = "mailgate.principal";
     private static final String ATTEMPTS = "mailgate.attempts";
     private static final String FIRST_SEEN = "mailgate.firstSeen";
     private static final String PACED_SLOT = "mailgate.pacedSlot";
@@ -87,7 +88,14 @@ public final class DeliveryExchange {
 
     /** The request's journal reference. */
     public static Journal.Ref ref(Exchange exchange) {
-        return new Journal.Ref(id(exchange), exchange.getProperty(CHANNEL, "unknown", String.class), source(exchange));
+        String channel = exchange.getProperty(CHANNEL, "unknown", String.class);
+        return new Journal.Ref(id(exchange), channel, source(exchange), exchange.getProperty(PRINCIPAL, channel,
+                String.class));
+    }
+
+    /** Who sent the request ({@link Journal.Ref#principal()}); by default, its channel. */
+    public static void principal(Exchange exchange, String principal) {
+        exchange.setProperty(PRINCIPAL, principal);
     }
 
     public static String id(Exchange exchange) {

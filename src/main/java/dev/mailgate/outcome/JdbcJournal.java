@@ -83,7 +83,7 @@ public final class JdbcJournal implements Journal {
         }
         String key = request.idempotencyKey();
         if (key != null) {
-            Optional<String> earlier = claimKey(c, key, ref.id(), now);
+            Optional<String> earlier = claimKey(c, principal(ref), key, ref.id(), now);
             if (earlier.isPresent()) {
                 return earlier;
             }
@@ -105,38 +105,55 @@ public final class JdbcJournal implements Journal {
         return Optional.empty();
     }
 
-    /** Takes the key for {@code id} unless another delivery holds it within the window; returns that one. */
-    private Optional<String> claimKey(Connection c, String key, String id, Instant now) throws SQLException {
-        try (PreparedStatement select = c.prepareStatement(
-                "SELECT delivery_id, created_at FROM idempotency_key WHERE idempotency_key = ? FOR UPDATE")) {
+    /**
+     * Takes {@code principal}'s key for {@code id} unless another delivery holds it within the window; returns that one.
+     * A key recorded before keys had principals (principal {@code ''}) counts for every principal until it expires.
+     */
+    private Optional<String> claimKey(Connection c, String principal, String key, String id, Instant now)
+            throws SQLException {
+        String heldBy = null;
+        String holder = null;
+        Instant since = null;
+        try (PreparedStatement select = c.prepareStatement("SELECT principal, delivery_id, created_at FROM "
+                + "idempotency_key WHERE idempotency_key = ? AND principal IN (?, '') FOR UPDATE")) {
             select.setString(1, key);
+            select.setString(2, principal);
             try (ResultSet rs = select.executeQuery()) {
-                if (rs.next()) {
-                    if (rs.getString(1).equals(id)) {
-                        // the same delivery read again (a redelivered message, a file re-read after a crash)
-                        return Optional.empty();
+                while (rs.next()) {
+                    // the principal's own claim, if there is one, before one from before principals
+                    if (heldBy == null || rs.getString(1).equals(principal)) {
+                        heldBy = rs.getString(1);
+                        holder = rs.getString(2);
+                        since = rs.getObject(3, OffsetDateTime.class).toInstant();
                     }
-                    String holder = rs.getString(1);
-                    Instant since = rs.getObject(2, OffsetDateTime.class).toInstant();
-                    if (since.plus(idempotencyWindow).isAfter(now) && !abandoned(c, holder, now)) {
-                        return Optional.of(holder);
-                    }
-                    try (PreparedStatement renew = c.prepareStatement(
-                            "UPDATE idempotency_key SET delivery_id = ?, created_at = ? WHERE idempotency_key = ?")) {
-                        renew.setString(1, id);
-                        renew.setObject(2, time(now));
-                        renew.setString(3, key);
-                        renew.executeUpdate();
-                    }
-                    return Optional.empty();
                 }
             }
         }
-        try (PreparedStatement insert = c.prepareStatement(
-                "INSERT INTO idempotency_key (idempotency_key, delivery_id, created_at) VALUES (?, ?, ?)")) {
-            insert.setString(1, key);
-            insert.setString(2, id);
-            insert.setObject(3, time(now));
+        if (holder != null) {
+            if (holder.equals(id)) {
+                // the same delivery read again (a redelivered message, a file re-read after a crash)
+                return Optional.empty();
+            }
+            if (since.plus(idempotencyWindow).isAfter(now) && !abandoned(c, holder, now)) {
+                return Optional.of(holder);
+            }
+            try (PreparedStatement renew = c.prepareStatement("UPDATE idempotency_key SET principal = ?, "
+                    + "delivery_id = ?, created_at = ? WHERE principal = ? AND idempotency_key = ?")) {
+                renew.setString(1, principal);
+                renew.setString(2, id);
+                renew.setObject(3, time(now));
+                renew.setString(4, heldBy);
+                renew.setString(5, key);
+                renew.executeUpdate();
+            }
+            return Optional.empty();
+        }
+        try (PreparedStatement insert = c.prepareStatement("INSERT INTO idempotency_key (principal, idempotency_key, "
+                + "delivery_id, created_at) VALUES (?, ?, ?, ?)")) {
+            insert.setString(1, principal);
+            insert.setString(2, key);
+            insert.setString(3, id);
+            insert.setObject(4, time(now));
             insert.executeUpdate();
         } catch (SQLException e) {
             if (e instanceof SQLIntegrityConstraintViolationException || "23505".equals(e.getSQLState())) {
@@ -146,6 +163,24 @@ public final class JdbcJournal implements Journal {
             throw e;
         }
         return Optional.empty();
+    }
+
+    /**
+     * The principal as the journal keeps it: at most 400 characters, still one of its own (a long outbox folder is
+     * shortened and a digest of the whole appended).
+     */
+    static String principal(Ref ref) {
+        String principal = ref.principal() == null ? ref.channel() : ref.principal();
+        if (principal.length() <= 400) {
+            return principal;
+        }
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(principal.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return principal.substring(0, 300) + "…" + java.util.HexFormat.of().formatHex(digest);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /**
@@ -264,17 +299,17 @@ public final class JdbcJournal implements Journal {
             }
             try (PreparedStatement s = c.prepareStatement("SELECT id, channel, source, sender, recipients, state, "
                     + "attempts, message_id, server_reply, failure_category, failure_reason, failure_advice, "
-                    + "idempotency_key, created_at, updated_at FROM delivery WHERE id = ?")) {
+                    + "idempotency_key, created_at, updated_at, principal FROM delivery WHERE id = ?")) {
                 s.setString(1, id);
                 try (ResultSet rs = s.executeQuery()) {
                     if (!rs.next()) {
                         return Optional.empty();
                     }
                     Integer recipients = rs.getObject(5) == null ? null : rs.getInt(5);
-                    return Optional.of(new Entry(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                            recipients, State.valueOf(rs.getString(6)), rs.getInt(7), rs.getString(8),
-                            rs.getString(9), rs.getString(10), rs.getString(11), rs.getString(12), rs.getString(13),
-                            rs.getObject(14, OffsetDateTime.class).toInstant(),
+                    return Optional.of(new Entry(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(16),
+                            rs.getString(4), recipients, State.valueOf(rs.getString(6)), rs.getInt(7),
+                            rs.getString(8), rs.getString(9), rs.getString(10), rs.getString(11), rs.getString(12),
+                            rs.getString(13), rs.getObject(14, OffsetDateTime.class).toInstant(),
                             rs.getObject(15, OffsetDateTime.class).toInstant(), List.copyOf(events)));
                 }
             }
@@ -336,14 +371,15 @@ public final class JdbcJournal implements Journal {
                 return;
             }
         }
-        try (PreparedStatement insert = c.prepareStatement("INSERT INTO delivery (id, channel, source, state, attempts, "
-                + "created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)")) {
+        try (PreparedStatement insert = c.prepareStatement("INSERT INTO delivery (id, channel, source, principal, "
+                + "state, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)")) {
             insert.setString(1, ref.id());
             insert.setString(2, ref.channel());
             insert.setString(3, cut(ref.source(), 1000));
-            insert.setString(4, state.name());
-            insert.setObject(5, time(now));
+            insert.setString(4, principal(ref));
+            insert.setString(5, state.name());
             insert.setObject(6, time(now));
+            insert.setObject(7, time(now));
             insert.executeUpdate();
         }
         if (state != State.RECEIVED) {

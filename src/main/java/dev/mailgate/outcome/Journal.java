@@ -18,23 +18,35 @@ public interface Journal {
 
     enum State { RECEIVED, QUEUED, SENDING, SENT, RETRYING, FAILED }
 
-    /** Which request: its delivery id, its channel ({@code outbox}, {@code jms}, {@code http}) and where it came from. */
-    record Ref(String id, String channel, String source) {
+    /**
+     * Which request: its delivery id, its channel ({@code outbox}, {@code jms}, {@code http}), where it came from, and
+     * who sent it: its principal ({@code http:<key name>}, {@code jms:<broker user>}, {@code outbox:<folder>}), whose
+     * idempotency keys are its own and who may read its state.
+     */
+    record Ref(String id, String channel, String source, String principal) {
+
+        /** A request whose sender is known only by its channel. */
+        public Ref(String id, String channel, String source) {
+            this(id, channel, source, channel);
+        }
     }
 
     record Event(State state, Instant at, String detail) {
     }
 
-    record Entry(String id, String channel, String source, String sender, Integer recipients, State state,
-            int attempts, String messageId, String serverReply, String failureCategory, String failureReason,
-            String failureAdvice, String idempotencyKey, Instant createdAt, Instant updatedAt, List<Event> events) {
+    /** A request's record; {@code principal} is {@code null} for requests recorded before principals were. */
+    record Entry(String id, String channel, String source, String principal, String sender, Integer recipients,
+            State state, int attempts, String messageId, String serverReply, String failureCategory,
+            String failureReason, String failureAdvice, String idempotencyKey, Instant createdAt, Instant updatedAt,
+            List<Event> events) {
     }
 
     /**
      * Records a request that was read and validated. Returns the delivery it repeats, and records nothing, when the
-     * caller must send nothing: its idempotency key arrived before with another delivery (within the window, and
-     * that delivery got past {@code RECEIVED} or is still being admitted), or it is this delivery read again after
-     * it was sent (a redelivered message, a file re-read after a crash).
+     * caller must send nothing: its idempotency key arrived before from the same principal with another delivery
+     * (within the window, and that delivery got past {@code RECEIVED} or is still being admitted), or it is this
+     * delivery read again after it was sent (a redelivered message, a file re-read after a crash). The same key from
+     * another principal is another request.
      */
     Optional<String> admit(Ref ref, MailRequest request);
 

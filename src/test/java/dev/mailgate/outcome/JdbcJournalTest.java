@@ -170,6 +170,58 @@ class JdbcJournalTest {
 
     @ParameterizedTest
     @MethodSource("databases")
+    void an_idempotency_key_is_its_principal_s_own(String database) throws Exception {
+        JdbcJournal journal = journal(database, Clock.systemUTC());
+        Journal.Ref alice = new Journal.Ref(UUID.randomUUID().toString(), "http", "http POST", "http:alice");
+        Journal.Ref bob = new Journal.Ref(UUID.randomUUID().toString(), "http", "http POST", "http:bob");
+        Journal.Ref aliceAgain = new Journal.Ref(UUID.randomUUID().toString(), "http", "http POST", "http:alice");
+
+        assertThat(journal.admitForQueue(bob, request("invoice-7"))).isEmpty();
+        assertThat(journal.admitForQueue(alice, request("invoice-7"))).as("another principal's key").isEmpty();
+        assertThat(journal.admitForQueue(aliceAgain, request("invoice-7"))).contains(alice.id());
+
+        assertThat(journal.find(alice.id()).orElseThrow().principal()).isEqualTo("http:alice");
+        assertThat(journal.find(bob.id()).orElseThrow().principal()).isEqualTo("http:bob");
+        assertThat(journal.find(aliceAgain.id())).isEmpty();
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void a_key_recorded_before_principals_still_stops_a_repeat_until_its_window_ends(String database)
+            throws Exception {
+        MutableClock clock = new MutableClock(Instant.now());
+        JdbcJournal journal = journal(database, clock);
+        // the schema as it was before principals (V2), with a key a client used just before the upgrade
+        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
+            s.execute("DROP TABLE delivery_event");
+            s.execute("DROP TABLE delivery");
+            s.execute("DROP TABLE idempotency_key");
+            s.execute("DROP TABLE \"flyway_schema_history\"");
+        }
+        org.flywaydb.core.Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").target("2")
+                .load().migrate();
+        String before = UUID.randomUUID().toString();
+        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
+            s.execute("INSERT INTO delivery (id, channel, source, state, attempts, idempotency_key, created_at, "
+                    + "updated_at) VALUES ('" + before + "', 'http', 'http POST', 'SENT', 1, 'nightly', "
+                    + "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)");
+            s.execute("INSERT INTO idempotency_key (idempotency_key, delivery_id, created_at) VALUES ('nightly', '"
+                    + before + "', CURRENT_TIMESTAMP)");
+        }
+        journal.migrate();
+
+        assertThat(journal.admit(new Journal.Ref(UUID.randomUUID().toString(), "http", "http POST", "http:default"),
+                request("nightly"))).as("the retry after the upgrade").contains(before);
+        assertThat(journal.find(before).orElseThrow().principal()).as("unknown before the upgrade").isNull();
+        clock.advance(Duration.ofHours(25));
+        Journal.Ref after = new Journal.Ref(UUID.randomUUID().toString(), "http", "http POST", "http:default");
+        assertThat(journal.admit(after, request("nightly"))).isEmpty();
+        assertThat(journal.admit(new Journal.Ref(UUID.randomUUID().toString(), "http", "http POST", "http:default"),
+                request("nightly"))).contains(after.id());
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
     void a_delivery_read_again_after_it_was_sent_is_not_sent_again(String database) throws Exception {
         JdbcJournal journal = journal(database, Clock.systemUTC());
         Journal.Ref ref = ref();

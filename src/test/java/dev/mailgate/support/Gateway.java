@@ -78,6 +78,8 @@ public final class Gateway implements AutoCloseable {
         // in-VM only: tests talk to the embedded broker from inside the JVM
         p.put("mailgate.broker.port", "0");
         p.put("mailgate.broker.password", Jms.PASSWORD);
+        // tests look at the queues as the operator would
+        p.put("mailgate.broker.operator-password", Jms.OPERATOR_PASSWORD);
         p.put("mailgate.http.port", Integer.toString(freePort()));
         return p;
     }

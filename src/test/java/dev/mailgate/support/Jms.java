@@ -15,17 +15,28 @@ import jakarta.jms.Session;
 
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 
-/** A plain JMS client of the gateway's embedded broker, as an application would use it (in-VM for tests). */
+/**
+ * A plain JMS client of the gateway's embedded broker, as an application would use it (in-VM for tests): it sends as
+ * the clients' user {@code mailgate}, which may only put requests on the queue, and looks at queues ({@link #browse})
+ * as the operator user, which may.
+ */
 public final class Jms implements AutoCloseable {
 
-    /** The embedded broker's password in tests (Gateway.folders sets it). */
+    /** The embedded broker's client password in tests (Gateway.folders sets it). */
     public static final String PASSWORD = "test-broker-password";
+    /** The embedded broker's operator password in tests (Gateway.folders sets it). */
+    public static final String OPERATOR_PASSWORD = "test-broker-operator-password";
 
+    private final String url;
     private final ActiveMQConnectionFactory factory;
     private final Connection connection;
     private final Session session;
+    private ActiveMQConnectionFactory operatorFactory;
+    private Connection operatorConnection;
+    private Session operatorSession;
 
     public Jms(String url) {
+        this.url = url;
         try {
             factory = new ActiveMQConnectionFactory(url, "mailgate", PASSWORD);
             connection = factory.createConnection();
@@ -67,11 +78,17 @@ public final class Jms implements AutoCloseable {
         return session;
     }
 
-    /** The messages waiting in {@code queue}, without consuming them. */
-    public List<Message> browse(String queue) {
+    /** The messages waiting in {@code queue}, without consuming them (as the operator user). */
+    public synchronized List<Message> browse(String queue) {
         try {
-            Queue q = session.createQueue(queue);
-            try (QueueBrowser browser = session.createBrowser(q)) {
+            if (operatorSession == null) {
+                operatorFactory = new ActiveMQConnectionFactory(url, "mailgate-operator", OPERATOR_PASSWORD);
+                operatorConnection = operatorFactory.createConnection();
+                operatorConnection.start();
+                operatorSession = operatorConnection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            }
+            Queue q = operatorSession.createQueue(queue);
+            try (QueueBrowser browser = operatorSession.createBrowser(q)) {
                 List<Message> messages = new ArrayList<>();
                 Collections.list(browser.getEnumeration()).forEach(m -> messages.add((Message) m));
                 return messages;
@@ -82,12 +99,18 @@ public final class Jms implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         try {
             connection.close();
+            if (operatorConnection != null) {
+                operatorConnection.close();
+            }
         } catch (JMSException e) {
             // closing
         }
         factory.close();
+        if (operatorFactory != null) {
+            operatorFactory.close();
+        }
     }
 }

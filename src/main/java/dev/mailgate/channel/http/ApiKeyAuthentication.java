@@ -95,6 +95,8 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
         if (which >= 0) {
             ConsumptionProbe probe = buckets.get(which).tryConsumeAndReturnRemaining(1);
             if (probe.isConsumed()) {
+                // who this is, for the API (ApiKeys.caller): its requests, idempotency keys and state are its own
+                context.setUser(keys.user(which));
                 deadline(context);
                 context.next();
                 return;

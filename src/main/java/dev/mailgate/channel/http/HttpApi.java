@@ -70,10 +70,12 @@ public final class HttpApi {
     private final Uploads uploads;
     private final ProducerTemplate producer;
     private final String queueUri;
+    private final QueuedRequest signer;
 
     /** @param uploads the JMS channel's attachment folder: each request's files go into a folder named by its id */
     public HttpApi(MailRequestValidator validator, Journal journal, Uploads uploads, ProducerTemplate producer,
-            String queue) {
+            String queue, QueuedRequest signer) {
+        this.signer = signer;
         this.validator = validator;
         this.journal = journal;
         this.uploads = uploads;
@@ -84,7 +86,9 @@ public final class HttpApi {
     public void submit(Exchange exchange) {
         String id = UUID.randomUUID().toString();
         Path folder = uploads.folder(id);
-        Journal.Ref ref = new Journal.Ref(id, "http", "http POST " + BASE);
+        ApiKeys.Key caller = ApiKeys.caller(exchange);
+        // the key's principal: its idempotency keys are its own, and so is the state of this request
+        Journal.Ref ref = new Journal.Ref(id, "http", "http POST " + BASE, caller == null ? "http" : caller.principal());
         boolean admitted = false;
         try {
             MailRequest request = read(exchange, folder);
@@ -106,7 +110,7 @@ public final class HttpApi {
             admitted = true;
             String queued = MailRequestWriter.toJson(request, uploads.root(), folder);
             try {
-                producer.sendBodyAndHeader(queueUri, queued, QueuedRequest.ID, id);
+                producer.sendBodyAndHeaders(queueUri, queued, signer.properties(QueuedRequest.Stamp.of(id), queued));
             } catch (RuntimeException e) {
                 LOG.error("Could not queue HTTP request {}: {}", id, Text.oneLine(e.getMessage()));
                 // the files stay: if the broker stored the message after all, its consumer needs them
@@ -153,10 +157,13 @@ public final class HttpApi {
             // the id from the path itself: a header or query parameter named "id" must not stand in for it
             String path = exchange.getIn(HttpMessage.class).getRequest().path();
             String id = path.substring(path.lastIndexOf('/') + 1).toLowerCase(Locale.ROOT);
-            Optional<Journal.Entry> entry = ID.matcher(id).matches() ? journal.find(id) : Optional.empty();
+            ApiKeys.Key caller = ApiKeys.caller(exchange);
+            // another client's request is answered as if there were none: 404, not 403, which would confirm the id
+            Optional<Journal.Entry> entry = (ID.matcher(id).matches() ? journal.find(id) : Optional.<Journal.Entry>empty())
+                    .filter(e -> caller != null && (caller.admin() || caller.principal().equals(e.principal())));
             if (entry.isEmpty()) {
                 respond(exchange, 404, Problems.CONTENT_TYPE, Problems.of(404, "not-found", "No such message",
-                        "there is no message with this id"), Map.of());
+                        "there is no message with this id that this API key may read"), Map.of());
                 return;
             }
             respond(exchange, 200, "application/json", json(entry.get()), Map.of());

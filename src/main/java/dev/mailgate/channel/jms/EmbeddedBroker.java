@@ -2,11 +2,16 @@ package dev.mailgate.channel.jms;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.security.Principal;
+import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.Base64;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
 
 import javax.management.MBeanServerFactory;
+import javax.security.auth.Subject;
 
 import org.apache.activemq.artemis.api.core.QueueConfiguration;
 import org.apache.activemq.artemis.api.core.RoutingType;
@@ -15,11 +20,15 @@ import org.apache.activemq.artemis.core.config.Configuration;
 import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
 import org.apache.activemq.artemis.core.security.CheckType;
 import org.apache.activemq.artemis.core.security.Role;
+import org.apache.activemq.artemis.core.remoting.impl.invm.InVMConnection;
 import org.apache.activemq.artemis.core.remoting.impl.invm.InVMConnector;
 import org.apache.activemq.artemis.core.server.JournalType;
 import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
 import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
-import org.apache.activemq.artemis.spi.core.security.ActiveMQSecurityManager;
+import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
+import org.apache.activemq.artemis.spi.core.protocol.RemotingConnection;
+import org.apache.activemq.artemis.spi.core.security.ActiveMQSecurityManager5;
+import org.apache.activemq.artemis.spi.core.security.jaas.UserPrincipal;
 import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,6 +43,11 @@ import dev.mailgate.config.Settings;
  * the mail queue and its dead-letter queue, and a bounded delivery count (a message that keeps failing is moved
  * to the dead-letter queue by the broker itself). Gateway code connects in-VM ({@value #IN_VM}); other processes on
  * this machine through the TCP acceptor on {@code mailgate.broker.host:port}.
+ * <p>
+ * Three users, each allowed only what it needs ({@link Users}): the clients' {@code mailgate.broker.user} may only put
+ * messages on the request queue; the opt-in {@value Settings.Broker#OPERATOR} may look at the queue and read, take
+ * and send back dead letters; Mailgate's own {@value Settings.Broker#INTERNAL}, which consumes the queue, is accepted
+ * only on the in-VM acceptor, with a password made at each start that never leaves this object.
  */
 public final class EmbeddedBroker extends ServiceSupport {
 
@@ -44,6 +58,9 @@ public final class EmbeddedBroker extends ServiceSupport {
     private final Settings.Broker broker;
     private final Settings.Jms jms;
     private final String password;
+    private final OversizedRequests oversized;
+    /** The gateway's own password: made now, kept in memory, good for this run of the broker only. */
+    private final String internalPassword = randomPassword();
     /** Set before it starts, so that what a start that failed half-way made is stopped too. */
     private volatile EmbeddedActiveMQ server;
     private volatile Background<EmbeddedActiveMQ> starting;
@@ -53,11 +70,26 @@ public final class EmbeddedBroker extends ServiceSupport {
     /** How long {@link #abandon()} waits for the broker to stop. */
     private static final Duration ABANDON_WAIT = Duration.ofSeconds(10);
 
-    /** @param password the password of {@code broker.user()}: configured, or generated into {@code data/} */
-    public EmbeddedBroker(Settings.Broker broker, Settings.Jms jms, String password) {
+    /**
+     * @param password the clients' password ({@code broker.user()}): configured, or generated into {@code data/}
+     * @param maxRequestBytes the largest request the queue takes ({@code mailgate.limits.max-message-size})
+     */
+    public EmbeddedBroker(Settings.Broker broker, Settings.Jms jms, String password, long maxRequestBytes) {
         this.broker = broker;
         this.jms = jms;
         this.password = password;
+        this.oversized = new OversizedRequests(maxRequestBytes, jms.deadLetterQueue());
+    }
+
+    /** Connections for the gateway itself (in-VM, as the internal user): the only ones that may consume the queue. */
+    public ActiveMQConnectionFactory internalConnections() {
+        return new ActiveMQConnectionFactory(IN_VM, Settings.Broker.INTERNAL, internalPassword);
+    }
+
+    private static String randomPassword() {
+        byte[] random = new byte[32];
+        new SecureRandom().nextBytes(random);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(random);
     }
 
     /** The URL other processes use, or {@code null} when only in-VM connections are accepted. */
@@ -133,11 +165,19 @@ public final class EmbeddedBroker extends ServiceSupport {
                 .setLargeMessagesDirectory(broker.dir().resolve("large-messages").toString())
                 // the queues hold whole mails: every connection authenticates, the gateway's own included
                 .setSecurityEnabled(true)
+                // no cache of who logged in: it is keyed by user and password only, and the internal user is accepted
+                // on the in-VM acceptor only, which Users checks on every login
+                .setAuthenticationCacheSize(0)
+                // every message carries the user that sent it (_AMQ_VALIDATED_USER), set by the broker: the JMS
+                // channel's principal
+                .setPopulateValidatedUser(true)
                 .setJMXManagementEnabled(false)
                 // a broker of another process using the same folder holds the journal's lock: give up after a
                 // while instead of Artemis' default of waiting for ever
                 .setJournalLockAcquisitionTimeout(LOCK_WAIT.toMillis())
                 .addAcceptorConfiguration("in-vm", IN_VM);
+        // a request larger than a mail may be is refused when it is sent, before its body is ever on the heap
+        config.registerBrokerPlugin(oversized);
         if (broker.port() > 0) {
             config.addAcceptorConfiguration("tcp", tcpUrl() + "?protocols=CORE");
         }
@@ -153,7 +193,8 @@ public final class EmbeddedBroker extends ServiceSupport {
         config.addQueueConfiguration(QueueConfiguration.of(jms.deadLetterQueue()).setRoutingType(RoutingType.ANYCAST)
                 .setDurable(true));
         EmbeddedActiveMQ started = new EmbeddedActiveMQ().setConfiguration(config)
-                .setSecurityManager(new SingleUser(broker.user(), password))
+                .setSecurityManager(new Users(broker.user(), password, broker.operatorPassword(), internalPassword,
+                        jms.queue(), jms.deadLetterQueue()))
                 // JMX is off, but without a server of its own Artemis creates the platform MBean server, which
                 // registers every JVM MBean (a tenth of a second or more at start-up) for nothing
                 .setMbeanServer(MBeanServerFactory.newMBeanServer());
@@ -174,23 +215,112 @@ public final class EmbeddedBroker extends ServiceSupport {
             }
             throw failure;
         }
-        LOG.info("Embedded broker started: queue {}, dead letters to {}, journal in {}{}", jms.queue(),
-                jms.deadLetterQueue(), broker.dir().toAbsolutePath(),
-                tcpUrl() == null ? "" : ", accepting connections on " + tcpUrl());
+        int swept = oversized.sweep(started.getActiveMQServer(), jms.queue());
+        if (swept > 0) {
+            LOG.warn("Moved {} message(s) larger than {} from {} to {} without reading them; their reason is in the "
+                    + "mailgateReason property", swept, OversizedRequests.KEY, jms.queue(), jms.deadLetterQueue());
+        }
+        LOG.info("Embedded broker started: queue {}, dead letters to {}, journal in {}{}; user {} may only send to {}, "
+                + "the operator user {} is {}", jms.queue(), jms.deadLetterQueue(), broker.dir().toAbsolutePath(),
+                tcpUrl() == null ? "" : ", accepting connections on " + tcpUrl(), broker.user(), jms.queue(),
+                Settings.Broker.OPERATOR, broker.operatorPassword().isPresent() ? "enabled"
+                        : "off (mailgate.broker.operator-password)");
         return started;
     }
 
-    /** One user, allowed everything, password compared in constant time. */
-    private record SingleUser(String user, String password) implements ActiveMQSecurityManager {
-        @Override
-        public boolean validateUser(String name, String secret) {
-            return user.equals(name) && secret != null && MessageDigest.isEqual(
-                    secret.getBytes(StandardCharsets.UTF_8), password.getBytes(StandardCharsets.UTF_8));
+    /**
+     * Who may connect, and what each may do. Clients (the broker user and password the README documents) may only
+     * send to the request queue: not consume or browse it (the mail of every channel is there), not touch the
+     * dead-letter queue, not create addresses or queues, not send management messages. The operator, when configured,
+     * may browse the request queue and send to it (a dead letter sent back), and browse and consume the dead-letter
+     * queue. The internal user may do everything, on the in-VM acceptor only. Passwords are compared in constant time.
+     */
+    static final class Users implements ActiveMQSecurityManager5 {
+
+        enum Access { CLIENT, OPERATOR, INTERNAL }
+
+        /** The access a login was granted, kept in its Subject next to the user's name. */
+        record Granted(Access access) implements Principal {
+            @Override
+            public String getName() {
+                return access.name();
+            }
+        }
+
+        private final String clientUser;
+        private final byte[] clientPassword;
+        private final byte[] operatorPassword;
+        private final byte[] internalPassword;
+        private final String queue;
+        private final String deadLetters;
+
+        Users(String clientUser, String clientPassword, Optional<String> operatorPassword, String internalPassword,
+                String queue, String deadLetters) {
+            this.clientUser = clientUser;
+            this.clientPassword = clientPassword.getBytes(StandardCharsets.UTF_8);
+            this.operatorPassword = operatorPassword.map(p -> p.getBytes(StandardCharsets.UTF_8)).orElse(null);
+            this.internalPassword = internalPassword.getBytes(StandardCharsets.UTF_8);
+            this.queue = queue;
+            this.deadLetters = deadLetters;
         }
 
         @Override
-        public boolean validateUserAndRole(String name, String secret, Set<Role> roles, CheckType checkType) {
-            return validateUser(name, secret);
+        public Subject authenticate(String user, String password, RemotingConnection connection,
+                String securityDomain) {
+            Access access = access(user, password, connection);
+            if (access == null) {
+                return null;
+            }
+            Subject subject = new Subject();
+            subject.getPrincipals().add(new UserPrincipal(user));
+            subject.getPrincipals().add(new Granted(access));
+            return subject;
+        }
+
+        private Access access(String user, String password, RemotingConnection connection) {
+            if (user == null || password == null) {
+                return null;
+            }
+            byte[] given = password.getBytes(StandardCharsets.UTF_8);
+            if (user.equals(Settings.Broker.INTERNAL)) {
+                boolean inVm = connection != null && connection.getTransportConnection() instanceof InVMConnection;
+                return inVm && MessageDigest.isEqual(given, internalPassword) ? Access.INTERNAL : null;
+            }
+            if (user.equals(Settings.Broker.OPERATOR)) {
+                return operatorPassword != null && MessageDigest.isEqual(given, operatorPassword) ? Access.OPERATOR
+                        : null;
+            }
+            return user.equals(clientUser) && MessageDigest.isEqual(given, clientPassword) ? Access.CLIENT : null;
+        }
+
+        @Override
+        public boolean authorize(Subject subject, Set<Role> roles, CheckType checkType, String address) {
+            Access access = subject == null ? null : subject.getPrincipals(Granted.class).stream().findFirst()
+                    .map(Granted::access).orElse(null);
+            if (access == null) {
+                return false;
+            }
+            // a fully qualified queue name (address::queue) is checked on its address
+            String bare = address == null ? "" : address.split("::", 2)[0];
+            return switch (access) {
+                case INTERNAL -> true;
+                case CLIENT -> checkType == CheckType.SEND && bare.equals(queue);
+                case OPERATOR -> bare.equals(queue) && (checkType == CheckType.SEND || checkType == CheckType.BROWSE)
+                        || bare.equals(deadLetters) && (checkType == CheckType.CONSUME
+                                || checkType == CheckType.BROWSE);
+            };
+        }
+
+        /** Not called: Artemis uses {@link #authenticate} of an {@link ActiveMQSecurityManager5}. */
+        @Override
+        public boolean validateUser(String user, String password) {
+            return false;
+        }
+
+        /** Not called: Artemis uses {@link #authorize} of an {@link ActiveMQSecurityManager5}. */
+        @Override
+        public boolean validateUserAndRole(String user, String password, Set<Role> roles, CheckType checkType) {
+            return false;
         }
     }
 

@@ -51,10 +51,6 @@ public final class JmsChannel implements OutcomeHandler {
     private static final String QUEUE = "mailgate.queue";
     /** Artemis's property for a message that becomes deliverable only at the given epoch millisecond. */
     private static final String SCHEDULED_DELIVERY = "_AMQ_SCHED_DELIVERY";
-    /** When a paced request is due, i.e. its place in its mailbox's line (epoch milliseconds). */
-    private static final String PACED_SLOT = "mailgatePacedSlot";
-    /** When the request's clock of giving up started, if not when it arrived (it waited for a held mailbox). */
-    private static final String COUNTING_SINCE = "mailgateCountingSince";
 
     private final MailRequestValidator validator;
     private final Journal journal;
@@ -63,9 +59,20 @@ public final class JmsChannel implements OutcomeHandler {
     private final AttachmentRoot attachments;
     private final ProducerTemplate producer;
     private final String deadLetterUri;
+    private final QueuedRequest signer;
+    private final boolean brokerNamesSender;
+    private final long maxRequestBytes;
 
+    /**
+     * @param brokerNamesSender whether the broker stamps every message with the user that sent it (the embedded one
+     *        does; an external one may not, and then a client could write the stamp itself)
+     */
     public JmsChannel(MailRequestValidator validator, Journal journal, Uploads uploads, OutboxFiles outboxFiles,
-            ProducerTemplate producer, String deadLetterQueue) {
+            ProducerTemplate producer, String deadLetterQueue, QueuedRequest signer, boolean brokerNamesSender,
+            long maxRequestBytes) {
+        this.signer = signer;
+        this.maxRequestBytes = maxRequestBytes;
+        this.brokerNamesSender = brokerNamesSender;
         this.validator = validator;
         this.journal = journal;
         this.uploads = uploads;
@@ -79,7 +86,20 @@ public final class JmsChannel implements OutcomeHandler {
     public void readRequest(Exchange exchange, String queue) throws Exception {
         Message message = exchange.getIn().getMandatoryBody(Message.class);
         String jmsId = message.getJMSMessageID();
-        Optional<Journal.Entry> queuedByMailgate = queuedByMailgate(message.getStringProperty(QueuedRequest.ID));
+        byte[] body = null;
+        InvalidRequestException unreadable = null;
+        try {
+            body = body(message);
+        } catch (InvalidRequestException e) {
+            unreadable = e;
+        }
+        // Mailgate's own properties count only when Mailgate signed them, with this body
+        Optional<QueuedRequest.Stamp> stamp = body == null ? Optional.empty() : signer.verify(message, body);
+        if (stamp.isEmpty() && message.propertyExists(QueuedRequest.ID)) {
+            LOG.info("JMS message {} carries {} without Mailgate's signature (sent by another program, or a dead "
+                    + "letter sent back): it is a new request, the property is ignored", jmsId, QueuedRequest.ID);
+        }
+        Optional<Journal.Entry> queuedByMailgate = stamp.flatMap(s -> queuedByMailgate(s.id()));
         // a redelivered message must keep its id: idempotency and the journal recognise it by that
         String id = queuedByMailgate.map(Journal.Entry::id).orElseGet(() -> jmsId == null
                 ? UUID.randomUUID().toString()
@@ -87,23 +107,34 @@ public final class JmsChannel implements OutcomeHandler {
         String channel = queuedByMailgate.map(Journal.Entry::channel).orElse("jms");
         DeliveryExchange.begin(exchange, id, channel, queuedByMailgate.map(Journal.Entry::source)
                 .orElse("jms:" + queue + " " + jmsId), this);
-        if (channel.equals("outbox") && message.getStringProperty(QueuedRequest.FILE) != null) {
-            exchange.setProperty(WAITING_FILE, Path.of(message.getStringProperty(QueuedRequest.FILE)));
+        DeliveryExchange.principal(exchange, queuedByMailgate.isPresent() ? queuedByMailgate.get().principal()
+                : principal(message));
+        if (queuedByMailgate.isPresent() && channel.equals("outbox") && stamp.get().file() != null) {
+            exchange.setProperty(WAITING_FILE, Path.of(stamp.get().file()));
         }
         if (queuedByMailgate.isPresent()) {
             Journal.Entry entry = queuedByMailgate.get();
-            DeliveryExchange.resume(exchange, entry.attempts(), message.propertyExists(COUNTING_SINCE)
-                    ? Instant.ofEpochMilli(message.getLongProperty(COUNTING_SINCE)) : entry.createdAt());
-        }
-        if (queuedByMailgate.isPresent() && message.propertyExists(PACED_SLOT)) {
-            DeliveryExchange.pacedSlot(exchange, Instant.ofEpochMilli(message.getLongProperty(PACED_SLOT)));
+            Long countingSince = stamp.get().countingSince();
+            DeliveryExchange.resume(exchange, entry.attempts(), countingSince != null
+                    ? Instant.ofEpochMilli(countingSince) : entry.createdAt());
+            if (stamp.get().pacedSlot() != null) {
+                DeliveryExchange.pacedSlot(exchange, Instant.ofEpochMilli(stamp.get().pacedSlot()));
+            }
         }
         exchange.setProperty(QUEUE, queue);
         exchange.getIn().removeHeaders("*");
-        byte[] body = body(message);
+        if (unreadable != null) {
+            throw unreadable;
+        }
+        if (body.length > maxRequestBytes) {
+            // a text whose UTF-8 is longer than its characters, or a message from an external broker: dead-lettered
+            // with the reason, the body not copied
+            throw new InvalidRequestException("(message)", OversizedRequests.tooLarge(body.length, maxRequestBytes));
+        }
         exchange.setProperty(BODY, body);
+        byte[] json = body;
         MailRequest request = validator.forChannel(channel).readAndValidate(
-                () -> MailRequestReader.fromJson(new ByteArrayInputStream(body), attachments));
+                () -> MailRequestReader.fromJson(new ByteArrayInputStream(json), attachments));
         if (queuedByMailgate.isPresent()) {
             if (queuedByMailgate.get().state() == Journal.State.SENT) {
                 LOG.info("Not sending {} [{}] again: the journal has it as sent", DeliveryExchange.source(exchange), id);
@@ -145,9 +176,9 @@ public final class JmsChannel implements OutcomeHandler {
 
     /**
      * The HTTP API and the outbox mark what they queue with the delivery id they recorded, and so does a scheduled
-     * retry. Only an id the journal knows as a request that got past {@code received} counts: any other process that
-     * can reach the broker could set the property, and must not make up an id, skip the idempotency check, or touch
-     * another request's files.
+     * retry, all signed ({@link QueuedRequest}). A signed id counts only when the journal knows it as a request that got
+     * past {@code received}: a journal that lost it (restored from a backup) makes the message a new request rather
+     * than one with a made-up history.
      */
     private Optional<Journal.Entry> queuedByMailgate(String id) {
         if (id == null || !UUID_TEXT.matcher(id).matches()) {
@@ -161,6 +192,16 @@ public final class JmsChannel implements OutcomeHandler {
                     e.getMessage());
             return Optional.empty();
         }
+    }
+
+    /**
+     * Who sent a message from another program: {@code jms:<broker user>} as the embedded broker stamped it
+     * ({@code JMSXUserID}, i.e. {@code _AMQ_VALIDATED_USER}, which the broker overwrites on every message), else
+     * {@code jms}. All clients share the one client user unless an external broker gives them users of their own.
+     */
+    private String principal(Message message) throws JMSException {
+        String user = brokerNamesSender ? message.getStringProperty("JMSXUserID") : null;
+        return user == null || user.isBlank() ? "jms" : "jms:" + user;
     }
 
     private static byte[] body(Message message) throws JMSException {
@@ -198,20 +239,14 @@ public final class JmsChannel implements OutcomeHandler {
         if (body == null) {
             return false;
         }
-        Map<String, Object> properties = new java.util.LinkedHashMap<>();
-        properties.put(QueuedRequest.ID, DeliveryExchange.id(exchange));
         Path waiting = exchange.getProperty(WAITING_FILE, Path.class);
-        if (waiting != null) {
-            properties.put(QueuedRequest.FILE, waiting.toString());
-        }
-        properties.put(SCHEDULED_DELIVERY, at.toEpochMilli());
-        properties.put(COUNTING_SINCE, DeliveryExchange.firstSeen(exchange).toEpochMilli());
         Instant slot = DeliveryExchange.pacedSlot(exchange);
-        if (slot != null) {
-            properties.put(PACED_SLOT, slot.toEpochMilli());
-        }
-        producer.sendBodyAndHeaders("jms:queue:" + exchange.getProperty(QUEUE, String.class),
-                new String(body, StandardCharsets.UTF_8), properties);
+        String text = new String(body, StandardCharsets.UTF_8);
+        Map<String, Object> properties = new java.util.LinkedHashMap<>(signer.properties(new QueuedRequest.Stamp(
+                DeliveryExchange.id(exchange), waiting == null ? null : waiting.toString(),
+                slot == null ? null : slot.toEpochMilli(), DeliveryExchange.firstSeen(exchange).toEpochMilli()), text));
+        properties.put(SCHEDULED_DELIVERY, at.toEpochMilli());
+        producer.sendBodyAndHeaders("jms:queue:" + exchange.getProperty(QUEUE, String.class), text, properties);
         return true;
     }
 

@@ -14,9 +14,12 @@ public final class JmsRoutes extends RouteBuilder {
     public static final String TEMPLATE = "mailgate-jms";
 
     private final JmsChannel channel;
+    private final long maxRequestBytes;
 
-    public JmsRoutes(JmsChannel channel) {
+    /** @param maxRequestBytes the largest request consumed: larger ones are never received (OversizedRequests) */
+    public JmsRoutes(JmsChannel channel, long maxRequestBytes) {
         this.channel = channel;
+        this.maxRequestBytes = maxRequestBytes;
     }
 
     @Override
@@ -27,8 +30,11 @@ public final class JmsRoutes extends RouteBuilder {
                 // mapJmsMessage=false: the body stays the JMS message; an ObjectMessage is never deserialized.
                 // disableReplyTo: a JMSReplyTo set by the sender must not turn the exchange into request-reply
                 // (the reply would fail after the mail went out, roll back, and send the mail again)
+                // selector: a message too large to hold is not received at all (its body would be read into memory
+                // on receipt, before Mailgate could look at its size); the embedded broker dead-letters such messages
                 .from("jms:queue:{{queue}}?transacted=true&mapJmsMessage=false&disableReplyTo=true"
-                        + "&concurrentConsumers={{consumers}}&cacheLevelName=CACHE_CONSUMER")
+                        + "&concurrentConsumers={{consumers}}&cacheLevelName=CACHE_CONSUMER"
+                        + "&selector=RAW(" + OversizedRequests.selector(maxRequestBytes) + ")")
                 .routeConfigurationId(DeliveryPolicy.ID)
                 .process(exchange -> channel.readRequest(exchange,
                         exchange.getFromEndpoint().getEndpointUri().replaceFirst("^jms://queue:", "")

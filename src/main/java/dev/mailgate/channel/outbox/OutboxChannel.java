@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 
 import org.apache.camel.Exchange;
@@ -51,9 +50,12 @@ public final class OutboxChannel implements OutcomeHandler {
     private final Uploads uploads;
     private final ProducerTemplate producer;
     private final String queueUri;
+    private final QueuedRequest signer;
 
     public OutboxChannel(AttachmentRoot attachments, TemplateRenderer renderer, MailRequestValidator validator,
-            Journal journal, OutboxFiles files, Uploads uploads, ProducerTemplate producer, String queue) {
+            Journal journal, OutboxFiles files, Uploads uploads, ProducerTemplate producer, String queue,
+            QueuedRequest signer) {
+        this.signer = signer;
         this.attachments = attachments;
         this.renderer = renderer;
         this.validator = validator;
@@ -121,6 +123,8 @@ public final class OutboxChannel implements OutcomeHandler {
     private void handOff(Exchange exchange, Path file, MailRequest request) throws IOException {
         String id = DeliveryExchange.id(exchange);
         exchange.setRouteStop(true);
+        // who may write to this folder is the principal: its idempotency keys are its own
+        DeliveryExchange.principal(exchange, "outbox:" + file.toAbsolutePath().normalize().getParent());
         Optional<String> earlier = Admission.repeatOf(journal, exchange, request, true);
         if (earlier.isPresent()) {
             LOG.info("Not sending {} again: it repeats delivery {}", DeliveryExchange.source(exchange), earlier.get());
@@ -129,8 +133,8 @@ public final class OutboxChannel implements OutcomeHandler {
         }
         String json = MailRequestWriter.toJson(request, uploads.root(), uploads.folder(id));
         Path place = files.queuedPlace(file);
-        producer.sendBodyAndHeaders(queueUri, json, Map.of(QueuedRequest.ID, id, QueuedRequest.FILE,
-                place.toString()));
+        producer.sendBodyAndHeaders(queueUri, json, signer.properties(new QueuedRequest.Stamp(id, place.toString(),
+                null, null), json));
         try {
             files.queue(file, place);
         } catch (NoSuchFileException e) {

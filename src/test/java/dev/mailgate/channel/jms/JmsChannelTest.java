@@ -15,6 +15,10 @@ import jakarta.jms.Message;
 import jakarta.jms.TextMessage;
 import jakarta.mail.internet.MimeMessage;
 
+import org.apache.activemq.artemis.api.core.QueueConfiguration;
+import org.apache.activemq.artemis.api.core.RoutingType;
+import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
+import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -203,35 +207,106 @@ class JmsChannelTest {
 
     @Test
     void an_external_broker_is_configuration_only() throws Exception {
-        // a second gateway whose broker stands in for an external one: it only hosts the queue
-        Path brokerHost = java.nio.file.Files.createDirectories(dir.resolve("broker-host"));
-        Path onlyOutbox = java.nio.file.Files.createDirectories(brokerHost.resolve("routes"));
-        java.nio.file.Files.copy(Path.of("routes/outbox.yaml"), onlyOutbox.resolve("outbox.yaml"));
+        // a plain Artemis broker stands in for an external one: it only hosts the queue, with users of its own
+        // (a Mailgate's embedded broker would not do: only the gateway's own in-VM user may consume there)
         int port = Gateway.freePort();
-        Map<String, String> hostSettings = Gateway.folders(brokerHost);
-        hostSettings.put("mailgate.routes.dir", onlyOutbox.toString());
-        hostSettings.put("mailgate.broker.port", Integer.toString(port));
         jms.close();
+        jms = null;
         gateway.close();
         gateway = null;
-        try (Gateway host = Gateway.start(brokerHost, hostSettings)) {
+        EmbeddedActiveMQ external = new EmbeddedActiveMQ().setConfiguration(new ConfigurationImpl()
+                .setName("external").setPersistenceEnabled(false).setSecurityEnabled(false)
+                .setJMXManagementEnabled(false)
+                .addAcceptorConfiguration("tcp", "tcp://127.0.0.1:" + port + "?protocols=CORE")
+                .addQueueConfiguration(QueueConfiguration.of(QUEUE).setRoutingType(RoutingType.ANYCAST))
+                .addQueueConfiguration(QueueConfiguration.of(DLQ).setRoutingType(RoutingType.ANYCAST)))
+                .setMbeanServer(javax.management.MBeanServerFactory.newMBeanServer());
+        external.start();
+        try {
             Path clientDir = java.nio.file.Files.createDirectories(dir.resolve("client"));
             Map<String, String> client = Gateway.realTenant(clientDir, entra, smtp.port(), tls);
             client.put("mailgate.jms.url", "tcp://127.0.0.1:" + port);
-            client.put("mailgate.jms.user", "mailgate");
-            client.put("mailgate.jms.password", Jms.PASSWORD);
+            client.put("mailgate.jms.user", "gateway");
+            client.put("mailgate.jms.password", "gateway-password");
             gateway = Gateway.start(clientDir, client);
-            try (Jms external = new Jms("tcp://127.0.0.1:" + port)) {
-                String jmsId = external.send(QUEUE, HELLO, Map.of());
+            try (Jms application = new Jms("tcp://127.0.0.1:" + port)) {
+                String jmsId = application.send(QUEUE, HELLO, Map.of());
 
                 gateway.awaitState(idOf(jmsId), Journal.State.SENT);
                 assertThat(smtp.received()).hasSize(1);
                 assertThat(clientDir.resolve("data/broker")).as("no embedded broker in the client").doesNotExist();
             }
-            jms = Jms.inVm();
             gateway.close();
             gateway = null;
+        } finally {
+            external.stop();
         }
+    }
+
+    /** A request of about {@code bytes} bytes: valid JSON, a long text. */
+    private static String requestOf(int bytes) {
+        return "{\"to\": \"alice@example.com\", \"subject\": \"Big\", \"text\": \"" + "x".repeat(bytes) + "\"}";
+    }
+
+    /** Starts the gateway again on the same folders with a 1 MB limit on requests. */
+    private void restartWithOneMegabyteLimit() {
+        jms.close();
+        gateway.close();
+        Map<String, String> settings = Gateway.realTenant(dir, entra, smtp.port(), tls);
+        settings.put("mailgate.limits.max-message-size", "1MB");
+        gateway = Gateway.start(dir, settings);
+        jms = Jms.inVm();
+    }
+
+    @Test
+    void a_request_larger_than_the_message_size_limit_is_refused_when_sent_and_nothing_is_kept() throws Exception {
+        restartWithOneMegabyteLimit();
+
+        Throwable refused = org.assertj.core.api.Assertions.catchThrowable(() -> jms.send(QUEUE,
+                requestOf(2 * 1024 * 1024), Map.of()));
+
+        // the producer's send fails, with the limit named (Jms wraps the JMSException)
+        assertThat(refused.getCause()).isInstanceOf(jakarta.jms.JMSException.class)
+                .hasMessageContaining("mailgate.limits.max-message-size (1048576 bytes)");
+        String small = jms.send(QUEUE, HELLO, Map.of());
+        gateway.awaitState(idOf(small), Journal.State.SENT);
+        assertThat(jms.browse(QUEUE)).isEmpty();
+        assertThat(jms.browse(DLQ)).isEmpty();
+        assertThat(dir.resolve("data/broker/large-messages")).isEmptyDirectory();
+    }
+
+    @Test
+    void an_oversized_message_already_on_the_queue_is_dead_lettered_unread_at_start() throws Exception {
+        // on the queue before the limit was checked: put there through the gateway's broker class with a higher limit
+        gateway.context().getRouteController().stopRoute("jms");
+        jms.close();
+        gateway.close();
+        Map<String, String> settings = Gateway.realTenant(dir, entra, smtp.port(), tls);
+        dev.mailgate.config.Settings read = dev.mailgate.config.Settings.read(k -> java.util.Optional.ofNullable(
+                settings.get(k)));
+        EmbeddedBroker old = new EmbeddedBroker(read.broker(), read.jms(), Jms.PASSWORD, 100L * 1024 * 1024);
+        old.start();
+        String big;
+        try (Jms client = Jms.inVm()) {
+            big = client.send(QUEUE, requestOf(2 * 1024 * 1024), Map.of());
+        } finally {
+            old.stop();
+        }
+
+        restartWithOneMegabyteLimit();
+        String small = jms.send(QUEUE, HELLO, Map.of());
+
+        gateway.awaitState(idOf(small), Journal.State.SENT);
+        List<Message> dead = jms.browse(DLQ);
+        assertThat(dead).singleElement().satisfies(letter -> {
+            assertThat(letter.getJMSMessageID()).isNotNull();
+            assertThat(letter.getStringProperty("mailgateCategory")).isEqualTo("invalid-request");
+            assertThat(letter.getStringProperty("mailgateReason"))
+                    .contains("mailgate.limits.max-message-size (1048576 bytes)");
+        });
+        assertThat(gateway.journal().find(idOf(big))).as("never received").isEmpty();
+        assertThat(smtp.received()).hasSize(1);
+        assertThat(jms.browse(QUEUE)).isEmpty();
     }
 
     @Test

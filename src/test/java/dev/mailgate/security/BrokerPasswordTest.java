@@ -1,0 +1,238 @@
+package dev.mailgate.security;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import jakarta.jms.Connection;
+import jakarta.jms.JMSException;
+import jakarta.jms.JMSSecurityException;
+import jakarta.jms.MessageConsumer;
+import jakarta.jms.MessageProducer;
+import jakarta.jms.QueueBrowser;
+import jakarta.jms.Session;
+import jakarta.jms.TextMessage;
+
+import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import dev.mailgate.outcome.Journal;
+import dev.mailgate.support.Gateway;
+import dev.mailgate.support.Http;
+import dev.mailgate.support.Jms;
+import dev.mailgate.support.MailgateExtension;
+import dev.mailgate.support.TestSmtpServer;
+
+/**
+ * Issue 14, item 5: what a program holding the broker password (user {@code mailgate}, {@code data/broker-password})
+ * can do over the embedded broker's TCP acceptor, as any local client would connect. It may put requests on the
+ * queue, and nothing else: not take or read other channels' mail, not create queues, not touch the dead-letter
+ * queue, not call the broker's management; and the properties Mailgate puts on its own messages mean nothing on a
+ * message the client sent.
+ */
+class BrokerPasswordTest {
+
+    private static final String QUEUE = "mailgate.outbox";
+    private static final String DLQ = "mailgate.dlq";
+    private final int brokerPort = Gateway.freePort();
+
+    @RegisterExtension
+    final MailgateExtension mailgate = MailgateExtension.realTenant()
+            .with("mailgate.broker.port", Integer.toString(brokerPort));
+
+    /** A local program with the broker password, over TCP. */
+    private ActiveMQConnectionFactory client() {
+        return new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort, "mailgate", Jms.PASSWORD);
+    }
+
+    private interface SessionWork {
+        void run(Session session) throws JMSException;
+    }
+
+    /** What {@code work} throws on a fresh session of the client (a refusal may close the session it happened on). */
+    private Throwable attempt(SessionWork work) throws JMSException {
+        try (ActiveMQConnectionFactory factory = client(); Connection connection = factory.createConnection()) {
+            connection.start();
+            Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            return catchThrowable(() -> work.run(session));
+        }
+    }
+
+    private String send(String queue, String body, Map<String, String> properties) throws JMSException {
+        try (ActiveMQConnectionFactory factory = client(); Connection connection = factory.createConnection()) {
+            Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            try (MessageProducer producer = session.createProducer(session.createQueue(queue))) {
+                TextMessage message = session.createTextMessage(body);
+                for (var p : properties.entrySet()) {
+                    message.setStringProperty(p.getKey(), p.getValue());
+                }
+                producer.send(message);
+                return message.getJMSMessageID();
+            }
+        }
+    }
+
+    private static String idOf(String jmsMessageId) {
+        return UUID.nameUUIDFromBytes(("jms:" + jmsMessageId).getBytes(StandardCharsets.UTF_8)).toString();
+    }
+
+    @Test
+    void the_broker_password_can_neither_take_nor_read_queued_mail_nor_create_queues_nor_reach_the_dead_letters()
+            throws Exception {
+        Http http = mailgate.http();
+        // the gateway's own consumer is stopped, so that there is mail waiting on the queue to be stolen
+        mailgate.gateway().context().getRouteController().stopRoute("jms");
+        for (int i = 0; i < 3; i++) {
+            assertThat(http.postJson(MailgateExtension.API_KEY, "{\"to\": \"payroll" + i + "@example.com\", "
+                    + "\"subject\": \"Salaries\", \"text\": \"confidential\"}").statusCode()).isEqualTo(202);
+        }
+
+        Throwable consume = attempt(s -> {
+            try (MessageConsumer consumer = s.createConsumer(s.createQueue(QUEUE))) {
+                consumer.receive(2000);
+            }
+        });
+        Throwable browse = attempt(s -> {
+            try (QueueBrowser browser = s.createBrowser(s.createQueue(QUEUE))) {
+                Collections.list(browser.getEnumeration());
+            }
+        });
+        Throwable readDeadLetters = attempt(s -> {
+            try (MessageConsumer consumer = s.createConsumer(s.createQueue(DLQ))) {
+                consumer.receive(500);
+            }
+        });
+        Throwable browseDeadLetters = attempt(s -> {
+            try (QueueBrowser browser = s.createBrowser(s.createQueue(DLQ))) {
+                Collections.list(browser.getEnumeration());
+            }
+        });
+        Throwable writeDeadLetters = attempt(s -> {
+            try (MessageProducer producer = s.createProducer(s.createQueue(DLQ))) {
+                producer.send(s.createTextMessage("{\"to\": \"x@example.com\", \"text\": \"fake dead letter\"}"));
+            }
+        });
+        Throwable temporaryQueue = attempt(Session::createTemporaryQueue);
+        Throwable newQueue = attempt(s -> {
+            try (MessageProducer producer = s.createProducer(s.createQueue("mailgate.copies"))) {
+                producer.send(s.createTextMessage("x"));
+            }
+        });
+        Throwable management = attempt(s -> {
+            try (MessageProducer producer = s.createProducer(s.createQueue("activemq.management"))) {
+                producer.send(s.createTextMessage("x"));
+            }
+        });
+
+        Map<String, Throwable> attempts = new java.util.LinkedHashMap<>();
+        attempts.put("consume the queue", consume);
+        attempts.put("browse the queue", browse);
+        attempts.put("consume the dead letters", readDeadLetters);
+        attempts.put("browse the dead letters", browseDeadLetters);
+        attempts.put("send to the dead-letter queue", writeDeadLetters);
+        attempts.put("create a temporary queue", temporaryQueue);
+        attempts.put("create a queue by sending to it", newQueue);
+        attempts.put("send to the management address", management);
+        attempts.forEach((what, refused) -> assertThat(refused).as(what + " is refused to the producer-only user")
+                .isInstanceOf(JMSSecurityException.class));
+        // the mail that waited is all still there, and goes out once the gateway consumes again
+        mailgate.gateway().context().getRouteController().startRoute("jms");
+        List<TestSmtpServer.Received> received = mailgate.smtp().awaitReceived(3);
+        assertThat(received).extracting(r -> r.recipients().get(0)).containsExactlyInAnyOrder(
+                "payroll0@example.com", "payroll1@example.com", "payroll2@example.com");
+    }
+
+    @Test
+    void the_opt_in_operator_reads_and_takes_dead_letters_but_cannot_take_queued_mail() throws Exception {
+        String poison = send(QUEUE, "not a mail request", Map.of());
+        mailgate.gateway().awaitState(idOf(poison), Journal.State.FAILED);
+
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort,
+                "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
+            connection.start();
+            Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            assertThat(catchThrowable(() -> session.createConsumer(session.createQueue(QUEUE))))
+                    .as("the operator may not take queued mail").isInstanceOf(JMSSecurityException.class);
+            Session dead = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            try (MessageConsumer consumer = dead.createConsumer(dead.createQueue(DLQ))) {
+                TextMessage letter = (TextMessage) consumer.receive(10_000);
+                assertThat(letter.getText()).isEqualTo("not a mail request");
+                assertThat(letter.getStringProperty("mailgateCategory")).isEqualTo("invalid-request");
+            }
+        }
+    }
+
+    @Test
+    void the_broker_password_still_puts_requests_on_the_queue_and_they_are_delivered() throws Exception {
+        String jmsId = send(QUEUE, "{\"to\": \"alice@example.com\", \"subject\": \"Nightly export\", "
+                + "\"text\": \"Done.\"}", Map.of());
+
+        Journal.Entry sent = mailgate.gateway().awaitState(idOf(jmsId), Journal.State.SENT);
+
+        assertThat(sent.channel()).isEqualTo("jms");
+        assertThat(mailgate.smtp().awaitReceived(1).get(0).recipients()).containsExactly("alice@example.com");
+    }
+
+    @Test
+    void a_foreign_message_with_the_victims_mailgate_id_does_not_mark_the_victims_request_sent() throws Exception {
+        mailgate.gateway().context().getRouteController().stopRoute("jms");
+        var accepted = mailgate.http().postJson(MailgateExtension.API_KEY, "{\"to\": \"victim@example.com\", "
+                + "\"subject\": \"Contract\", \"text\": \"the real one\"}");
+        String victim = Http.json(accepted).path("id").asText();
+        // the attacker learnt the id (a log, a receipt, a status page) and sends a message that claims it
+        String foreign = send(QUEUE, "{\"to\": \"attacker@example.com\", \"subject\": \"Forged\", \"text\": \"x\"}",
+                Map.of("mailgateId", victim, "mailgatePacedSlot", "0", "mailgateCountingSince", "0"));
+
+        mailgate.gateway().context().getRouteController().startRoute("jms");
+
+        List<TestSmtpServer.Received> received = mailgate.smtp().awaitReceived(2);
+        assertThat(received).extracting(r -> r.recipients().get(0))
+                .containsExactlyInAnyOrder("victim@example.com", "attacker@example.com");
+        TestSmtpServer.Received toVictim = received.stream()
+                .filter(r -> r.recipients().get(0).equals("victim@example.com")).findFirst().orElseThrow();
+        assertThat(toVictim.message().getSubject()).isEqualTo("Contract");
+        assertThat(toVictim.message().getHeader("X-Mailgate-Id")).containsExactly(victim);
+        Journal.Entry victimEntry = mailgate.gateway().awaitState(victim, Journal.State.SENT);
+        assertThat(victimEntry.channel()).isEqualTo("http");
+        assertThat(victimEntry.messageId()).isEqualTo(toVictim.message().getMessageID());
+        // the foreign message is a request of its own, with an id of its own
+        Journal.Entry foreignEntry = mailgate.gateway().awaitState(idOf(foreign), Journal.State.SENT);
+        assertThat(foreignEntry.channel()).isEqualTo("jms");
+        assertThat(foreignEntry.source()).doesNotContain(victim);
+    }
+
+    @Test
+    void a_foreign_message_with_a_sent_outbox_id_and_a_forged_file_moves_no_file_and_is_a_request_of_its_own()
+            throws Exception {
+        Gateway gateway = mailgate.gateway();
+        gateway.drop("invoice.json", "{\"to\": \"billing@example.com\", \"subject\": \"Invoice\", \"text\": \"x\"}");
+        JsonNode receipt = gateway.awaitSent("invoice.json");
+        String victim = receipt.path("id").asText();
+        // a file Mailgate can reach and must never move on a stranger's say-so
+        Path precious = Files.createDirectories(mailgate.dir().resolve("data/keep")).resolve("broker-password");
+        Files.writeString(precious, "s3cret\n");
+
+        String foreign = send(QUEUE, "{\"to\": \"attacker@example.com\", \"subject\": \"Forged\", \"text\": \"x\"}",
+                Map.of("mailgateId", victim, "mailgateFile", precious.toString()));
+
+        Journal.Entry foreignEntry = gateway.awaitState(idOf(foreign), Journal.State.SENT);
+        assertThat(foreignEntry.channel()).isEqualTo("jms");
+        assertThat(mailgate.smtp().awaitReceived(2)).extracting(r -> r.recipients().get(0))
+                .containsExactly("billing@example.com", "attacker@example.com");
+        assertThat(precious).as("the forged file property moved nothing").hasContent("s3cret");
+        assertThat(mailgate.dir().resolve("data/keep/.sent")).doesNotExist();
+        Journal.Entry victimEntry = gateway.journal().find(victim).orElseThrow();
+        assertThat(victimEntry.events()).extracting(Journal.Event::state).filteredOn(s -> s == Journal.State.SENT)
+                .hasSize(1);
+    }
+}
