@@ -150,7 +150,8 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
                 throw new MissingFile(request + " does not exist or is not a file (--request)");
             }
             if (request.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".eml")) {
-                return MailRequestReader.fromEml(request);
+                // the user's own file, named on the command line: a link of theirs is followed
+                return MailRequestReader.fromEml(request.toRealPath());
             }
             Path folder = request.toAbsolutePath().getParent();
             try (InputStream in = Files.newInputStream(request)) {
@@ -162,7 +163,7 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
             if (!Files.isRegularFile(file)) {
                 throw new MissingFile(file + " does not exist or is not a file (--attach)");
             }
-            files.add(MailRequest.Attachment.ofFile(file.toAbsolutePath(), file.getFileName().toString(), null, null));
+            files.add(MailRequest.Attachment.ofFile(file.toRealPath(), file.getFileName().toString(), null, null));
         }
         String text = body == null ? null : body.text != null ? body.text : readBody(body.file);
         String htmlBody = html == null ? null : readFile(html, "--html-file");

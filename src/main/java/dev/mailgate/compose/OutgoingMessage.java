@@ -1,8 +1,12 @@
 package dev.mailgate.compose;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import jakarta.mail.MessagingException;
@@ -20,6 +24,8 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
     private final String id;
     private final String mailbox;
     private final InputStream source;
+    /** Files opened for this message (attachments, the {@code .eml}), read from when it is written, closed with it. */
+    private final List<Closeable> opened = new CopyOnWriteArrayList<>();
     private volatile String serverReply;
     /** How often the message was written out (to a server after its {@code 354}, or anywhere else). */
     private final AtomicInteger writes = new AtomicInteger();
@@ -86,10 +92,27 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
         super.writeTo(out, ignoreList);
     }
 
+    /** Keeps {@code file} open until the message is closed: the message is written from it. */
+    void holds(Closeable file) {
+        opened.add(file);
+    }
+
     @Override
     public void close() throws IOException {
+        IOException failed = null;
+        List<Closeable> all = new ArrayList<>(opened);
         if (source != null) {
-            source.close();
+            all.add(0, source);
+        }
+        for (Closeable c : all) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                failed = e;
+            }
+        }
+        if (failed != null) {
+            throw failed;
         }
     }
 

@@ -2,6 +2,7 @@ package dev.mailgate.request;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -136,18 +137,24 @@ public final class MailRequestReader {
             }
         }
         f.throwIfProblems();
-        MailRequest raw = fromEml(eml);
+        MailRequest raw = fromEml(eml, attachments.realPath(), "rawMessage");
         return new MailRequest(raw.from(), raw.to(), raw.cc(), raw.bcc(), raw.replyTo(), raw.subject(), null, null,
-                null, Map.of(), List.of(), Map.of(), MailRequest.Priority.NORMAL, key, raw.rawMessage());
+                null, Map.of(), List.of(), Map.of(), MailRequest.Priority.NORMAL, key, raw.rawMessage(), raw.rawRoot());
     }
 
     /**
      * A complete message to transmit unchanged. Only its header block is read here, for the addresses the
-     * validator checks; the body stays on disk until it is streamed to the server.
+     * validator checks; the body stays on disk until it is streamed to the server. The file's folder is trusted;
+     * the file itself is opened without following a link.
      */
     public static MailRequest fromEml(Path eml) {
+        Path file = eml.toAbsolutePath().normalize();
+        return fromEml(file, file.getParent(), "(message)");
+    }
+
+    private static MailRequest fromEml(Path eml, Path root, String field) {
         InternetHeaders headers;
-        try (InputStream in = Files.newInputStream(eml)) {
+        try (InputStream in = Channels.newInputStream(AttachmentRoot.open(field, root, eml))) {
             headers = new InternetHeaders(in, true);
         } catch (IOException | MessagingException e) {
             throw new InvalidRequestException("(message)", "cannot be read as an RFC 5322 message ("
@@ -176,7 +183,7 @@ public final class MailRequestReader {
                 f.emlAddresses(headers, "Bcc"),
                 f.emlAddresses(headers, "Reply-To"),
                 subject, null, null, null, Map.of(), List.of(), Map.of(), MailRequest.Priority.NORMAL, null,
-                eml);
+                eml, root);
         if (from.size() > 1) {
             f.problem("From", "names " + from.size() + " addresses; Mailgate sends as exactly one mailbox");
         }
@@ -370,7 +377,7 @@ public final class MailRequestReader {
                 if (file != null) {
                     try {
                         Path resolved = root.resolve(path + ".path", file);
-                        result.add(MailRequest.Attachment.ofFile(resolved,
+                        result.add(MailRequest.Attachment.ofFile(root.realPath(), resolved,
                                 filename != null ? filename : resolved.getFileName().toString(), contentType,
                                 contentId));
                     } catch (InvalidRequestException e) {

@@ -278,7 +278,7 @@ public final class HttpApi {
         }
         return new MailRequest(request.from(), request.to(), request.cc(), request.bcc(), request.replyTo(),
                 request.subject(), request.text(), request.html(), request.template(), request.data(), all,
-                request.headers(), request.priority(), request.idempotencyKey(), request.rawMessage());
+                request.headers(), request.priority(), request.idempotencyKey(), request.rawMessage(), request.rawRoot());
     }
 
     /** A part's file name as a plain name inside {@code folder}, never a path, never one already used. */

@@ -119,8 +119,15 @@ public final class OutboxChannel implements OutcomeHandler {
      * and the journal stops the second copy from being sent twice.
      */
     private void handOff(Exchange exchange, Path file, MailRequest request) throws IOException {
-        String id = DeliveryExchange.id(exchange);
+        queue(exchange, file, request);
+        // only once the file is taken care of: Camel drops an exception thrown after setRouteStop(true) without
+        // calling the error handler, which left a file whose hand-off failed (e.g. its attachment was swapped for a
+        // link before the copy) in the outbox, with no log line and never taken again
         exchange.setRouteStop(true);
+    }
+
+    private void queue(Exchange exchange, Path file, MailRequest request) throws IOException {
+        String id = DeliveryExchange.id(exchange);
         Optional<String> earlier = Admission.repeatOf(journal, exchange, request, true);
         if (earlier.isPresent()) {
             LOG.info("Not sending {} again: it repeats delivery {}", DeliveryExchange.source(exchange), earlier.get());
