@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
 import jakarta.mail.internet.AddressException;
 import jakarta.mail.internet.InternetAddress;
 
+import dev.mailgate.Text;
 import dev.mailgate.config.Settings;
 
 /**
@@ -297,6 +298,10 @@ public final class MailRequestValidator {
 
     private void allowedRecipients(List<Problem> problems, String field, List<String> values) {
         for (int i = 0; i < values.size(); i++) {
+            if (Text.firstControl(values.get(i), false) >= 0) {
+                // refused as an address already; its text is not repeated in a second message
+                continue;
+            }
             String address = bareAddress(values.get(i));
             if (address != null && address.indexOf('@') > 0 && !rules.mayReach(address)) {
                 problems.add(new Problem(field + "[" + i + "]", "'" + address + "' is outside the domains this "
@@ -319,10 +324,22 @@ public final class MailRequestValidator {
         }
     }
 
-    /** Adds a problem unless {@code value} is one mailbox address; returns whether it is. */
+    /**
+     * Adds a problem unless {@code value} is one mailbox address; returns whether it is. No control character may be
+     * anywhere in it: a quoted local part ({@code "x\u0001auth=Bearer evil"@example.com}) is valid RFC 5322, but the
+     * address becomes the SASL XOAUTH2 {@code user=} (where {@code \x01} separates fields), the {@code RCPT TO}
+     * line and a header. The error names the character by its code, never writing it.
+     */
     private static boolean address(List<Problem> problems, String field, String value) {
         if (LINE_BREAKS.matcher(value).find()) {
             problems.add(new Problem(field, "contains a line break or NUL; an address is one line"));
+            return false;
+        }
+        int control = Text.firstControl(value, false);
+        if (control >= 0) {
+            problems.add(new Problem(field, "contains the control character " + Text.code(control) + "; an address "
+                    + "may not contain control characters (TAB included) anywhere, not in quotes or in a display name "
+                    + "either: remove it"));
             return false;
         }
         try {
