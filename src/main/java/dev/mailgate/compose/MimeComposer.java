@@ -142,6 +142,7 @@ public final class MimeComposer {
                 message.setSentDate(new Date());
             }
             message.ensureMessageId();
+            message.dropForeignTraceAndResentBcc();
             message.setHeader("X-Mailgate-Id", id);
             return message;
         } catch (MessagingException | RuntimeException e) {

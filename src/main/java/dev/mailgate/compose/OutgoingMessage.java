@@ -21,6 +21,9 @@ import org.eclipse.angus.mail.smtp.SMTPMessage;
  */
 public final class OutgoingMessage extends SMTPMessage implements AutoCloseable {
 
+    /** Never written: their addresses would be disclosed to every recipient. */
+    private static final String[] BLIND_COPIES = {"Bcc", "Resent-Bcc"};
+
     private final String id;
     private final String mailbox;
     private final InputStream source;
@@ -86,10 +89,38 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
         return writes.get();
     }
 
+    /**
+     * Writes the message without its blind-copy headers, whoever writes it (the SMTP transport, which leaves out
+     * {@code Bcc} only, or the sandbox's copy): {@code Bcc} and {@code Resent-Bcc}, matched by name in any case, with
+     * their continuation lines. A Bcc header still counts for the envelope ({@link #getAllRecipients()}).
+     */
     @Override
     public void writeTo(OutputStream out, String[] ignoreList) throws IOException, MessagingException {
         writes.incrementAndGet();
-        super.writeTo(out, ignoreList);
+        List<String> ignore = new ArrayList<>(List.of(BLIND_COPIES));
+        if (ignoreList != null) {
+            ignore.addAll(List.of(ignoreList));
+        }
+        super.writeTo(out, ignore.toArray(String[]::new));
+    }
+
+    /**
+     * Takes out what a ready message must not bring along: {@code Resent-Bcc} (its addresses are not recipients:
+     * Mailgate sends a message to its To, Cc and Bcc) and every {@code X-Mailgate-*} header, Mailgate's own trace,
+     * which only Mailgate writes.
+     */
+    void dropForeignTraceAndResentBcc() throws MessagingException {
+        removeHeader("Resent-Bcc");
+        List<String> ours = new ArrayList<>();
+        for (var headers = getAllHeaders(); headers.hasMoreElements();) {
+            String name = headers.nextElement().getName();
+            if (name.regionMatches(true, 0, "X-Mailgate-", 0, 11)) {
+                ours.add(name);
+            }
+        }
+        for (String name : ours) {
+            removeHeader(name);
+        }
     }
 
     /** Keeps {@code file} open until the message is closed: the message is written from it. */
