@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Properties;
 
 import jakarta.activation.DataHandler;
@@ -25,7 +26,9 @@ import jakarta.mail.util.ByteArrayDataSource;
 
 import dev.mailgate.render.TemplateRenderer;
 import dev.mailgate.request.AttachmentRoot;
+import dev.mailgate.request.InvalidRequestException;
 import dev.mailgate.request.MailRequest;
+import dev.mailgate.request.MailRequestValidator;
 
 /**
  * Builds the MIME message for a validated {@link MailRequest}.
@@ -86,6 +89,14 @@ public final class MimeComposer {
         String html = request.html();
         if (request.template() != null) {
             TemplateRenderer.Rendered rendered = renderer.render(request.template(), request.data());
+            if (subject == null && rendered.subject() != null) {
+                // rendered after validation, from the request's data: checked as the request's subject would be
+                Optional<String> problem = MailRequestValidator.headerTextProblem(rendered.subject(), true);
+                if (problem.isPresent()) {
+                    throw new InvalidRequestException("data", "the subject the template '" + request.template()
+                            + "' makes from it " + problem.get());
+                }
+            }
             subject = subject != null ? subject : rendered.subject();
             text = rendered.text();
             html = rendered.html();
