@@ -123,7 +123,7 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
                             senders.recipientDomains()))).forChannel("cli");
             MailRequest mail;
             try {
-                mail = validator.readAndValidate(this::read);
+                mail = validator.readAndValidate(() -> read(settings.limits().maxMessageBytes()));
             } catch (MissingFile e) {
                 return failed(ExitCodes.NOINPUT, e.getMessage(), "check the path", null);
             } catch (InvalidRequestException e) {
@@ -144,7 +144,7 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
         }
     }
 
-    private MailRequest read() throws IOException {
+    private MailRequest read(long maxMessageBytes) throws IOException {
         if (request != null) {
             if (!Files.isRegularFile(request)) {
                 throw new MissingFile(request + " does not exist or is not a file (--request)");
@@ -155,7 +155,8 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
             }
             Path folder = request.toAbsolutePath().getParent();
             try (InputStream in = Files.newInputStream(request)) {
-                return MailRequestReader.fromJson(in, new AttachmentRoot(folder, "the request file's folder"));
+                return MailRequestReader.fromJson(in, new AttachmentRoot(folder, "the request file's folder"),
+                        maxMessageBytes);
             }
         }
         List<MailRequest.Attachment> files = new ArrayList<>();

@@ -65,6 +65,11 @@ public final class MailRequestValidator {
         this.rules = channel == null ? SenderRules.ANYONE : channels.getOrDefault(channel, SenderRules.ANYONE);
     }
 
+    /** The limits requests are checked against; the JSON reader takes its string limit from them. */
+    public Settings.Limits limits() {
+        return limits;
+    }
+
     /** The same checks, plus whom {@code channel} may send as and to. */
     public MailRequestValidator forChannel(String channel) {
         return channel.equals(this.channel) ? this

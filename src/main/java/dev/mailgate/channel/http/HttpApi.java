@@ -220,7 +220,8 @@ public final class HttpApi {
         if (type.startsWith("application/json")) {
             byte[] body = exchange.getIn().getBody(byte[].class);
             return validator.readAndValidate(() -> MailRequestReader.fromJson(
-                    new ByteArrayInputStream(body == null ? new byte[0] : body), new AttachmentRoot(folder, UPLOADED)));
+                    new ByteArrayInputStream(body == null ? new byte[0] : body), new AttachmentRoot(folder, UPLOADED),
+                    validator.limits().maxMessageBytes()));
         }
         if (!type.startsWith("multipart/form-data")) {
             throw new UnsupportedMediaType("send the MailRequest as application/json, or as multipart/form-data with "
@@ -261,7 +262,7 @@ public final class HttpApi {
         byte[] request = json;
         return validator.readAndValidate(() -> {
             MailRequest read = MailRequestReader.fromJson(new ByteArrayInputStream(request),
-                    new AttachmentRoot(folder, UPLOADED));
+                    new AttachmentRoot(folder, UPLOADED), validator.limits().maxMessageBytes());
             return withUnreferenced(read, files);
         });
     }

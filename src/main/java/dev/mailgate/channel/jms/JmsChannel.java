@@ -103,7 +103,8 @@ public final class JmsChannel implements OutcomeHandler {
         byte[] body = body(message);
         exchange.setProperty(BODY, body);
         MailRequest request = validator.forChannel(channel).readAndValidate(
-                () -> MailRequestReader.fromJson(new ByteArrayInputStream(body), attachments));
+                () -> MailRequestReader.fromJson(new ByteArrayInputStream(body), attachments,
+                        validator.limits().maxMessageBytes()));
         if (queuedByMailgate.isPresent()) {
             if (queuedByMailgate.get().state() == Journal.State.SENT) {
                 LOG.info("Not sending {} [{}] again: the journal has it as sent", DeliveryExchange.source(exchange), id);

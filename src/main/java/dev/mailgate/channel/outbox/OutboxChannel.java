@@ -73,7 +73,7 @@ public final class OutboxChannel implements OutcomeHandler {
         } else {
             request = validator.readAndValidate(() -> {
                 try (InputStream in = Files.newInputStream(file)) {
-                    return MailRequestReader.fromJson(in, attachments);
+                    return MailRequestReader.fromJson(in, attachments, validator.limits().maxMessageBytes());
                 }
             });
         }
