@@ -41,13 +41,19 @@ import dev.mailgate.support.TestSmtpServer;
  * configured by environment variables for a real tenant served by the test's STARTTLS + XOAUTH2 server and token
  * endpoint, with {@code mailgate.limits.max-message-size} raised to 50MB as an admin who raised Exchange Online's
  * MaxSendSize would (30 MB are some 41 MB once base64-encoded). The same file goes out through the outbox and as a multipart upload
- * to the HTTP API; the server must get it byte for byte. Runs after {@code package} (failsafe).
+ * to the HTTP API; the server must get it byte for byte. A second test sends the largest inline (base64) attachment
+ * the default limits allow through a JSON body and the outbox with the heap the README gives for it: an inline
+ * attachment is held in memory while it is read. Runs after {@code package} (failsafe).
  */
 class LargeAttachmentIT {
 
     private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
             .toAbsolutePath();
     private static final int SIZE = 30 * 1024 * 1024;
+    /** The largest inline attachment within the default mailgate.limits.max-message-size of 35 MB. */
+    private static final int INLINE_SIZE = 25 * 1024 * 1024;
+    /** The heap README.md gives for inline attachments of that size. */
+    private static final String INLINE_HEAP = "384m";
     private static final String API_KEY = "large-attachment-test-key";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -143,6 +149,72 @@ class LargeAttachmentIT {
         System.out.printf(Locale.ROOT, "LARGE-ATTACHMENT size=%dMB heap=128m outboxSeconds=%.1f httpSeconds=%.1f "
                 + "peakRss=%s total=%.1f%n", SIZE / (1024 * 1024), outboxSeconds, httpSeconds, peakRss,
                 (System.nanoTime() - started) / 1e9);
+    }
+
+    /**
+     * The largest inline (base64) attachment the default 35 MB message limit allows, 25 MB (35 million base64
+     * characters), in a JSON body to the HTTP API and in an outbox request file, through the jar with the heap
+     * README.md names for it ({@code mailgate.it.inline-heap} overrides it, to find the smallest that works). An inline
+     * attachment is read into memory whole, as the JSON string and as its bytes, before it is written to a file;
+     * files named by path (the test above) are streamed.
+     */
+    @Test
+    void a_25_mb_inline_attachment_goes_out_intact_through_a_json_body_and_the_outbox_with_the_documented_heap()
+            throws Exception {
+        String heap = System.getProperty("mailgate.it.inline-heap", INLINE_HEAP);
+        byte[] content = new byte[INLINE_SIZE];
+        new Random(25).nextBytes(content);
+        String sha256 = sha256(content);
+        String base64 = java.util.Base64.getEncoder().encodeToString(content);
+        content = null;
+
+        Map<String, String> settings = Gateway.realTenant(dir, entra, smtp.port(), tls);
+        settings.put("mailgate.http.api-keys", API_KEY);
+        Path log = dir.resolve("gateway.log");
+        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-Xmx" + heap, "-XX:+ExitOnOutOfMemoryError",
+                "-jar", JAR.toString()).directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
+        builder.environment().putAll(Gateway.environment(settings));
+        gateway = builder.start();
+        await(Duration.ofSeconds(60), () -> Files.readString(log).contains("Started outbox"), log);
+
+        // 1. the HTTP API, a JSON body
+        Http http = new Http(Integer.parseInt(settings.get("mailgate.http.port")));
+        long posted = System.nanoTime();
+        HttpResponse<String> accepted = http.postJson(API_KEY, inlineRequest("Inline over HTTP", base64));
+        assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+        TestSmtpServer.Received viaHttp = smtp.awaitReceived(1).get(0);
+        double httpSeconds = (System.nanoTime() - posted) / 1e9;
+        assertAttachment(viaHttp.message(), "figures.bin", "application/octet-stream", sha256);
+
+        // 2. the outbox, a request file
+        long dropped = System.nanoTime();
+        Path request = dir.resolve("outbox/.inline.json");
+        Files.writeString(request, inlineRequest("Inline from the outbox", base64));
+        Files.move(request, request.resolveSibling("inline.json"));
+        Path receiptFile = dir.resolve("outbox/.sent/inline.json.receipt.json");
+        Path errorFile = dir.resolve("outbox/.failed/inline.json.error.json");
+        await(Duration.ofSeconds(90), () -> {
+            assertThat(errorFile).as("the request failed").doesNotExist();
+            return Files.exists(receiptFile);
+        }, log);
+        double outboxSeconds = (System.nanoTime() - dropped) / 1e9;
+        assertAttachment(smtp.awaitReceived(2).get(1).message(), "figures.bin", "application/octet-stream", sha256);
+
+        assertThat(gateway.isAlive()).as("the gateway is still running (an OutOfMemoryError would have ended it)")
+                .isTrue();
+        String peakRss = peakRss(gateway.pid());
+        gateway.destroy();
+        assertThat(gateway.waitFor(60, TimeUnit.SECONDS)).as("stops after SIGTERM").isTrue();
+        assertThat(Files.readString(log)).doesNotContain("OutOfMemoryError", "Java heap space");
+        System.out.printf(Locale.ROOT, "LARGE-INLINE-ATTACHMENT size=%dMB base64=%d heap=%s httpSeconds=%.1f "
+                + "outboxSeconds=%.1f peakRss=%s%n", INLINE_SIZE / (1024 * 1024), base64.length(), heap, httpSeconds,
+                outboxSeconds, peakRss);
+    }
+
+    private static String inlineRequest(String subject, String base64) {
+        return "{\"to\": \"archive@example.com\", \"subject\": \"" + subject + "\", \"text\": \"Attached.\", "
+                + "\"attachments\": [{\"filename\": \"figures.bin\", \"content\": \"" + base64 + "\"}]}";
     }
 
     /** The mail's attachment: its file name, its content type, and the SHA-256 of its decoded bytes. */

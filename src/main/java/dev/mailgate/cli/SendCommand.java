@@ -123,7 +123,7 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
                             senders.recipientDomains()))).forChannel("cli");
             MailRequest mail;
             try {
-                mail = validator.readAndValidate(this::read);
+                mail = validator.readAndValidate(() -> read(settings.limits().maxMessageBytes()));
             } catch (MissingFile e) {
                 return failed(ExitCodes.NOINPUT, e.getMessage(), "check the path", null);
             } catch (InvalidRequestException e) {
@@ -144,17 +144,19 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
         }
     }
 
-    private MailRequest read() throws IOException {
+    private MailRequest read(long maxMessageBytes) throws IOException {
         if (request != null) {
             if (!Files.isRegularFile(request)) {
                 throw new MissingFile(request + " does not exist or is not a file (--request)");
             }
             if (request.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".eml")) {
-                return MailRequestReader.fromEml(request);
+                // the user's own file, named on the command line: a link of theirs is followed
+                return MailRequestReader.fromEml(request.toRealPath());
             }
             Path folder = request.toAbsolutePath().getParent();
             try (InputStream in = Files.newInputStream(request)) {
-                return MailRequestReader.fromJson(in, new AttachmentRoot(folder, "the request file's folder"));
+                return MailRequestReader.fromJson(in, new AttachmentRoot(folder, "the request file's folder"),
+                        maxMessageBytes);
             }
         }
         List<MailRequest.Attachment> files = new ArrayList<>();
@@ -162,7 +164,7 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
             if (!Files.isRegularFile(file)) {
                 throw new MissingFile(file + " does not exist or is not a file (--attach)");
             }
-            files.add(MailRequest.Attachment.ofFile(file.toAbsolutePath(), file.getFileName().toString(), null, null));
+            files.add(MailRequest.Attachment.ofFile(file.toRealPath(), file.getFileName().toString(), null, null));
         }
         String text = body == null ? null : body.text != null ? body.text : readBody(body.file);
         String htmlBody = html == null ? null : readFile(html, "--html-file");

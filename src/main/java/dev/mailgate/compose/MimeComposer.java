@@ -1,16 +1,18 @@
 package dev.mailgate.compose;
 
-import java.io.File;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.FileChannel;
 import java.net.URLConnection;
+import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Properties;
 
 import jakarta.activation.DataHandler;
 import jakarta.activation.DataSource;
-import jakarta.activation.FileDataSource;
 import jakarta.mail.Message;
 import jakarta.mail.MessagingException;
 import jakarta.mail.Part;
@@ -21,10 +23,12 @@ import jakarta.mail.internet.MimeBodyPart;
 import jakarta.mail.internet.MimeMultipart;
 import jakarta.mail.internet.MimeUtility;
 import jakarta.mail.util.ByteArrayDataSource;
-import jakarta.mail.util.SharedFileInputStream;
 
 import dev.mailgate.render.TemplateRenderer;
+import dev.mailgate.request.AttachmentRoot;
+import dev.mailgate.request.InvalidRequestException;
 import dev.mailgate.request.MailRequest;
+import dev.mailgate.request.MailRequestValidator;
 
 /**
  * Builds the MIME message for a validated {@link MailRequest}.
@@ -36,8 +40,9 @@ import dev.mailgate.request.MailRequest;
  *     image/... (Content-ID)
  *   application/pdf ...           attachments, streamed from disk when written
  * </pre>
- * File attachments are never read into memory: they are {@link FileDataSource}s, base64-encoded as the
- * message is written to the server. {@code .eml} requests are opened, not rebuilt.
+ * File attachments are never read into memory: they are opened when the message is composed (without following a
+ * link, {@link AttachmentRoot#open}) and base64-encoded from the open file as the message is written to the server.
+ * {@code .eml} requests are opened the same way, not rebuilt.
  */
 public final class MimeComposer {
 
@@ -57,6 +62,20 @@ public final class MimeComposer {
             return raw(request, id, mailbox);
         }
         OutgoingMessage message = new OutgoingMessage(session, id, mailbox);
+        try {
+            build(message, request, id);
+            return message;
+        } catch (MessagingException | IOException | RuntimeException e) {
+            try {
+                message.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private void build(OutgoingMessage message, MailRequest request, String id) throws MessagingException, IOException {
         message.setFrom(new InternetAddress(request.from()));
         message.setRecipients(Message.RecipientType.TO, addresses(request.to()));
         message.setRecipients(Message.RecipientType.CC, addresses(request.cc()));
@@ -70,6 +89,14 @@ public final class MimeComposer {
         String html = request.html();
         if (request.template() != null) {
             TemplateRenderer.Rendered rendered = renderer.render(request.template(), request.data());
+            if (subject == null && rendered.subject() != null) {
+                // rendered after validation, from the request's data: checked as the request's subject would be
+                Optional<String> problem = MailRequestValidator.headerTextProblem(rendered.subject(), true);
+                if (problem.isPresent()) {
+                    throw new InvalidRequestException("data", "the subject the template '" + request.template()
+                            + "' makes from it " + problem.get());
+                }
+            }
             subject = subject != null ? subject : rendered.subject();
             text = rendered.text();
             html = rendered.html();
@@ -82,15 +109,42 @@ public final class MimeComposer {
                     MimeUtility.encodeText(header.getValue(), "UTF-8", null)));
         }
         message.setHeader("X-Mailgate-Id", id);
-        setContent(message, request.attachments(), text, html);
+        setContent(message, attachments(message, request.attachments()), text, html);
         message.saveChanges();
-        return message;
+    }
+
+    /**
+     * The attachments with their files opened now, through {@link AttachmentRoot#open} (no link followed from the
+     * folder each was checked in), and read from these channels when the message is written: what was checked is
+     * what is sent, and a file swapped for a link fails the request here, naming its field, before anything is sent.
+     */
+    private static List<Opened> attachments(OutgoingMessage message, List<MailRequest.Attachment> attachments) {
+        List<Opened> result = new ArrayList<>();
+        for (int i = 0; i < attachments.size(); i++) {
+            MailRequest.Attachment a = attachments.get(i);
+            FileChannel channel = null;
+            if (a.file() != null) {
+                channel = AttachmentRoot.open("attachments[" + i + "].path", a.root(), a.file());
+                message.holds(channel);
+            }
+            result.add(new Opened(a, channel));
+        }
+        return result;
+    }
+
+    /** An attachment and, for a file, its open channel. */
+    private record Opened(MailRequest.Attachment attachment, FileChannel channel) {
+        boolean inline() {
+            return attachment.inline();
+        }
     }
 
     private OutgoingMessage raw(MailRequest request, String id, String mailbox) throws MessagingException, IOException {
-        SharedFileInputStream in = new SharedFileInputStream(request.rawMessage().toFile());
+        FileChannel file = AttachmentRoot.open("rawMessage", request.rawRoot(), request.rawMessage());
+        InputStream in = OpenedFile.shared(file);
         try {
             OutgoingMessage message = new OutgoingMessage(session, in, id, mailbox);
+            message.holds(file);
             // the minimum an MTA adds to a message that lacks it; the body stays byte for byte as it was
             if (message.getHeader("From") == null) {
                 message.setFrom(new InternetAddress(request.from()));
@@ -99,18 +153,19 @@ public final class MimeComposer {
                 message.setSentDate(new Date());
             }
             message.ensureMessageId();
+            message.dropForeignTraceAndResentBcc();
             message.setHeader("X-Mailgate-Id", id);
             return message;
         } catch (MessagingException | RuntimeException e) {
-            in.close();
+            file.close();
             throw e;
         }
     }
 
-    private static void setContent(OutgoingMessage message, List<MailRequest.Attachment> attachments, String text,
+    private static void setContent(OutgoingMessage message, List<Opened> attachments, String text,
             String html) throws MessagingException {
-        List<MailRequest.Attachment> inline = attachments.stream().filter(MailRequest.Attachment::inline).toList();
-        List<MailRequest.Attachment> files = attachments.stream().filter(a -> !a.inline()).toList();
+        List<Opened> inline = attachments.stream().filter(Opened::inline).toList();
+        List<Opened> files = attachments.stream().filter(a -> !a.inline()).toList();
         if (inline.isEmpty() && files.isEmpty()) {
             if (text != null && html != null) {
                 message.setContent(alternative(text, html));
@@ -127,7 +182,7 @@ public final class MimeComposer {
             if (body != null) {
                 related.addBodyPart(body);
             }
-            for (MailRequest.Attachment a : inline) {
+            for (Opened a : inline) {
                 related.addBodyPart(attachment(a));
             }
             if (files.isEmpty()) {
@@ -140,7 +195,7 @@ public final class MimeComposer {
         if (body != null) {
             mixed.addBodyPart(body);
         }
-        for (MailRequest.Attachment a : files) {
+        for (Opened a : files) {
             mixed.addBodyPart(attachment(a));
         }
         message.setContent(mixed);
@@ -173,9 +228,10 @@ public final class MimeComposer {
         return part;
     }
 
-    private static MimeBodyPart attachment(MailRequest.Attachment a) throws MessagingException {
+    private static MimeBodyPart attachment(Opened opened) throws MessagingException {
+        MailRequest.Attachment a = opened.attachment();
         String type = a.contentType() != null ? a.contentType() : guessType(a.filename());
-        DataSource source = a.file() != null ? new TypedFileDataSource(a.file().toFile(), type)
+        DataSource source = opened.channel() != null ? OpenedFile.dataSource(opened.channel(), a.filename(), type)
                 : new ByteArrayDataSource(a.content(), type);
         MimeBodyPart part = new MimeBodyPart();
         part.setDataHandler(new DataHandler(source));
@@ -233,21 +289,6 @@ public final class MimeComposer {
             default -> {
                 // normal: no header, as mail clients do
             }
-        }
-    }
-
-    /** A file with the content type we decided, not the one a file-type map guesses. */
-    private static final class TypedFileDataSource extends FileDataSource {
-        private final String type;
-
-        TypedFileDataSource(File file, String type) {
-            super(file);
-            this.type = type;
-        }
-
-        @Override
-        public String getContentType() {
-            return type;
         }
     }
 }

@@ -1,8 +1,12 @@
 package dev.mailgate.compose;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import jakarta.mail.MessagingException;
@@ -17,9 +21,14 @@ import org.eclipse.angus.mail.smtp.SMTPMessage;
  */
 public final class OutgoingMessage extends SMTPMessage implements AutoCloseable {
 
+    /** Never written: their addresses would be disclosed to every recipient. */
+    private static final String[] BLIND_COPIES = {"Bcc", "Resent-Bcc"};
+
     private final String id;
     private final String mailbox;
     private final InputStream source;
+    /** Files opened for this message (attachments, the {@code .eml}), read from when it is written, closed with it. */
+    private final List<Closeable> opened = new CopyOnWriteArrayList<>();
     private volatile String serverReply;
     /** How often the message was written out (to a server after its {@code 354}, or anywhere else). */
     private final AtomicInteger writes = new AtomicInteger();
@@ -80,16 +89,61 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
         return writes.get();
     }
 
+    /**
+     * Writes the message without its blind-copy headers, whoever writes it (the SMTP transport, which leaves out
+     * {@code Bcc} only, or the sandbox's copy): {@code Bcc} and {@code Resent-Bcc}, matched by name in any case, with
+     * their continuation lines. A Bcc header still counts for the envelope ({@link #getAllRecipients()}).
+     */
     @Override
     public void writeTo(OutputStream out, String[] ignoreList) throws IOException, MessagingException {
         writes.incrementAndGet();
-        super.writeTo(out, ignoreList);
+        List<String> ignore = new ArrayList<>(List.of(BLIND_COPIES));
+        if (ignoreList != null) {
+            ignore.addAll(List.of(ignoreList));
+        }
+        super.writeTo(out, ignore.toArray(String[]::new));
+    }
+
+    /**
+     * Takes out what a ready message must not bring along: {@code Resent-Bcc} (its addresses are not recipients:
+     * Mailgate sends a message to its To, Cc and Bcc) and every {@code X-Mailgate-*} header, Mailgate's own trace,
+     * which only Mailgate writes.
+     */
+    void dropForeignTraceAndResentBcc() throws MessagingException {
+        removeHeader("Resent-Bcc");
+        List<String> ours = new ArrayList<>();
+        for (var headers = getAllHeaders(); headers.hasMoreElements();) {
+            String name = headers.nextElement().getName();
+            if (name.regionMatches(true, 0, "X-Mailgate-", 0, 11)) {
+                ours.add(name);
+            }
+        }
+        for (String name : ours) {
+            removeHeader(name);
+        }
+    }
+
+    /** Keeps {@code file} open until the message is closed: the message is written from it. */
+    void holds(Closeable file) {
+        opened.add(file);
     }
 
     @Override
     public void close() throws IOException {
+        IOException failed = null;
+        List<Closeable> all = new ArrayList<>(opened);
         if (source != null) {
-            source.close();
+            all.add(0, source);
+        }
+        for (Closeable c : all) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                failed = e;
+            }
+        }
+        if (failed != null) {
+            throw failed;
         }
     }
 

@@ -31,6 +31,7 @@ import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenClaims;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.auth.TokenSource;
+import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.config.SecretFiles;
 import dev.mailgate.config.Settings;
@@ -348,8 +349,15 @@ public final class Doctor {
 
     private boolean authenticate(SmtpDialogue session, AccessToken token, List<TokenClaims.Problem> claimProblems) {
         String mailbox = options.mailbox();
-        String sasl = Base64.getEncoder().encodeToString(("user=" + mailbox + "\u0001auth=Bearer " + token.value()
-                + "\u0001\u0001").getBytes(StandardCharsets.UTF_8));
+        String sasl;
+        try {
+            sasl = Base64.getEncoder().encodeToString(XOAuth2Authenticator.saslResponse(mailbox, token.value())
+                    .getBytes(StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+            checks.add(Check.fail("auth", "not sent", e.getMessage(), "give the sending mailbox as a plain address "
+                    + "(--mailbox or mailgate.sender)", session.takeTranscript()));
+            return false;
+        }
         String shown = "(user=" + mailbox + ", auth=Bearer " + AccessToken.redact(token.value()) + "; "
                 + sasl.length() + " base64 characters)";
         String form = options.settings().smtp().xoauth2Form();

@@ -114,6 +114,11 @@ final class SmtpDialogue implements Closeable {
      * {@code secrets} in it are also cut from anything the server says back.
      */
     Reply command(String line, String shown, String... secrets) throws IOException {
+        if (line.indexOf('\r') >= 0 || line.indexOf('\n') >= 0 || line.indexOf('\0') >= 0) {
+            // one command is one line: a mailbox with a line break must not become a second command
+            throw new IllegalArgumentException("an SMTP command cannot contain a line break or NUL: "
+                    + Text.printable(shown));
+        }
         this.secrets.addAll(List.of(secrets));
         transcript.add("C: " + shown);
         out.write((line + "\r\n").getBytes(StandardCharsets.UTF_8));

@@ -2,6 +2,7 @@ package dev.mailgate.request;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,6 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 import jakarta.mail.MessagingException;
@@ -21,12 +23,18 @@ import jakarta.mail.internet.InternetAddress;
 import jakarta.mail.internet.InternetHeaders;
 import jakarta.mail.internet.MimeUtility;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
@@ -47,21 +55,40 @@ public final class MailRequestReader {
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /** A reader per message size limit (one or two in a running gateway): building one costs more than a read. */
+    private static final Map<Long, ObjectReader> READERS = new ConcurrentHashMap<>();
+    /** {@code mailgate.limits.max-message-size}'s default, for callers without settings (tools, tests). */
+    static final long DEFAULT_MAX_MESSAGE_BYTES = 35L * 1024 * 1024;
 
     private MailRequestReader() {
     }
 
     /** A MailRequest JSON document; attachment paths resolve inside {@code attachments}. */
     public static MailRequest fromJson(InputStream in, AttachmentRoot attachments) {
+        return fromJson(in, attachments, DEFAULT_MAX_MESSAGE_BYTES);
+    }
+
+    /**
+     * A MailRequest JSON document for a gateway whose messages may be {@code maxMessageBytes} long
+     * ({@code mailgate.limits.max-message-size}): no string in it may be longer than that, since none could fit.
+     * Jackson's own default (20 million characters) refused inline attachments of 15 MB as "not valid JSON".
+     */
+    public static MailRequest fromJson(InputStream in, AttachmentRoot attachments, long maxMessageBytes) {
         JsonNode node;
+        JsonParser parser = null;
         try {
-            node = JSON.readTree(in);
+            parser = reader(maxMessageBytes).createParser(in);
+            node = reader(maxMessageBytes).readTree(parser);
+        } catch (StreamConstraintsException e) {
+            throw tooLong(parser, maxMessageBytes);
         } catch (JsonProcessingException e) {
             JsonLocation at = e.getLocation();
             String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
             throw new InvalidRequestException("(request)", "is not valid JSON" + where + ": " + e.getOriginalMessage());
         } catch (IOException e) {
             throw new InvalidRequestException("(request)", "cannot be read (" + e.getClass().getSimpleName() + ")");
+        } finally {
+            closeQuietly(parser);
         }
         if (node == null || node.isMissingNode()) {
             throw new InvalidRequestException("(request)", "is empty; write a JSON object such as "
@@ -71,6 +98,48 @@ public final class MailRequestReader {
             throw new InvalidRequestException("(request)", "must be a JSON object {...}, not " + kind(node));
         }
         return fromTree((ObjectNode) node, attachments);
+    }
+
+    private static ObjectReader reader(long maxMessageBytes) {
+        return READERS.computeIfAbsent(maxMessageBytes, max -> JSON.readerFor(JsonNode.class).with(JsonFactory.builder()
+                .streamReadConstraints(StreamReadConstraints.builder()
+                        .maxStringLength((int) Math.min(Integer.MAX_VALUE - 1, max)).build())
+                .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                .build()));
+    }
+
+    /** The size error for a string over the limit, naming the field the parser was in (e.g. attachments[0].content). */
+    private static InvalidRequestException tooLong(JsonParser parser, long maxMessageBytes) {
+        String field = parser == null ? "(request)" : fieldOf(parser.getParsingContext());
+        return new InvalidRequestException(field, "is longer than any message Mailgate may send: a text or an inline "
+                + "attachment's base64 of more than " + String.format(Locale.ROOT, "%,d", maxMessageBytes)
+                + " characters cannot fit in the limit of " + String.format(Locale.ROOT, "%.1f MB",
+                        maxMessageBytes / (1024.0 * 1024.0)) + " (mailgate.limits.max-message-size); send a smaller "
+                + "file, or a link");
+    }
+
+    /** {@code attachments[0].content} for the parser's place, or {@code (request)} at the top. */
+    private static String fieldOf(JsonStreamContext context) {
+        List<String> parts = new ArrayList<>();
+        for (JsonStreamContext c = context; c != null && !c.inRoot(); c = c.getParent()) {
+            if (c.inArray()) {
+                parts.add(0, "[" + Math.max(0, c.getCurrentIndex()) + "]");
+            } else if (c.getCurrentName() != null) {
+                parts.add(0, "." + c.getCurrentName());
+            }
+        }
+        String field = String.join("", parts);
+        return field.isEmpty() ? "(request)" : field.startsWith(".") ? field.substring(1) : field;
+    }
+
+    private static void closeQuietly(JsonParser parser) {
+        if (parser != null) {
+            try {
+                parser.close();
+            } catch (IOException e) {
+                // the caller owns the stream; the parser only gives back its buffers
+            }
+        }
     }
 
     static MailRequest fromTree(ObjectNode request, AttachmentRoot attachments) {
@@ -136,18 +205,24 @@ public final class MailRequestReader {
             }
         }
         f.throwIfProblems();
-        MailRequest raw = fromEml(eml);
+        MailRequest raw = fromEml(eml, attachments.realPath(), "rawMessage");
         return new MailRequest(raw.from(), raw.to(), raw.cc(), raw.bcc(), raw.replyTo(), raw.subject(), null, null,
-                null, Map.of(), List.of(), Map.of(), MailRequest.Priority.NORMAL, key, raw.rawMessage());
+                null, Map.of(), List.of(), Map.of(), MailRequest.Priority.NORMAL, key, raw.rawMessage(), raw.rawRoot());
     }
 
     /**
      * A complete message to transmit unchanged. Only its header block is read here, for the addresses the
-     * validator checks; the body stays on disk until it is streamed to the server.
+     * validator checks; the body stays on disk until it is streamed to the server. The file's folder is trusted;
+     * the file itself is opened without following a link.
      */
     public static MailRequest fromEml(Path eml) {
+        Path file = eml.toAbsolutePath().normalize();
+        return fromEml(file, file.getParent(), "(message)");
+    }
+
+    private static MailRequest fromEml(Path eml, Path root, String field) {
         InternetHeaders headers;
-        try (InputStream in = Files.newInputStream(eml)) {
+        try (InputStream in = Channels.newInputStream(AttachmentRoot.open(field, root, eml))) {
             headers = new InternetHeaders(in, true);
         } catch (IOException | MessagingException e) {
             throw new InvalidRequestException("(message)", "cannot be read as an RFC 5322 message ("
@@ -176,7 +251,7 @@ public final class MailRequestReader {
                 f.emlAddresses(headers, "Bcc"),
                 f.emlAddresses(headers, "Reply-To"),
                 subject, null, null, null, Map.of(), List.of(), Map.of(), MailRequest.Priority.NORMAL, null,
-                eml);
+                eml, root);
         if (from.size() > 1) {
             f.problem("From", "names " + from.size() + " addresses; Mailgate sends as exactly one mailbox");
         }
@@ -370,7 +445,7 @@ public final class MailRequestReader {
                 if (file != null) {
                     try {
                         Path resolved = root.resolve(path + ".path", file);
-                        result.add(MailRequest.Attachment.ofFile(resolved,
+                        result.add(MailRequest.Attachment.ofFile(root.realPath(), resolved,
                                 filename != null ? filename : resolved.getFileName().toString(), contentType,
                                 contentId));
                     } catch (InvalidRequestException e) {

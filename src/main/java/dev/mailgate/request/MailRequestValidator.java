@@ -1,6 +1,7 @@
 package dev.mailgate.request;
 
 import java.io.IOException;
+import java.io.UnsupportedEncodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -8,11 +9,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import jakarta.mail.internet.AddressException;
 import jakarta.mail.internet.InternetAddress;
+import jakarta.mail.internet.MimeUtility;
+import jakarta.mail.internet.ParseException;
 
+import dev.mailgate.Text;
 import dev.mailgate.config.Settings;
 
 /**
@@ -23,6 +28,8 @@ public final class MailRequestValidator {
 
     /** CR, LF, NUL and the Unicode line breaks: none may reach a header. */
     private static final Pattern LINE_BREAKS = Pattern.compile("[\\r\\n\\u0000\\u0085\\u2028\\u2029]");
+    /** An RFC 2047 encoded word, {@code =?charset?Q?...?=} or {@code ?B?}, wherever it stands. */
+    private static final Pattern ENCODED_WORD = Pattern.compile("=\\?[^?\\s]+\\?[BbQq]\\?[^?\\s]*\\?=");
     private static final Pattern CUSTOM_HEADER = Pattern.compile("X-[A-Za-z0-9][A-Za-z0-9-]{0,60}");
     private static final Pattern CONTENT_ID = Pattern.compile("[A-Za-z0-9._@$-]{1,100}");
     private static final int MAX_CUSTOM_HEADERS = 20;
@@ -56,6 +63,11 @@ public final class MailRequestValidator {
         this.channels = Map.copyOf(channels);
         this.channel = channel;
         this.rules = channel == null ? SenderRules.ANYONE : channels.getOrDefault(channel, SenderRules.ANYONE);
+    }
+
+    /** The limits requests are checked against; the JSON reader takes its string limit from them. */
+    public Settings.Limits limits() {
+        return limits;
     }
 
     /** The same checks, plus whom {@code channel} may send as and to. */
@@ -130,7 +142,7 @@ public final class MailRequestValidator {
                     + "Online's limit is 500): split the request"));
         }
         if (request.subject() != null) {
-            headerSafe(problems, "subject", request.subject());
+            headerSafe(problems, "subject", request.subject(), true);
         }
         if (request.idempotencyKey() != null) {
             String key = request.idempotencyKey();
@@ -179,7 +191,7 @@ public final class MailRequestValidator {
                         + "X-Order-Id); X-Mailgate-* is reserved. Recipients, sender and subject have their own "
                         + "fields"));
             }
-            headerSafe(problems, field, value);
+            headerSafe(problems, field, value, true);
             if (value.length() > MAX_HEADER_VALUE) {
                 problems.add(new Problem(field, "is " + value.length() + " characters; at most " + MAX_HEADER_VALUE));
             }
@@ -198,14 +210,14 @@ public final class MailRequestValidator {
             if (a.filename() == null || a.filename().isBlank()) {
                 problems.add(new Problem(field + ".filename", "is empty; name the file, e.g. report.pdf"));
             } else {
-                headerSafe(problems, field + ".filename", a.filename());
+                headerSafe(problems, field + ".filename", a.filename(), false);
                 if (a.filename().contains("/") || a.filename().contains("\\")) {
                     problems.add(new Problem(field + ".filename", "'" + a.filename() + "' must be a file name "
                             + "without folders"));
                 }
             }
             if (a.contentType() != null) {
-                headerSafe(problems, field + ".contentType", a.contentType());
+                headerSafe(problems, field + ".contentType", a.contentType(), false);
                 if (!a.contentType().matches("[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+")) {
                     problems.add(new Problem(field + ".contentType", "'" + a.contentType() + "' is not a media type "
                             + "such as application/pdf"));
@@ -297,6 +309,10 @@ public final class MailRequestValidator {
 
     private void allowedRecipients(List<Problem> problems, String field, List<String> values) {
         for (int i = 0; i < values.size(); i++) {
+            if (Text.firstControl(values.get(i), false) >= 0) {
+                // refused as an address already; its text is not repeated in a second message
+                continue;
+            }
             String address = bareAddress(values.get(i));
             if (address != null && address.indexOf('@') > 0 && !rules.mayReach(address)) {
                 problems.add(new Problem(field + "[" + i + "]", "'" + address + "' is outside the domains this "
@@ -319,10 +335,30 @@ public final class MailRequestValidator {
         }
     }
 
-    /** Adds a problem unless {@code value} is one mailbox address; returns whether it is. */
+    /**
+     * Adds a problem unless {@code value} is one mailbox address; returns whether it is. No control character may be
+     * anywhere in it: a quoted local part ({@code "x\u0001auth=Bearer evil"@example.com}) is valid RFC 5322, but the
+     * address becomes the SASL XOAUTH2 {@code user=} (where {@code \x01} separates fields), the {@code RCPT TO}
+     * line and a header. The error names the character by its code, never writing it.
+     */
     private static boolean address(List<Problem> problems, String field, String value) {
-        if (LINE_BREAKS.matcher(value).find()) {
-            problems.add(new Problem(field, "contains a line break or NUL; an address is one line"));
+        Matcher lineBreak = LINE_BREAKS.matcher(value);
+        if (lineBreak.find()) {
+            problems.add(new Problem(field, "contains a line break or NUL (" + Text.code(lineBreak.group().charAt(0))
+                    + "); an address is one line"));
+            return false;
+        }
+        int control = Text.firstControl(value, false);
+        if (control >= 0) {
+            problems.add(new Problem(field, "contains the control character " + Text.code(control) + "; an address "
+                    + "may not contain control characters (TAB included) anywhere, not in quotes or in a display name "
+                    + "either: remove it"));
+            return false;
+        }
+        Optional<String> encoded = encodedWordProblem(value, false);
+        if (encoded.isPresent()) {
+            // a display name =?utf-8?q?Alice=0D=0ABcc:...?= is decoded by the recipient's client
+            problems.add(new Problem(field, encoded.get()));
             return false;
         }
         try {
@@ -344,10 +380,57 @@ public final class MailRequestValidator {
         }
     }
 
-    private static void headerSafe(List<Problem> problems, String field, String value) {
-        if (LINE_BREAKS.matcher(value).find()) {
-            problems.add(new Problem(field, "contains a line break or NUL character, which could inject mail "
-                    + "headers; remove it"));
+    /**
+     * Header text (a subject, a custom header value: {@code tabAllowed}; a file name, a media type: not) holds no
+     * line break, no other control character, and no RFC 2047 encoded word that decodes to one.
+     */
+    private static void headerSafe(List<Problem> problems, String field, String value, boolean tabAllowed) {
+        headerTextProblem(value, tabAllowed).ifPresent(why -> problems.add(new Problem(field, why)));
+    }
+
+    /**
+     * Why {@code value} cannot be header text, if it cannot: a line break, another control character (TAB only where
+     * {@code tabAllowed}), or an encoded word that decodes to one. Also for text made after validation, such as a
+     * subject rendered from a template.
+     */
+    public static Optional<String> headerTextProblem(String value, boolean tabAllowed) {
+        Matcher lineBreak = LINE_BREAKS.matcher(value);
+        if (lineBreak.find()) {
+            return Optional.of("contains a line break or NUL character (" + Text.code(lineBreak.group().charAt(0))
+                    + "), which could inject mail headers; remove it");
         }
+        int control = Text.firstControl(value, tabAllowed);
+        if (control >= 0) {
+            return Optional.of("contains the control character " + Text.code(control) + ", which mail clients show or "
+                    + "act on; remove it" + (tabAllowed ? " (TAB is allowed)" : ""));
+        }
+        return encodedWordProblem(value, tabAllowed);
+    }
+
+    /**
+     * Why an RFC 2047 encoded word in {@code value} must not be sent, if one must not. Encoded words are ASCII, so
+     * Mailgate leaves them as they are and the mail client decodes them: {@code =?utf-8?q?x=0D=0ABcc:...?=} becomes a
+     * line break in the subject it shows, files or forwards. Every word is decoded, also one inside other text (strict
+     * decoding would skip it, lenient clients do not); one in a charset Java does not know, or that does not decode,
+     * is refused rather than guessed at.
+     */
+    static Optional<String> encodedWordProblem(String value, boolean tabAllowed) {
+        Matcher words = ENCODED_WORD.matcher(value);
+        while (words.find()) {
+            String decoded;
+            try {
+                decoded = MimeUtility.decodeWord(words.group());
+            } catch (ParseException | UnsupportedEncodingException e) {
+                return Optional.of("contains an RFC 2047 encoded word (=?charset?Q/B?...?=) that cannot be decoded; "
+                        + "write the text itself (Mailgate encodes non-ASCII text as needed)");
+            }
+            int control = Text.firstControl(decoded, tabAllowed);
+            if (control >= 0) {
+                return Optional.of("contains an RFC 2047 encoded word that decodes to the control character "
+                        + Text.code(control) + ", which mail clients would show or act on (a line break can add a "
+                        + "header); write the text itself without it");
+            }
+        }
+        return Optional.empty();
     }
 }

@@ -1,6 +1,8 @@
 package dev.mailgate.request;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,7 +28,8 @@ public final class MailRequestWriter {
     public static String toJson(MailRequest r, Path root, Path folder) throws IOException {
         ObjectNode json = JSON.createObjectNode();
         if (r.isRaw()) {
-            json.put("rawMessage", relative(root, into(root, folder, r.rawMessage(), "message.eml")));
+            json.put("rawMessage", relative(root, into(root, folder, r.rawRoot(), r.rawMessage(), "message.eml",
+                    "rawMessage")));
             if (r.idempotencyKey() != null) {
                 json.put("idempotencyKey", r.idempotencyKey());
             }
@@ -59,13 +62,14 @@ public final class MailRequestWriter {
             json.put("idempotencyKey", r.idempotencyKey());
         }
         ArrayNode attachments = json.putArray("attachments");
-        for (MailRequest.Attachment a : r.attachments()) {
+        for (int i = 0; i < r.attachments().size(); i++) {
+            MailRequest.Attachment a = r.attachments().get(i);
             Path file;
             if (a.file() == null) {
                 file = free(folder, ".inline");
                 Files.write(file, a.content());
             } else {
-                file = into(root, folder, a.file(), a.filename());
+                file = into(root, folder, a.root(), a.file(), a.filename(), "attachments[" + i + "].path");
             }
             ObjectNode item = attachments.addObject().put("path", relative(root, file)).put("filename", a.filename());
             if (a.contentType() != null) {
@@ -81,13 +85,18 @@ public final class MailRequestWriter {
     /**
      * {@code file} itself when it is already inside {@code root} (an HTTP upload), else a copy in {@code folder}: an
      * outbox attachment may be changed or deleted after the request was dropped, the queued request must not be.
+     * The copy reads the file through {@link AttachmentRoot#open} from the folder it was checked in: were it swapped
+     * for a link since the check, the request fails with {@code field} named instead of copying what the link points at.
      */
-    private static Path into(Path root, Path folder, Path file, String name) throws IOException {
+    private static Path into(Path root, Path folder, Path fileRoot, Path file, String name, String field)
+            throws IOException {
         if (file.toAbsolutePath().normalize().startsWith(root.toAbsolutePath().normalize())) {
             return file;
         }
         Path copy = free(folder, "." + name.replaceAll("[^A-Za-z0-9._-]", "_"));
-        Files.copy(file, copy);
+        try (InputStream in = Channels.newInputStream(AttachmentRoot.open(field, fileRoot, file))) {
+            Files.copy(in, copy);
+        }
         return copy;
     }
 

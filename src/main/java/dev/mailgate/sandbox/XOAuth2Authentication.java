@@ -21,7 +21,9 @@ import org.subethamail.smtp.RejectException;
  */
 public final class XOAuth2Authentication implements AuthenticationHandlerFactory {
 
-    private static final Pattern SASL = Pattern.compile("user=([^\\x01]+)\\x01auth=Bearer ([^\\x01]+)\\x01\\x01");
+    /** Neither the user nor the token may hold a control character (C0, DEL, C1): {@code \x01} separates the fields. */
+    private static final Pattern SASL = Pattern.compile(
+            "user=([^\\x00-\\x1F\\x7F-\\x9F]+)\\x01auth=Bearer ([^\\x00-\\x1F\\x7F-\\x9F]+)\\x01\\x01");
 
     /** Decides whether {@code mailbox} may authenticate with {@code token}. */
     @FunctionalInterface

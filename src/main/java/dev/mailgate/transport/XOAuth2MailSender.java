@@ -31,6 +31,7 @@ import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.compose.OutgoingMessage;
+import dev.mailgate.request.InvalidRequestException;
 
 /**
  * The {@link JavaMailSender} behind camel-mail's {@code smtp} endpoint ({@code javaMailSender=#mailgateSender}).
@@ -108,6 +109,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
     public void send(MimeMessage message) throws MessagingException {
         OutgoingMessage outgoing = message instanceof OutgoingMessage o ? o : null;
         String mailbox = outgoing != null ? outgoing.mailbox() : authenticator().defaultMailbox();
+        usableAsUser(mailbox);
         if (outgoing == null) {
             prepare(message);
         }
@@ -235,6 +237,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
      * dropping the cached token would cost every other mailbox a token request).
      */
     private Connected authenticated(String mailbox, boolean mayRefresh) throws MessagingException {
+        usableAsUser(mailbox);
         XOAuth2Authenticator authenticator = authenticator();
         String server = getHost() + ":" + getPort();
         for (int attempt = 1;; attempt++) {
@@ -288,6 +291,19 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
             }
             accepted(token, mailbox);
             return new Connected(transport, token.value(), false);
+        }
+    }
+
+    /**
+     * A mailbox with a control character never reaches the XOAUTH2 {@code user=} (Angus Mail writes it there unchecked
+     * for the initial-response form): the request fails as invalid, naming its sender, before any connection. As an
+     * authentication failure it would hold the mailbox for ever, and {@code \x01} would end {@code user=} early.
+     */
+    private static void usableAsUser(String mailbox) {
+        try {
+            XOAuth2Authenticator.checkUser(mailbox);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidRequestException("from", e.getMessage() + "; send as a plain mailbox address");
         }
     }
 
@@ -346,8 +362,8 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         requireXOAuth2(transport);
         int code = transport.simpleCommand("AUTH XOAUTH2");
         if (code == 334) {
-            code = transport.simpleCommand(Base64.getEncoder().encodeToString(("user=" + mailbox + "\u0001auth=Bearer "
-                    + token.value() + "\u0001\u0001").getBytes(StandardCharsets.UTF_8)));
+            code = transport.simpleCommand(Base64.getEncoder().encodeToString(
+                    XOAuth2Authenticator.saslResponse(mailbox, token.value()).getBytes(StandardCharsets.UTF_8)));
         }
         if (code == 334) {
             // a refusal in a challenge (Gmail's JSON): an empty line ends the exchange with the final reply

@@ -319,6 +319,18 @@ class MimeComposerTest {
     }
 
     @Test
+    void never_writes_the_bcc_header_whoever_writes_the_message() throws Exception {
+        R r = new R();
+        r.text = "x";
+        r.bcc = List.of("audit@example.com");
+
+        // not through SMTP (whose transport leaves Bcc out itself): a copy written anywhere else
+        String written = new String(bytesOf(compose(r)), UTF_8);
+
+        assertThat(written).doesNotContainIgnoringCase("bcc").doesNotContain("audit@example.com");
+    }
+
+    @Test
     void sets_the_delivery_id_header_and_a_message_id_in_the_senders_domain() throws Exception {
         R r = new R();
         r.text = "x";

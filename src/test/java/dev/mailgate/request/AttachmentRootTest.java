@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import java.io.IOException;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -195,5 +198,80 @@ class AttachmentRootTest {
         Path file = Files.writeString(folder.resolve("a.txt"), "a");
 
         assertThat(new AttachmentRoot(link).resolve(FIELD, "a.txt")).isEqualTo(file.toRealPath());
+    }
+
+    // --- open: the read that cannot be raced -------------------------------------------------------------------
+
+    @Test
+    void opens_a_checked_file_by_a_walk_from_the_root_through_a_linked_root() throws IOException {
+        Path link = Files.createSymbolicLink(tmp.resolve("link-to-attachments"), folder);
+        Files.writeString(Files.createDirectories(folder.resolve("2024")).resolve("a.txt"), "inside");
+        AttachmentRoot viaLink = new AttachmentRoot(link);
+        Path checked = viaLink.resolve(FIELD, "2024/a.txt");
+
+        try (FileChannel channel = AttachmentRoot.open(FIELD, viaLink.realPath(), checked)) {
+            assertThat(read(channel)).isEqualTo("inside");
+        }
+    }
+
+    @Test
+    void a_file_swapped_for_a_link_to_a_secret_after_the_check_is_refused_not_read() throws IOException {
+        Path file = Files.writeString(folder.resolve("x"), "inside");
+        Path checked = root.resolve(FIELD, "x");
+        Files.delete(file);
+        Files.createSymbolicLink(file, tmp.resolve("secret.txt"));
+
+        assertOpenRefused(checked, "changed after it was checked: it is now a link");
+    }
+
+    @Test
+    void a_folder_swapped_for_a_link_after_the_check_is_refused_not_followed() throws IOException {
+        Path sub = Files.createDirectories(folder.resolve("sub"));
+        Files.writeString(sub.resolve("secret.txt"), "inside");
+        Path checked = root.resolve(FIELD, "sub/secret.txt");
+        Files.delete(sub.resolve("secret.txt"));
+        Files.delete(sub);
+        // the same name below, in a folder outside
+        Files.createSymbolicLink(sub, tmp);
+
+        assertOpenRefused(checked, "'sub' on its path is now a link");
+    }
+
+    @Test
+    void a_fifo_swapped_in_after_the_check_is_refused_without_opening_it() throws Exception {
+        Path file = Files.writeString(folder.resolve("x"), "inside");
+        Path checked = root.resolve(FIELD, "x");
+        Files.delete(file);
+        Process mkfifo = new ProcessBuilder("mkfifo", file.toString()).start();
+        assertThat(mkfifo.waitFor()).isZero();
+
+        // opening a FIFO for reading would block until a writer comes: the walk looks before it opens
+        assertOpenRefused(checked, "is not a regular file");
+    }
+
+    @Test
+    void a_file_removed_after_the_check_is_reported_as_gone() throws IOException {
+        Path file = Files.writeString(folder.resolve("x"), "inside");
+        Path checked = root.resolve(FIELD, "x");
+        Files.delete(file);
+
+        assertOpenRefused(checked, "no longer exists");
+    }
+
+    @Test
+    void a_path_outside_the_root_is_refused() {
+        assertOpenRefused(tmp.resolve("secret.txt"), "is not inside its attachments folder");
+    }
+
+    private void assertOpenRefused(Path checked, String phrase) {
+        Throwable thrown = catchThrowable(() -> AttachmentRoot.open(FIELD, root.realPath(), checked).close());
+        assertThat(thrown).isInstanceOf(InvalidRequestException.class);
+        Problem problem = ((InvalidRequestException) thrown).problems().get(0);
+        assertThat(problem.field()).isEqualTo(FIELD);
+        assertThat(problem.message()).contains(phrase).doesNotContain("secret\n");
+    }
+
+    private static String read(FileChannel channel) throws IOException {
+        return new String(Channels.newInputStream(channel).readAllBytes(), StandardCharsets.UTF_8);
     }
 }

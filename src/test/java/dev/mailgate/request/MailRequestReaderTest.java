@@ -158,6 +158,28 @@ class MailRequestReaderTest {
         assertSingleProblem(problems(() -> read(input)), "(request)", "is empty; write a JSON object such as");
     }
 
+    @Test
+    void reports_a_second_document_after_the_request_as_invalid_json() {
+        List<Problem> problems = problems(() -> read("{\"to\": \"a@example.com\", \"text\": \"x\"} {\"to\": 1}"));
+
+        assertSingleProblem(problems, "(request)", "is not valid JSON");
+    }
+
+    @Test
+    void a_string_longer_than_the_message_limit_is_a_size_error_naming_its_field_and_the_limit() {
+        String base64 = "A".repeat(2048);
+        String json = "{\"to\": \"a@example.com\", \"text\": \"x\", \"attachments\": [{\"filename\": \"a.bin\", "
+                + "\"content\": \"QQ==\"}, {\"filename\": \"b.bin\", \"content\": \"" + base64 + "\"}]}";
+
+        List<Problem> problems = problems(() -> MailRequestReader.fromJson(
+                new ByteArrayInputStream(json.getBytes(UTF_8)), root, 1024));
+
+        assertSingleProblem(problems, "attachments[1].content", "(mailgate.limits.max-message-size)");
+        assertThat(problems.get(0).message()).contains("1,024 characters").doesNotContain("AAAA");
+        assertSingleProblem(problems(() -> MailRequestReader.fromJson(new ByteArrayInputStream(
+                ("{\"text\": \"" + base64 + "\"}").getBytes(UTF_8)), root, 1024)), "text", "longer than any message");
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
             "[\"a@example.com\"] | not an array",

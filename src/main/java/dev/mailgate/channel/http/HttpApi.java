@@ -233,7 +233,8 @@ public final class HttpApi {
         if (declared.kind() == MediaTypes.Kind.JSON) {
             byte[] body = exchange.getIn().getBody(byte[].class);
             return validator.readAndValidate(() -> MailRequestReader.fromJson(
-                    new ByteArrayInputStream(body == null ? new byte[0] : body), new AttachmentRoot(folder, UPLOADED)));
+                    new ByteArrayInputStream(body == null ? new byte[0] : body), new AttachmentRoot(folder, UPLOADED),
+                    validator.limits().maxMessageBytes()));
         }
         Map<String, DataHandler> parts = exchange.getIn(AttachmentMessage.class).getAttachments();
         Integer uploaded = exchange.getIn().getHeader(Exchange.ATTACHMENTS_SIZE, Integer.class);
@@ -270,7 +271,7 @@ public final class HttpApi {
         byte[] request = json;
         return validator.readAndValidate(() -> {
             MailRequest read = MailRequestReader.fromJson(new ByteArrayInputStream(request),
-                    new AttachmentRoot(folder, UPLOADED));
+                    new AttachmentRoot(folder, UPLOADED), validator.limits().maxMessageBytes());
             return withUnreferenced(read, files);
         });
     }
@@ -287,7 +288,7 @@ public final class HttpApi {
         }
         return new MailRequest(request.from(), request.to(), request.cc(), request.bcc(), request.replyTo(),
                 request.subject(), request.text(), request.html(), request.template(), request.data(), all,
-                request.headers(), request.priority(), request.idempotencyKey(), request.rawMessage());
+                request.headers(), request.priority(), request.idempotencyKey(), request.rawMessage(), request.rawRoot());
     }
 
     /** A part's file name as a plain name inside {@code folder}, never a path, never one already used. */

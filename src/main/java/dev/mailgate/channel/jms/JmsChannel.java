@@ -134,7 +134,8 @@ public final class JmsChannel implements OutcomeHandler {
         exchange.setProperty(BODY, body);
         byte[] json = body;
         MailRequest request = validator.forChannel(channel).readAndValidate(
-                () -> MailRequestReader.fromJson(new ByteArrayInputStream(json), attachments));
+                () -> MailRequestReader.fromJson(new ByteArrayInputStream(json), attachments,
+                        validator.limits().maxMessageBytes()));
         if (queuedByMailgate.isPresent()) {
             if (queuedByMailgate.get().state() == Journal.State.SENT) {
                 LOG.info("Not sending {} [{}] again: the journal has it as sent", DeliveryExchange.source(exchange), id);

@@ -75,7 +75,7 @@ public final class OutboxChannel implements OutcomeHandler {
         } else {
             request = validator.readAndValidate(() -> {
                 try (InputStream in = Files.newInputStream(file)) {
-                    return MailRequestReader.fromJson(in, attachments);
+                    return MailRequestReader.fromJson(in, attachments, validator.limits().maxMessageBytes());
                 }
             });
         }
@@ -121,8 +121,15 @@ public final class OutboxChannel implements OutcomeHandler {
      * and the journal stops the second copy from being sent twice.
      */
     private void handOff(Exchange exchange, Path file, MailRequest request) throws IOException {
-        String id = DeliveryExchange.id(exchange);
+        queue(exchange, file, request);
+        // only once the file is taken care of: Camel drops an exception thrown after setRouteStop(true) without
+        // calling the error handler, which left a file whose hand-off failed (e.g. its attachment was swapped for a
+        // link before the copy) in the outbox, with no log line and never taken again
         exchange.setRouteStop(true);
+    }
+
+    private void queue(Exchange exchange, Path file, MailRequest request) throws IOException {
+        String id = DeliveryExchange.id(exchange);
         // who may write to this folder is the principal: its idempotency keys are its own
         DeliveryExchange.principal(exchange, "outbox:" + file.toAbsolutePath().normalize().getParent());
         Optional<String> earlier = Admission.repeatOf(journal, exchange, request, true);

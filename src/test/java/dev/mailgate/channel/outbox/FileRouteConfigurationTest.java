@@ -48,4 +48,34 @@ class FileRouteConfigurationTest {
         assertThat(config.problems()).anySatisfy(p -> assertThat(p).contains("parameter template",
                 "unknown template 'invoyce'"));
     }
+
+    @Test
+    void a_control_character_in_a_folder_route_address_stops_start_up_with_the_parameter_named() throws Exception {
+        Path routes = Files.createDirectories(dir.resolve("routes"));
+        // YAML's double-quoted escapes: a quoted local part holding SOH, a display name holding ESC
+        Files.writeString(routes.resolve("scans.yaml"), """
+                - templatedRoute:
+                    routeTemplateRef: mailgate-outbox-files
+                    routeId: scans
+                    parameters:
+                      - name: folder
+                        value: scans-in
+                      - name: to
+                        value: "\\"x\\x01auth=Bearer evil\\"@example.com"
+                      - name: cc
+                        value: "Archive\\x1b[2J <archive@example.com>"
+                """);
+        Map<String, String> properties = Gateway.folders(dir);
+        properties.put("mailgate.routes.dir", routes.toString());
+
+        Throwable failure = catchThrowable(() -> Gateway.start(dir, properties).close());
+
+        ConfigurationException config = ObjectHelper.getException(ConfigurationException.class, failure);
+        assertThat(config).as("a ConfigurationException in %s", failure).isNotNull();
+        assertThat(config.problems()).anySatisfy(p -> assertThat(p).contains("the route for folder scans-in",
+                "parameter to[0]", "control character U+0001"));
+        assertThat(config.problems()).anySatisfy(p -> assertThat(p).contains("parameter cc[0]",
+                "control character U+001B"));
+        assertThat(String.join("\n", config.problems())).doesNotContain("\u0001", "\u001B");
+    }
 }
