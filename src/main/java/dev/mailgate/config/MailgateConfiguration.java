@@ -168,7 +168,9 @@ public class MailgateConfiguration implements CamelConfiguration {
                 SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
         // every channel hands its requests to the durable queue; the JMS route is the one that sends
         Uploads uploads = new Uploads(settings.jms().attachmentsDir());
-        OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null);
+        // a file twice the message size limit cannot make a mail within it, whatever its encoding
+        OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null,
+                java.time.Duration.ofSeconds(30), 2 * settings.limits().maxMessageBytes());
         ProducerTemplate producer = context.createProducerTemplate();
         Broker broker = jms(context, settings, early.broker(), early.brokerPassword(), validator, journal, uploads,
                 outboxFiles, producer);
