@@ -60,6 +60,7 @@ import dev.mailgate.channel.jms.JmsRoutes;
 import dev.mailgate.channel.outbox.OutboxChannel;
 import dev.mailgate.channel.outbox.OutboxFiles;
 import dev.mailgate.channel.outbox.OutboxRoutes;
+import dev.mailgate.channel.outbox.OutboxWatch;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.outcome.DeliveryLog;
 import dev.mailgate.outcome.DeliveryPolicy;
@@ -170,7 +171,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         Uploads uploads = new Uploads(settings.jms().attachmentsDir());
         // a file twice the message size limit cannot make a mail within it, whatever its encoding
         OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null,
-                java.time.Duration.ofSeconds(30), 2 * settings.limits().maxMessageBytes());
+                settings.outbox().readTimeout(), 2 * settings.limits().maxMessageBytes());
+        OutboxWatch outboxWatch = new OutboxWatch(outboxFiles, settings.outbox().stalledAfter(), Clock.systemUTC());
         ProducerTemplate producer = context.createProducerTemplate();
         Broker broker = jms(context, settings, early.broker(), early.brokerPassword(), validator, journal, uploads,
                 outboxFiles, producer);
@@ -179,10 +181,10 @@ public class MailgateConfiguration implements CamelConfiguration {
             metrics.queueDepth(broker.embedded(), b -> b.messageCount(queue));
         }
         HealthChecks.register(context, settings.sandbox(), smtp.host() + ":" + smtp.port(), tokens, journal,
-                () -> broker.connections().createConnection().close(), settings.outbox().dir());
+                () -> broker.connections().createConnection().close(), settings.outbox().dir(), outboxWatch);
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
                 validator.forChannel("outbox"), journal, outboxFiles, uploads, producer, settings.jms().queue());
-        context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
+        context.addRoutes(new OutboxRoutes(outbox, settings.outbox(), outboxWatch));
         if (settings.http().enabled()) {
             http(context, settings, validator, journal, uploads, producer, metrics);
         }

@@ -3,12 +3,17 @@ package dev.mailgate.security;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.net.http.HttpResponse;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.stream.Stream;
 
@@ -23,6 +28,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.mailgate.support.Http;
 import dev.mailgate.support.Jms;
 import dev.mailgate.support.MailgateExtension;
+import dev.mailgate.support.SpecialFiles;
 
 /**
  * What someone who may only drop files into the outbox can do with links and with content that is not a request: the
@@ -31,8 +37,10 @@ import dev.mailgate.support.MailgateExtension;
  */
 class OutboxFileAttackTest {
 
+    /** A file still waiting after this turns readiness down (the default is 5 minutes). */
     @RegisterExtension
-    static final MailgateExtension mailgate = MailgateExtension.realTenant();
+    static final MailgateExtension mailgate = MailgateExtension.realTenant()
+            .with("mailgate.outbox.stalled-after", "3s");
 
     private static final String NEXT = "{\"to\": \"next@example.com\", \"subject\": \"Next\", \"text\": \"fine\"}";
 
@@ -158,5 +166,84 @@ class OutboxFileAttackTest {
 
         assertThat(error.path("errors").get(0).path("field").asText()).isEqualTo("to[0]");
         assertThat(victim).hasContent("precious");
+    }
+
+    // --- entries that are not plain files -------------------------------------------------------------------------
+
+    @Test
+    void outbox_fifo_is_refused_without_opening_it_and_the_next_file_is_sent() throws Exception {
+        Path fifo = SpecialFiles.mkfifo(mailgate.gateway().outbox().resolve("fifo.json"));
+        try {
+            mailgate.gateway().drop("after-fifo.json", NEXT);
+
+            JsonNode error = mailgate.gateway().awaitFailed("fifo.json");
+            mailgate.gateway().awaitSent("after-fifo.json");
+
+            assertThat(error.path("reason").asText()).contains("fifo.json is a FIFO (named pipe), not a regular file",
+                    "did not open it");
+            assertThat(error.path("fix").asText()).contains("remove it");
+            Path moved = mailgate.gateway().outbox().resolve(".failed/fifo.json");
+            assertThat(Files.isRegularFile(moved, LinkOption.NOFOLLOW_LINKS)).isFalse();
+            assertThat(Files.exists(moved, LinkOption.NOFOLLOW_LINKS)).isTrue();
+            assertThat(mailgate.http().get(null, "/health/ready").statusCode()).isEqualTo(200);
+        } finally {
+            SpecialFiles.release(fifo);
+        }
+    }
+
+    @Test
+    void socket_folder_and_dangling_link_named_like_requests_are_refused_with_what_they_are() throws Exception {
+        Path outbox = mailgate.gateway().outbox();
+        try (ServerSocketChannel socket = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            socket.bind(UnixDomainSocketAddress.of(outbox.resolve("sock.json")));
+            Files.createDirectories(outbox.resolve("folder.json"));
+            Files.writeString(outbox.resolve("folder.json/inside.txt"), "x");
+            Files.createSymbolicLink(outbox.resolve("gone.eml"), Path.of("../nowhere/gone.eml"));
+
+            JsonNode sock = mailgate.gateway().awaitFailed("sock.json");
+            JsonNode folder = mailgate.gateway().awaitFailed("folder.json");
+            JsonNode gone = mailgate.gateway().awaitFailed("gone.eml");
+
+            assertThat(sock.path("reason").asText()).contains("sock.json is a socket, not a regular file");
+            assertThat(folder.path("reason").asText()).contains("folder.json is a folder named like a request");
+            assertThat(folder.path("fix").asText()).contains("move the folder out of the outbox");
+            assertThat(outbox.resolve(".failed/folder.json/inside.txt")).hasContent("x");
+            assertThat(gone.path("reason").asText()).contains("gone.eml is a symbolic link to ../nowhere/gone.eml");
+            assertThat(mailgate.logText()).contains("Refused " + outbox.resolve("folder.json"));
+        }
+    }
+
+    @Test
+    void a_file_waiting_longer_than_stalled_after_turns_readiness_down_naming_it_and_the_fix() throws Exception {
+        Path late = mailgate.gateway().drop("late.json", NEXT);
+        // written by a machine whose clock is a day ahead: not taken until that time has come
+        Files.setLastModifiedTime(late, FileTime.from(Instant.now().plus(Duration.ofDays(1))));
+
+        Awaitility.await().atMost(Duration.ofSeconds(30))
+                .until(() -> mailgate.http().get(null, "/health/ready").statusCode() == 503);
+        JsonNode health = Http.json(mailgate.http().get(MailgateExtension.API_KEY, "/api/v1/health"));
+        JsonNode outbox = check(health, "outbox");
+        assertThat(outbox.path("status").asText()).isEqualTo("DOWN");
+        assertThat(outbox.path("message").asText()).startsWith("outbox/late.json has waited")
+                .contains("mailgate.outbox.stalled-after=3 s");
+        assertThat(outbox.path("details").path("fix").asText()).contains("modification time is in the future",
+                "correct the clock");
+        assertThat(outbox.path("details").path("outbox.oldestWaiting").asText()).isEqualTo("late.json");
+        assertThat(mailgate.logLines()).filteredOn(l -> l.contains("late.json waits")).hasSize(1);
+
+        Files.setLastModifiedTime(late, FileTime.from(Instant.now().minus(Duration.ofMinutes(1))));
+
+        mailgate.gateway().awaitSent("late.json");
+        Awaitility.await().atMost(Duration.ofSeconds(30))
+                .until(() -> mailgate.http().get(null, "/health/ready").statusCode() == 200);
+    }
+
+    private static JsonNode check(JsonNode health, String id) {
+        for (JsonNode check : health.path("checks")) {
+            if (check.path("id").asText().equals(id)) {
+                return check;
+            }
+        }
+        throw new AssertionError("no " + id + " check in " + health.toPrettyString());
     }
 }

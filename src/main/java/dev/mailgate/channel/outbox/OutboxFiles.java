@@ -305,6 +305,17 @@ public final class OutboxFiles {
         record(file, id, FAILED, ".error.json", json);
     }
 
+    /**
+     * An entry refused before the channel took it ({@link OutboxWatch}): it is no request, so it has no journal entry;
+     * it moves to {@code .failed/} with its error file, and the log says so in one line.
+     */
+    public void refuse(Path entry, Refusal refusal) throws IOException {
+        Failure failure = refusal.failure(entry);
+        LOG.warn("Refused {}: {}. Fix: {}. It is moved to {}/", Text.printable(entry.toString()), failure.reason(),
+                failure.advice(), FAILED);
+        failed(entry, deliveryId(entry), 0, failure);
+    }
+
     /** A repeat: {@code earlier} is the delivery it repeats, {@code self} when that is this very file, sent before. */
     public void duplicate(Path file, String earlier, boolean self) {
         record(file, null, SENT, ".receipt.json", JSON.createObjectNode()

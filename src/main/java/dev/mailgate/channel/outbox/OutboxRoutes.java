@@ -33,14 +33,18 @@ public final class OutboxRoutes extends RouteBuilder {
 
     private final OutboxChannel channel;
     private final Settings.Outbox outbox;
+    private final OutboxWatch watch;
 
-    public OutboxRoutes(OutboxChannel channel, Settings.Outbox outbox) {
+    public OutboxRoutes(OutboxChannel channel, Settings.Outbox outbox, OutboxWatch watch) {
         this.channel = channel;
         this.outbox = outbox;
+        this.watch = watch;
     }
 
     @Override
     public void configure() {
+        // one bean for every folder route (a template-local bean cannot be referred to from the endpoint URI)
+        getContext().getRegistry().bind(OutboxWatch.BEAN, watch);
         routeTemplate(REQUESTS)
                 .templateParameter("folder", null, "the folder to watch for *.json and *.eml requests")
                 .from(folder("{{folder}}", "json,eml"))
@@ -83,7 +87,10 @@ public final class OutboxRoutes extends RouteBuilder {
                 // the OutboxChannel moves each file to .sent/ or .failed/ itself, under a name nothing else uses;
                 // a file it could not move is not taken again (same name, size and time) until a restart
                 + "&noop=true"
-                + "&idempotentKey=${file:name}-${file:size}-${file:modified}";
+                + "&idempotentKey=${file:name}-${file:size}-${file:modified}"
+                // refuses what is not a plain file before Camel lists the folder (OutboxWatch)
+                + "&pollStrategy=#" + OutboxWatch.BEAN
+                + "&filter=#" + OutboxWatch.BEAN;
     }
 
     private static MailRequestReader.FileMail fileMail(RouteTemplateContext context) {

@@ -1,0 +1,268 @@
+package dev.mailgate.channel.outbox;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+
+import org.apache.camel.Consumer;
+import org.apache.camel.Endpoint;
+import org.apache.camel.component.file.FileEndpoint;
+import org.apache.camel.component.file.GenericFile;
+import org.apache.camel.component.file.GenericFileFilter;
+import org.apache.camel.support.DefaultPollingConsumerPollStrategy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.mailgate.Text;
+
+/**
+ * The outbox folders as they are on disk, not as Camel's file consumer sees them. Camel lists a folder with
+ * {@code java.io.File}: it passes over a folder named like a request, a link that leads nowhere or to a folder, and
+ * a name the JVM cannot represent, and each would wait there for ever without a word. Before each poll of a folder
+ * ({@link #begin}, the routes' {@code pollStrategy}) it looks at every entry named like a request itself (never
+ * through a link, opening nothing) and refuses those that are not plain files: they move to {@code .failed/} with an
+ * error file. And the {@code outbox} health check asks {@link #backlog()} how long the oldest file has been waiting in
+ * each folder.
+ */
+public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implements GenericFileFilter<File> {
+
+    /** The bean name the outbox routes' file endpoints refer to, as their {@code pollStrategy} and {@code filter}. */
+    public static final String BEAN = "mailgateOutboxWatch";
+
+    private static final Logger LOG = LoggerFactory.getLogger(OutboxChannel.class);
+    private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
+    /** A modification time this far ahead of the clock is still an ordinary file (file systems round times). */
+    private static final Duration FUTURE_TOLERANCE = Duration.ofSeconds(1);
+
+    private final OutboxFiles files;
+    private final Duration stalledAfter;
+    private final Clock clock;
+    /** Every folder a consumer has polled, by its absolute path. */
+    private final Map<Path, Folder> folders = new ConcurrentHashMap<>();
+    /** Files already reported as having a future modification time (path and time), so that it is said once. */
+    private final Map<String, Boolean> reported = Collections.synchronizedMap(new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+            return size() > 1000;
+        }
+    });
+
+    public OutboxWatch(OutboxFiles files, Duration stalledAfter, Clock clock) {
+        this.files = files;
+        this.stalledAfter = stalledAfter;
+        this.clock = clock;
+    }
+
+    public Duration stalledAfter() {
+        return stalledAfter;
+    }
+
+    /** What waits in one folder: how many files, and the oldest one (empty when none waits). */
+    public record Backlog(Path folder, int waiting, Optional<Waiting> oldest) {
+    }
+
+    /** A file that waits: since when it last changed (or was put there), and what may keep it there. */
+    public record Waiting(String name, Instant since, Duration age, String hint) {
+    }
+
+    /** Every watched folder's backlog, now. */
+    public List<Backlog> backlog() {
+        List<Backlog> result = new ArrayList<>();
+        Instant now = clock.instant();
+        for (Folder folder : folders.values()) {
+            result.add(folder.backlog(now));
+        }
+        result.sort((a, b) -> a.folder().compareTo(b.folder()));
+        return result;
+    }
+
+    /** The folder a file endpoint watches, and the request extensions it takes. */
+    private Folder folder(Endpoint endpoint) {
+        FileEndpoint file = (FileEndpoint) endpoint;
+        Path path = file.getFile().toPath().toAbsolutePath().normalize();
+        return folders.computeIfAbsent(path, p -> new Folder(p, extensions(file.getIncludeExt())));
+    }
+
+    private static Set<String> extensions(String includeExt) {
+        return includeExt == null ? Set.of() : Arrays.stream(includeExt.split(","))
+                .map(e -> e.strip().toLowerCase(Locale.ROOT)).filter(e -> !e.isEmpty()).collect(Collectors.toSet());
+    }
+
+    /** Before each poll, on the consumer's own thread: refuses what is not a plain file, before Camel lists it. */
+    @Override
+    public boolean begin(Consumer consumer, Endpoint endpoint) {
+        Folder folder = folder(endpoint);
+        try {
+            folder.sweep();
+        } catch (IOException | RuntimeException e) {
+            // the poll goes on: Camel reports a folder it cannot read itself
+            LOG.debug("Could not look through {}: {}", folder.path, e.toString());
+        }
+        return true;
+    }
+
+    /**
+     * Passes over a file whose modification time is in the future (the clock of the machine that wrote it is ahead):
+     * the read lock waits for the file to be {@code settle-time} old, and would hold the consumer for its whole
+     * timeout at every poll. It is taken once that time has come; the log says so once, and the health check names it
+     * when it has waited too long.
+     */
+    @Override
+    public boolean accept(GenericFile<File> file) {
+        if (file.isDirectory()) {
+            return true;
+        }
+        long modified = file.getLastModified();
+        if (modified <= clock.millis() + FUTURE_TOLERANCE.toMillis()) {
+            return true;
+        }
+        if (reported.put(file.getAbsoluteFilePath() + "|" + modified, Boolean.TRUE) == null) {
+            LOG.warn("{} waits: its modification time {} is in the future (the clock of the machine that wrote it is "
+                    + "ahead); Mailgate takes it once it has not changed for mailgate.outbox.settle-time. Fix: correct "
+                    + "that machine's clock, or touch the file", Text.printable(file.getAbsoluteFilePath()),
+                    Instant.ofEpochMilli(modified));
+        }
+        return false;
+    }
+
+    /** One watched folder. */
+    private final class Folder {
+
+        private final Path path;
+        private final Set<String> extensions;
+
+        private Folder(Path path, Set<String> extensions) {
+            this.path = path;
+            this.extensions = extensions;
+        }
+
+        private void sweep() throws IOException {
+            if (!Files.isDirectory(path)) {
+                return;
+            }
+            try (DirectoryStream<Path> entries = Files.newDirectoryStream(path, this::namedLikeARequest)) {
+                for (Path entry : entries) {
+                    refuseIfNotPlain(entry);
+                }
+            }
+        }
+
+        private void refuseIfNotPlain(Path entry) {
+            try {
+                if (Files.isRegularFile(entry, NOFOLLOW)) {
+                    // a plain file (even one with a second name) is the channel's, once it has settled
+                    return;
+                }
+                Optional<OutboxFiles.Refusal> refusal = OutboxFiles.refusal(entry);
+                if (refusal.isPresent()) {
+                    files.refuse(entry, refusal.get());
+                }
+            } catch (NoSuchFileException e) {
+                // taken or removed meanwhile
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("Could not check {} in the outbox: {}", Text.printable(entry.toString()), e.toString());
+            }
+        }
+
+        /** Camel's own rule: not hidden, and one of the route's extensions (in any case). */
+        private boolean namedLikeARequest(Path entry) {
+            String name = entry.getFileName().toString();
+            if (name.startsWith(".")) {
+                return false;
+            }
+            String lower = name.toLowerCase(Locale.ROOT);
+            return extensions.stream().anyMatch(ext -> lower.endsWith("." + ext));
+        }
+
+        private Backlog backlog(Instant now) {
+            int waiting = 0;
+            Path oldest = null;
+            Instant oldestSince = null;
+            if (Files.isDirectory(path)) {
+                try (DirectoryStream<Path> entries = Files.newDirectoryStream(path, this::namedLikeARequest)) {
+                    for (Path entry : entries) {
+                        Instant since = changed(entry);
+                        if (since == null) {
+                            continue;
+                        }
+                        waiting++;
+                        if (oldestSince == null || since.isBefore(oldestSince)) {
+                            oldest = entry;
+                            oldestSince = since;
+                        }
+                    }
+                } catch (IOException | RuntimeException e) {
+                    LOG.debug("Could not look through {}: {}", path, e.toString());
+                }
+            }
+            if (oldest == null) {
+                return new Backlog(path, waiting, Optional.empty());
+            }
+            Duration age = Duration.between(oldestSince, now);
+            return new Backlog(path, waiting, Optional.of(new Waiting(Text.printable(oldest.getFileName().toString()),
+                    oldestSince, age.isNegative() ? Duration.ZERO : age, hint(oldest, now))));
+        }
+    }
+
+    /**
+     * When the entry was last changed or put into the folder: its status change time ({@code ctime}, which a rename
+     * into the folder sets too), so that a file copied in with an old modification time does not look late, and one
+     * with a time in the future does not look new. The modification time where there is no {@code ctime}.
+     */
+    private static Instant changed(Path entry) {
+        try {
+            Object ctime = Files.getAttribute(entry, "unix:ctime", NOFOLLOW);
+            if (ctime instanceof FileTime time) {
+                return time.toInstant();
+            }
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            // not a unix file system: the modification time below
+        }
+        try {
+            return Files.readAttributes(entry, BasicFileAttributes.class, NOFOLLOW).lastModifiedTime().toInstant();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** What may keep a late file where it is, for the operator. */
+    private String hint(Path entry, Instant now) {
+        try {
+            Optional<OutboxFiles.Refusal> refusal = OutboxFiles.refusal(entry);
+            if (refusal.isPresent()) {
+                return "it " + refusal.get().what() + "; " + refusal.get().advice();
+            }
+            Instant modified = Files.getLastModifiedTime(entry, NOFOLLOW).toInstant();
+            if (modified.isAfter(now)) {
+                return "its modification time is in the future (" + modified + "), and Mailgate takes a file only "
+                        + "once it has not changed for mailgate.outbox.settle-time: correct the clock of the machine "
+                        + "that writes it, or touch the file";
+            }
+        } catch (IOException | RuntimeException e) {
+            // the general advice below
+        }
+        return "the outbox channel is not taking files from this folder: look for log lines naming the file; if "
+                + "there are none, the channel is stuck: restart Mailgate (jcmd <pid> Thread.print shows where it "
+                + "hangs)";
+    }
+}
