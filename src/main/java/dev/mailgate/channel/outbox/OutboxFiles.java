@@ -3,6 +3,7 @@ package dev.mailgate.channel.outbox;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileSystemException;
@@ -373,6 +374,10 @@ public final class OutboxFiles {
             outcomeFolder(dir);
             folderUsable = true;
             target = dir.resolve(freeName(dir, file.getFileName().toString(), suffix));
+            if (bytes(file.getFileName().toString()) > budget(suffix)) {
+                LOG.info("{} is kept in {}/ as {}: with {} its name would be longer than a file name may be ({} "
+                        + "bytes)", file, folder, target.getFileName(), suffix, NAME_MAX);
+            }
             move(file, target);
         } catch (IOException | RuntimeException e) {
             if (!folderUsable) {
@@ -401,17 +406,70 @@ public final class OutboxFiles {
         }
     }
 
-    /** {@code report.pdf}, or {@code report-2.pdf} if a report.pdf was sent before, and so on. */
+    /**
+     * {@code report.pdf}, or {@code report-2.pdf} if a report.pdf was sent before, and so on; shortened when the name
+     * with its record ({@code .<name><suffix>.tmp} while it is written) would not fit in a file name.
+     */
     static String freeName(Path dir, String name, String suffix) {
-        int dot = name.lastIndexOf('.');
-        String base = dot > 0 ? name.substring(0, dot) : name;
-        String ext = dot > 0 ? name.substring(dot) : "";
-        String candidate = name;
+        int budget = budget(suffix);
+        String first = fit(name, budget);
+        int dot = first.lastIndexOf('.');
+        String base = dot > 0 ? first.substring(0, dot) : first;
+        String ext = dot > 0 ? first.substring(dot) : "";
+        String candidate = first;
         for (int n = 2; Files.exists(dir.resolve(candidate), NOFOLLOW)
                 || !suffix.isEmpty() && Files.exists(dir.resolve(candidate + suffix), NOFOLLOW); n++) {
-            candidate = base + "-" + n + ext;
+            candidate = fit(base + "-" + n + ext, budget);
         }
         return candidate;
+    }
+
+    /** The longest name a file system takes (ext4, XFS, NTFS, APFS: 255 bytes or UTF-16 units). */
+    static final int NAME_MAX = 255;
+    /** The characters of the name file systems count in: Java's own file name encoding. */
+    private static final Charset NAMES = fileNameCharset();
+
+    private static Charset fileNameCharset() {
+        try {
+            return Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
+        } catch (RuntimeException e) {
+            return StandardCharsets.UTF_8;
+        }
+    }
+
+    /** How long an outcome name may be so that it, its record and the record's temporary name all fit. */
+    private static int budget(String suffix) {
+        return suffix.isEmpty() ? NAME_MAX : NAME_MAX - bytes("." + suffix + ".tmp");
+    }
+
+    static int bytes(String name) {
+        return name.getBytes(NAMES).length;
+    }
+
+    /**
+     * The name itself when it fits in {@code budget} bytes; otherwise its start, {@code ~} and eight hex digits of a
+     * hash of the whole name (different names stay different), and its extension.
+     */
+    static String fit(String name, int budget) {
+        if (bytes(name) <= budget) {
+            return name;
+        }
+        int dot = name.lastIndexOf('.');
+        String ext = dot > 0 && name.length() - dot <= 16 ? name.substring(dot) : "";
+        String hash = "~" + UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8)).toString().substring(0, 8);
+        String base = name.substring(0, name.length() - ext.length());
+        int room = budget - bytes(hash + ext);
+        StringBuilder kept = new StringBuilder();
+        for (int i = 0; i < base.length();) {
+            int c = base.codePointAt(i);
+            String next = new String(Character.toChars(c));
+            if (bytes(kept + next) > room) {
+                break;
+            }
+            kept.append(next);
+            i += next.length();
+        }
+        return kept + hash + ext;
     }
 
     private static void writeAtomically(Path target, byte[] bytes) throws IOException {

@@ -84,10 +84,16 @@ public final class OutboxRoutes extends RouteBuilder {
                 // waits for every consumer's first poll, and files already waiting are taken a second earlier
                 + "&initialDelay=0"
                 + "&sortBy=file:modified"
+                // no <name>.camelLock next to each file: Mailgate is the folder's only consumer, and a marker's
+                // longer name failed for every file name over 245 bytes, with a stack trace at every poll
+                + "&readLockMarkerFile=false"
                 // the OutboxChannel moves each file to .sent/ or .failed/ itself, under a name nothing else uses;
-                // a file it could not move is not taken again (same name, size and time) until a restart
+                // a file it could not move is not taken again until it is changed (or touched) or Mailgate restarts.
+                // The key names the file itself (inode and change time): a new file with the same name, size and
+                // modification time (cp -p, a second-granular file system) is another file and is taken
                 + "&noop=true"
-                + "&idempotentKey=${file:name}-${file:size}-${file:modified}"
+                + "&idempotentKey=${file:name}-${file:size}-${file:modified}-${bean:" + OutboxWatch.BEAN
+                        + "?method=identity}"
                 // refuses what is not a plain file before Camel lists the folder (OutboxWatch)
                 + "&pollStrategy=#" + OutboxWatch.BEAN
                 + "&filter=#" + OutboxWatch.BEAN;

@@ -26,6 +26,7 @@ import java.util.stream.Collectors;
 
 import org.apache.camel.Consumer;
 import org.apache.camel.Endpoint;
+import org.apache.camel.Exchange;
 import org.apache.camel.component.file.FileEndpoint;
 import org.apache.camel.component.file.GenericFile;
 import org.apache.camel.component.file.GenericFileFilter;
@@ -55,6 +56,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
     private static final Duration FUTURE_TOLERANCE = Duration.ofSeconds(1);
 
     private final OutboxFiles files;
+    private final Duration settleTime;
     private final Duration stalledAfter;
     private final Clock clock;
     /** Every folder a consumer has polled, by its absolute path. */
@@ -67,10 +69,30 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         }
     });
 
-    public OutboxWatch(OutboxFiles files, Duration stalledAfter, Clock clock) {
+    public OutboxWatch(OutboxFiles files, Duration settleTime, Duration stalledAfter, Clock clock) {
         this.files = files;
+        this.settleTime = settleTime;
         this.stalledAfter = stalledAfter;
         this.clock = clock;
+    }
+
+    /**
+     * The identity of the file an exchange is about, for the routes' idempotent key: its inode and status change
+     * time, which a new file under an old name never shares with the old one (empty where the file system has none).
+     */
+    public String identity(Exchange exchange) {
+        String path = exchange.getIn().getHeader(Exchange.FILE_PATH, String.class);
+        if (path == null) {
+            return "";
+        }
+        try {
+            Path file = Path.of(path);
+            BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW);
+            Object ctime = unixAttribute(file, "ctime");
+            return attributes.fileKey() + "-" + (ctime instanceof FileTime time ? time.toInstant() : "");
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
     }
 
     public Duration stalledAfter() {
@@ -169,6 +191,10 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
 
         private void refuseIfNotPlain(Path entry) {
             try {
+                if (!representable(entry)) {
+                    rename(entry);
+                    return;
+                }
                 if (Files.isRegularFile(entry, NOFOLLOW)) {
                     // a plain file (even one with a second name) is the channel's, once it has settled
                     return;
@@ -182,6 +208,37 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
             } catch (IOException | RuntimeException e) {
                 LOG.warn("Could not check {} in the outbox: {}", Text.printable(entry.toString()), e.toString());
             }
+        }
+
+        /**
+         * Gives a file whose name Java cannot represent (not valid in {@code sun.jnu.encoding}: bytes that are not UTF-8,
+         * or any non-ASCII name under the C locale) a name it can, once the file has settled: Camel lists it under a
+         * name with {@code U+FFFD} in it that does not exist, and would pass over it for ever. The undecodable
+         * characters become {@code _}; the log says so once.
+         */
+        private void rename(Path entry) throws IOException {
+            String shown = Text.printable(entry.getFileName().toString());
+            FileTime modified = Files.getLastModifiedTime(entry, NOFOLLOW);
+            if (modified.toInstant().plus(settleTime).isAfter(clock.instant())) {
+                return;
+            }
+            String name = OutboxFiles.freeName(path, representableName(entry.getFileName().toString()), "");
+            Path target = path.resolve(name);
+            try {
+                // not atomic: an atomic rename would replace a file that took this name meanwhile
+                Files.move(entry, target);
+            } catch (IOException e) {
+                if (reported.put(entry + "|" + modified, Boolean.TRUE) == null) {
+                    LOG.warn("{}/{} waits: its name is not valid in this system's file name encoding ({}), so Java "
+                            + "cannot open it, and renaming it to {} failed ({}). Fix: rename the file (in UTF-8), and "
+                            + "run Mailgate with a UTF-8 locale (LANG=C.UTF-8)", path, shown, NAME_ENCODING, name,
+                            e.toString());
+                }
+                return;
+            }
+            LOG.warn("Renamed {}/{} to {}: the name is not valid in this system's file name encoding ({}), so Java "
+                    + "cannot open the file under it. Name files in UTF-8 and run Mailgate with a UTF-8 locale "
+                    + "(LANG=C.UTF-8) to keep such names", path, shown, name, NAME_ENCODING);
         }
 
         /** Camel's own rule: not hidden, and one of the route's extensions (in any case). */
@@ -221,6 +278,47 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
             Duration age = Duration.between(oldestSince, now);
             return new Backlog(path, waiting, Optional.of(new Waiting(Text.printable(oldest.getFileName().toString()),
                     oldestSince, age.isNegative() ? Duration.ZERO : age, hint(oldest, now))));
+        }
+    }
+
+    /** Java's file name encoding ({@code sun.jnu.encoding}), which the locale the JVM starts in decides. */
+    private static final String NAME_ENCODING = System.getProperty("sun.jnu.encoding", "UTF-8");
+
+    /**
+     * Whether Java can open the entry under the name it listed it with. A name that is not valid in the file name
+     * encoding is decoded with {@code U+FFFD} in place of what it cannot read, and that string names another file, or
+     * none.
+     */
+    static boolean representable(Path entry) {
+        String name = entry.getFileName().toString();
+        if (name.indexOf('\uFFFD') < 0) {
+            return true;
+        }
+        Path byName = entry.resolveSibling(name);
+        try {
+            return Files.exists(byName, NOFOLLOW) && Files.isSameFile(byName, entry);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** The name with every character Java could not decode, or cannot encode back, as {@code _}. */
+    static String representableName(String name) {
+        java.nio.charset.CharsetEncoder encoder = java.nio.charset.Charset.forName(NAME_ENCODING).newEncoder();
+        StringBuilder out = new StringBuilder();
+        name.codePoints().forEach(c -> {
+            String ch = new String(Character.toChars(c));
+            out.append(c == 0xFFFD || !encoder.canEncode(ch) ? "_" : ch);
+        });
+        return out.toString();
+    }
+
+    /** A {@code unix:} attribute of the entry itself, or {@code null} where the file system has none. */
+    private static Object unixAttribute(Path file, String name) {
+        try {
+            return Files.getAttribute(file, "unix:" + name, NOFOLLOW);
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return null;
         }
     }
 

@@ -77,6 +77,20 @@ class OutboxFilesTest {
         assertThat(copy.startsWith(dir.resolve("copies"))).isTrue();
     }
 
+    @Test
+    void outcome_names_are_shortened_on_a_character_boundary_so_that_the_record_fits() {
+        String name = "Rechnung-Größe-".repeat(20) + ".json";
+
+        String fitted = OutboxFiles.freeName(dir, name, ".receipt.json");
+
+        assertThat(OutboxFiles.bytes("." + fitted + ".receipt.json.tmp")).isLessThanOrEqualTo(255);
+        assertThat(fitted).startsWith("Rechnung-Größe-Rechnung").endsWith(".json").matches(".*~[0-9a-f]{8}\\.json")
+                .doesNotContain("\uFFFD");
+        assertThat(OutboxFiles.freeName(dir, "short.json", ".receipt.json")).isEqualTo("short.json");
+        assertThat(OutboxFiles.freeName(dir, name.replace("Rechnung", "Invoice!"), ".receipt.json"))
+                .isNotEqualTo(fitted);
+    }
+
     /** Outbox reader threads busy in file I/O (an idle one waits for work in its pool). */
     private static long readersInIo() {
         return Thread.getAllStackTraces().entrySet().stream()
