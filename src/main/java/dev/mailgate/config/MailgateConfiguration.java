@@ -172,7 +172,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         // a file twice the message size limit cannot make a mail within it, whatever its encoding
         OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null,
                 settings.outbox().readTimeout(), 2 * settings.limits().maxMessageBytes());
-        OutboxWatch outboxWatch = new OutboxWatch(outboxFiles, settings.outbox().settleTime(),
+        OutboxWatch outboxWatch = new OutboxWatch(outboxFiles, journal, settings.outbox().settleTime(),
                 settings.outbox().stalledAfter(), Clock.systemUTC());
         ProducerTemplate producer = context.createProducerTemplate();
         Broker broker = jms(context, settings, early.broker(), early.brokerPassword(), validator, journal, uploads,

@@ -6,6 +6,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -16,7 +17,10 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -35,6 +39,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.mailgate.Text;
 import dev.mailgate.outcome.Failure;
+import dev.mailgate.outcome.Journal;
 import dev.mailgate.outcome.KnownFailure;
 import dev.mailgate.outcome.Receipt;
 
@@ -334,10 +339,95 @@ public final class OutboxFiles {
      */
     public static String deliveryId(Path file) throws IOException {
         // the entry itself: a link is refused, never followed
-        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW);
-        String identity = file.toAbsolutePath() + "|" + attributes.fileKey() + "|" + attributes.size() + "|"
+        return deliveryId(file, Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW));
+    }
+
+    /** The delivery id of the file with these attributes when it was at {@code path}. */
+    private static String deliveryId(Path path, BasicFileAttributes attributes) {
+        String identity = path.toAbsolutePath() + "|" + attributes.fileKey() + "|" + attributes.size() + "|"
                 + attributes.lastModifiedTime().toMillis();
         return UUID.nameUUIDFromBytes(identity.getBytes(StandardCharsets.UTF_8)).toString();
+    }
+
+    /**
+     * Settles the files left in {@code folder/.queued/} when Mailgate starts: normally each leaves when its request's
+     * outcome moves it, but that move can fail (a full disk, a folder that could not be made) and the file was then
+     * left there for good. The journal says what became of each (a rename keeps the inode, size and time its delivery
+     * id is made of): sent and failed files go to their outcome folder with the receipt or error file the journal
+     * has; files whose request is still queued, being sent or waiting for a retry stay, for their queue message to
+     * finish; files the journal does not know, or that never reached the queue, go back into the folder to be taken
+     * again.
+     */
+    public void reconcileQueued(Path folder, Journal journal) {
+        Path queued = folder.resolve(QUEUED);
+        if (!Files.isDirectory(queued, NOFOLLOW)) {
+            return;
+        }
+        int finished = 0;
+        int waiting = 0;
+        int back = 0;
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(queued)) {
+            for (Path file : entries) {
+                if (!Files.isRegularFile(file, NOFOLLOW)) {
+                    continue;
+                }
+                Optional<Journal.Entry> entry = journalEntry(folder, file, journal);
+                Journal.State state = entry.map(Journal.Entry::state).orElse(Journal.State.RECEIVED);
+                switch (state) {
+                    case SENT -> {
+                        Journal.Entry e = entry.get();
+                        sent(file, new Receipt(e.id(), e.messageId(), e.sender(), e.recipients() == null ? 0
+                                : e.recipients(), e.serverReply(), e.updatedAt(), null, e.attempts(), false));
+                        finished++;
+                    }
+                    case FAILED -> {
+                        Journal.Entry e = entry.get();
+                        failed(file, e.id(), e.attempts(), new Failure(category(e.failureCategory()),
+                                e.failureReason(), e.failureAdvice(), e.serverReply(), List.of()));
+                        finished++;
+                    }
+                    case QUEUED, SENDING, RETRYING -> waiting++;
+                    case RECEIVED -> {
+                        Path target = folder.resolve(freeName(folder, file.getFileName().toString(), ""));
+                        move(file, target);
+                        LOG.info("{} goes back into {}: {}; it is taken again", file, folder, entry.isEmpty()
+                                ? "the journal does not know it" : "its request never reached the queue");
+                        back++;
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.error("The files waiting in {} could not all be settled at start ({}); look at them there", queued,
+                    e.toString());
+        }
+        if (finished + waiting + back > 0) {
+            LOG.info("{}: {} file(s) finished from the journal, {} wait for their queued request, {} put back into the "
+                    + "folder", queued, finished, waiting, back);
+        }
+    }
+
+    /** The journal entry of a file in {@code .queued/}: under its name, or the name it had before {@code -2} was added. */
+    private static Optional<Journal.Entry> journalEntry(Path folder, Path file, Journal journal) throws IOException {
+        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW);
+        String name = file.getFileName().toString();
+        Set<String> names = new LinkedHashSet<>(List.of(name, name.replaceFirst("-\\d+(\\.[^.]*)?$", "$1")));
+        for (String candidate : names) {
+            Optional<Journal.Entry> entry = journal.find(deliveryId(folder.resolve(candidate), attributes))
+                    .filter(e -> "outbox".equals(e.channel()));
+            if (entry.isPresent()) {
+                return entry;
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Failure.Category category(String label) {
+        for (Failure.Category c : Failure.Category.values()) {
+            if (c.label().equals(label)) {
+                return c;
+            }
+        }
+        return Failure.Category.PERMANENT;
     }
 
     private static String deliveryIdOrNull(Path file) {
@@ -380,6 +470,12 @@ public final class OutboxFiles {
             }
             move(file, target);
         } catch (IOException | RuntimeException e) {
+            if (e instanceof NoSuchFileException && folderUsable && !Files.exists(file, NOFOLLOW)) {
+                // the other one of two outcomes arriving together (a queue message finishing the file while the start
+                // settles it from the journal) moved it first
+                LOG.debug("{} was moved meanwhile; nothing to record", file);
+                return;
+            }
             if (!folderUsable) {
                 // nothing is written into a folder that is not a real one
                 LOG.error("{} could not be moved to {}/ ({}); it is not picked up again until Mailgate restarts; its "

@@ -35,6 +35,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.mailgate.Text;
+import dev.mailgate.outcome.Journal;
 
 /**
  * The outbox folders as they are on disk, not as Camel's file consumer sees them. Camel lists a folder with
@@ -56,6 +57,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
     private static final Duration FUTURE_TOLERANCE = Duration.ofSeconds(1);
 
     private final OutboxFiles files;
+    private final Journal journal;
     private final Duration settleTime;
     private final Duration stalledAfter;
     private final Clock clock;
@@ -69,8 +71,9 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         }
     });
 
-    public OutboxWatch(OutboxFiles files, Duration settleTime, Duration stalledAfter, Clock clock) {
+    public OutboxWatch(OutboxFiles files, Journal journal, Duration settleTime, Duration stalledAfter, Clock clock) {
         this.files = files;
+        this.journal = journal;
         this.settleTime = settleTime;
         this.stalledAfter = stalledAfter;
         this.clock = clock;
@@ -130,10 +133,18 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
                 .map(e -> e.strip().toLowerCase(Locale.ROOT)).filter(e -> !e.isEmpty()).collect(Collectors.toSet());
     }
 
-    /** Before each poll, on the consumer's own thread: refuses what is not a plain file, before Camel lists it. */
+    /**
+     * Before each poll, on the consumer's own thread: refuses what is not a plain file, before Camel lists it. The
+     * first poll after the start settles the folder's {@code .queued/} first ({@link OutboxFiles#reconcileQueued}), so
+     * that files it puts back are taken in that very poll.
+     */
     @Override
     public boolean begin(Consumer consumer, Endpoint endpoint) {
         Folder folder = folder(endpoint);
+        if (!folder.reconciled) {
+            folder.reconciled = true;
+            files.reconcileQueued(folder.path, journal);
+        }
         try {
             folder.sweep();
         } catch (IOException | RuntimeException e) {
@@ -172,6 +183,8 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
 
         private final Path path;
         private final Set<String> extensions;
+        /** Only the consumer's thread reads and sets it. */
+        private boolean reconciled;
 
         private Folder(Path path, Set<String> extensions) {
             this.path = path;
