@@ -4,6 +4,7 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -219,7 +220,9 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
             } catch (NoSuchFileException e) {
                 // taken or removed meanwhile
             } catch (IOException | RuntimeException e) {
-                LOG.warn("Could not check {} in the outbox: {}", Text.printable(entry.toString()), e.toString());
+                if (reported.put(entry + "|check", Boolean.TRUE) == null) {
+                    LOG.warn("Could not check {} in the outbox: {}", Text.printable(entry.toString()), e.toString());
+                }
             }
         }
 
@@ -307,10 +310,11 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         if (name.indexOf('\uFFFD') < 0) {
             return true;
         }
-        Path byName = entry.resolveSibling(name);
         try {
+            Path byName = entry.resolveSibling(name);
             return Files.exists(byName, NOFOLLOW) && Files.isSameFile(byName, entry);
-        } catch (IOException e) {
+        } catch (IOException | InvalidPathException e) {
+            // under the C locale U+FFFD itself cannot be encoded back
             return false;
         }
     }
