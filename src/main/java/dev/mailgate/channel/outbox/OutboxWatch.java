@@ -43,9 +43,10 @@ import dev.mailgate.outcome.Journal;
  * {@code java.io.File}: it passes over a folder named like a request, a link that leads nowhere or to a folder, and
  * a name the JVM cannot represent, and each would wait there for ever without a word. Before each poll of a folder
  * ({@link #begin}, the routes' {@code pollStrategy}) it looks at every entry named like a request itself (never
- * through a link, opening nothing) and refuses those that are not plain files: they move to {@code .failed/} with an
- * error file. And the {@code outbox} health check asks {@link #backlog()} how long the oldest file has been waiting in
- * each folder.
+ * through a link, opening nothing): those that are not plain files move to {@code .failed/} with an error file, and a
+ * name Java cannot represent is renamed. The first poll after a start settles the folder's {@code .queued/} from the
+ * journal. As the routes' {@code filter} it passes over files with a future modification time. And the {@code outbox}
+ * health check asks {@link #backlog()} how long the oldest file has been waiting in each folder.
  */
 public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implements GenericFileFilter<File> {
 
@@ -64,7 +65,10 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
     private final Clock clock;
     /** Every folder a consumer has polled, by its absolute path. */
     private final Map<Path, Folder> folders = new ConcurrentHashMap<>();
-    /** Files already reported as having a future modification time (path and time), so that it is said once. */
+    /**
+     * What was already said about an entry (a future modification time, a name that could not be changed, a check
+     * that failed), by path and what: each is logged once, not at every poll.
+     */
     private final Map<String, Boolean> reported = Collections.synchronizedMap(new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
@@ -164,6 +168,11 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
     @Override
     public boolean accept(GenericFile<File> file) {
         if (file.isDirectory()) {
+            return true;
+        }
+        Folder folder = folders.get(Path.of(file.getEndpointPath()).toAbsolutePath().normalize());
+        if (folder != null && !folder.namedLikeARequest(Path.of(file.getFileNameOnly()))) {
+            // not the route's (Camel's includeExt passes over it after this filter)
             return true;
         }
         long modified = file.getLastModified();
@@ -345,14 +354,10 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
      * with a time in the future does not look new. The modification time where there is no {@code ctime}.
      */
     private static Instant changed(Path entry) {
-        try {
-            Object ctime = Files.getAttribute(entry, "unix:ctime", NOFOLLOW);
-            if (ctime instanceof FileTime time) {
-                return time.toInstant();
-            }
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            // not a unix file system: the modification time below
+        if (unixAttribute(entry, "ctime") instanceof FileTime ctime) {
+            return ctime.toInstant();
         }
+        // not a unix file system
         try {
             return Files.readAttributes(entry, BasicFileAttributes.class, NOFOLLOW).lastModifiedTime().toInstant();
         } catch (IOException e) {
