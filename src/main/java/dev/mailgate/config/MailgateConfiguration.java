@@ -58,6 +58,7 @@ import dev.mailgate.channel.jms.EmbeddedBroker;
 import dev.mailgate.channel.jms.JmsChannel;
 import dev.mailgate.channel.jms.JmsRoutes;
 import dev.mailgate.channel.outbox.OutboxChannel;
+import dev.mailgate.channel.outbox.OutboxEntries;
 import dev.mailgate.channel.outbox.OutboxFiles;
 import dev.mailgate.channel.outbox.OutboxRoutes;
 import dev.mailgate.channel.outbox.OutboxWatch;
@@ -169,9 +170,7 @@ public class MailgateConfiguration implements CamelConfiguration {
                 SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
         // every channel hands its requests to the durable queue; the JMS route is the one that sends
         Uploads uploads = new Uploads(settings.jms().attachmentsDir());
-        // a file twice the message size limit cannot make a mail within it, whatever its encoding
-        OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null,
-                settings.outbox().readTimeout(), 2 * settings.limits().maxMessageBytes());
+        OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null);
         OutboxWatch outboxWatch = new OutboxWatch(outboxFiles, journal, settings.outbox().settleTime(),
                 settings.outbox().stalledAfter(), Clock.systemUTC());
         ProducerTemplate producer = context.createProducerTemplate();
@@ -183,8 +182,12 @@ public class MailgateConfiguration implements CamelConfiguration {
         }
         HealthChecks.register(context, settings.sandbox(), smtp.host() + ":" + smtp.port(), tokens, journal,
                 () -> broker.connections().createConnection().close(), settings.outbox().dir(), outboxWatch);
+        // a file twice the message size limit cannot make a mail within it, whatever its encoding
+        OutboxEntries outboxEntries = new OutboxEntries(settings.outbox().readTimeout(),
+                2 * settings.limits().maxMessageBytes());
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
-                validator.forChannel("outbox"), journal, outboxFiles, uploads, producer, settings.jms().queue());
+                validator.forChannel("outbox"), journal, outboxEntries, outboxFiles, uploads, producer,
+                settings.jms().queue());
         context.addRoutes(new OutboxRoutes(outbox, settings.outbox(), outboxWatch));
         if (settings.http().enabled()) {
             http(context, settings, validator, journal, uploads, producer, metrics);

@@ -48,17 +48,20 @@ public final class OutboxChannel implements OutcomeHandler {
     private final TemplateRenderer renderer;
     private final MailRequestValidator validator;
     private final Journal journal;
+    private final OutboxEntries entries;
     private final OutboxFiles files;
     private final Uploads uploads;
     private final ProducerTemplate producer;
     private final String queueUri;
 
     public OutboxChannel(AttachmentRoot attachments, TemplateRenderer renderer, MailRequestValidator validator,
-            Journal journal, OutboxFiles files, Uploads uploads, ProducerTemplate producer, String queue) {
+            Journal journal, OutboxEntries entries, OutboxFiles files, Uploads uploads, ProducerTemplate producer,
+            String queue) {
         this.attachments = attachments;
         this.renderer = renderer;
         this.validator = validator;
         this.journal = journal;
+        this.entries = entries;
         this.files = files;
         this.uploads = uploads;
         this.producer = producer;
@@ -69,7 +72,7 @@ public final class OutboxChannel implements OutcomeHandler {
     public void readRequest(Exchange exchange) throws IOException {
         Path file = begin(exchange);
         // read from a copy taken without following links: the file itself may be swapped meanwhile
-        Path copy = files.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
+        Path copy = entries.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
         MailRequest request;
         if (file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".eml")) {
             // the copy is what is sent, from the queue's attachment folder
@@ -88,7 +91,7 @@ public final class OutboxChannel implements OutcomeHandler {
         handOff(exchange, file, request, copy);
     }
 
-    /** Removes a copy taken by {@link OutboxFiles#snapshot} that is not needed (any more). */
+    /** Removes a copy taken by {@link OutboxEntries#snapshot} that is not needed (any more). */
     private static void discard(Path copy) {
         try {
             Files.deleteIfExists(copy);
@@ -121,7 +124,7 @@ public final class OutboxChannel implements OutcomeHandler {
         return exchange -> {
             Path file = begin(exchange);
             // the copy is the attachment, under the file's own name
-            Path copy = files.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
+            Path copy = entries.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
             handOff(exchange, file, validator.validate(forFile(copy, route)), copy);
         };
     }
@@ -171,7 +174,7 @@ public final class OutboxChannel implements OutcomeHandler {
     private Path begin(Exchange exchange) throws IOException {
         Path file = Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class));
         DeliveryExchange.begin(exchange, OutboxFiles.deliveryId(file), "outbox", file.toString(), this);
-        Optional<OutboxFiles.Refusal> refusal = OutboxFiles.refusal(file);
+        Optional<OutboxEntries.Refusal> refusal = OutboxEntries.refusal(file);
         if (refusal.isPresent()) {
             throw new KnownFailure(refusal.get().failure(file));
         }

@@ -96,7 +96,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         try {
             Path file = Path.of(path);
             BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW);
-            Object ctime = unixAttribute(file, "ctime");
+            Object ctime = OutboxEntries.unixAttribute(file, "ctime");
             return attributes.fileKey() + "-" + (ctime instanceof FileTime time ? time.toInstant() : "");
         } catch (IOException | RuntimeException e) {
             return "";
@@ -222,7 +222,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
                     // a plain file (even one with a second name) is the channel's, once it has settled
                     return;
                 }
-                Optional<OutboxFiles.Refusal> refusal = OutboxFiles.refusal(entry);
+                Optional<OutboxEntries.Refusal> refusal = OutboxEntries.refusal(entry);
                 if (refusal.isPresent()) {
                     files.refuse(entry, refusal.get());
                 }
@@ -339,22 +339,13 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         return out.toString();
     }
 
-    /** A {@code unix:} attribute of the entry itself, or {@code null} where the file system has none. */
-    private static Object unixAttribute(Path file, String name) {
-        try {
-            return Files.getAttribute(file, "unix:" + name, NOFOLLOW);
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return null;
-        }
-    }
-
     /**
      * When the entry was last changed or put into the folder: its status change time ({@code ctime}, which a rename
      * into the folder sets too), so that a file copied in with an old modification time does not look late, and one
      * with a time in the future does not look new. The modification time where there is no {@code ctime}.
      */
     private static Instant changed(Path entry) {
-        if (unixAttribute(entry, "ctime") instanceof FileTime ctime) {
+        if (OutboxEntries.unixAttribute(entry, "ctime") instanceof FileTime ctime) {
             return ctime.toInstant();
         }
         // not a unix file system
@@ -368,7 +359,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
     /** What may keep a late file where it is, for the operator. */
     private String hint(Path entry, Instant now) {
         try {
-            Optional<OutboxFiles.Refusal> refusal = OutboxFiles.refusal(entry);
+            Optional<OutboxEntries.Refusal> refusal = OutboxEntries.refusal(entry);
             if (refusal.isPresent()) {
                 return "it " + refusal.get().what() + "; " + refusal.get().advice();
             }
