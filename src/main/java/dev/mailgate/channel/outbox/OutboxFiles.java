@@ -202,7 +202,8 @@ public final class OutboxFiles {
                     case RECEIVED -> {
                         Path target = folder.resolve(freeName(folder, file.getFileName().toString(), ""));
                         move(file, target);
-                        LOG.info("{} goes back into {}: {}; it is taken again", file, folder, entry.isEmpty()
+                        LOG.info("{} goes back into {}: {}; it is taken again", Text.printable(file.toString()),
+                                folder, entry.isEmpty()
                                 ? "the journal does not know it" : "its request never reached the queue");
                         back++;
                     }
@@ -278,7 +279,8 @@ public final class OutboxFiles {
             target = dir.resolve(freeName(dir, file.getFileName().toString(), suffix));
             if (bytes(file.getFileName().toString()) > budget(suffix)) {
                 LOG.info("{} is kept in {}/ as {}: with {} its name would be longer than a file name may be ({} "
-                        + "bytes)", file, folder, target.getFileName(), suffix, NAME_MAX);
+                        + "bytes)", Text.printable(file.toString()), folder,
+                        Text.printable(target.getFileName().toString()), suffix, NAME_MAX);
             }
             move(file, target);
         } catch (IOException | RuntimeException e) {
@@ -291,11 +293,12 @@ public final class OutboxFiles {
             if (!folderUsable) {
                 // nothing is written into a folder that is not a real one
                 LOG.error("{} could not be moved to {}/ ({}); it is not picked up again until Mailgate restarts; its "
-                        + "{} was: {}", file, folder, e.toString(), suffix.substring(1), json);
+                        + "{} was: {}", Text.printable(file.toString()), folder, Text.printable(e.toString()),
+                        suffix.substring(1), json);
                 return;
             }
-            LOG.error("{} could not be moved to {}/ ({}); it is not picked up again until Mailgate restarts", file,
-                    folder, e.toString());
+            LOG.error("{} could not be moved to {}/ ({}); it is not picked up again until Mailgate restarts",
+                    Text.printable(file.toString()), folder, Text.printable(e.toString()));
             target = target == null ? dir.resolve(file.getFileName()) : target;
         }
         try {
