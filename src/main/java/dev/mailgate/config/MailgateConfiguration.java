@@ -60,8 +60,10 @@ import dev.mailgate.channel.jms.EmbeddedBroker;
 import dev.mailgate.channel.jms.JmsChannel;
 import dev.mailgate.channel.jms.JmsRoutes;
 import dev.mailgate.channel.outbox.OutboxChannel;
+import dev.mailgate.channel.outbox.OutboxEntries;
 import dev.mailgate.channel.outbox.OutboxFiles;
 import dev.mailgate.channel.outbox.OutboxRoutes;
+import dev.mailgate.channel.outbox.OutboxWatch;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.outcome.DeliveryLog;
 import dev.mailgate.outcome.DeliveryPolicy;
@@ -171,6 +173,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         // every channel hands its requests to the durable queue; the JMS route is the one that sends
         Uploads uploads = new Uploads(settings.jms().attachmentsDir());
         OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null);
+        OutboxWatch outboxWatch = new OutboxWatch(outboxFiles, journal, settings.outbox().settleTime(),
+                settings.outbox().stalledAfter(), Clock.systemUTC());
         ProducerTemplate producer = context.createProducerTemplate();
         Path signingKeyFile = settings.dataDir().resolve("queue-signing-key");
         QueuedRequest signer = new QueuedRequest(settings.jms().signingKey().orElseGet(() -> GeneratedSecret.in(
@@ -182,10 +186,14 @@ public class MailgateConfiguration implements CamelConfiguration {
             metrics.queueDepth(broker.embedded(), b -> b.messageCount(queue));
         }
         HealthChecks.register(context, settings.sandbox(), smtp.host() + ":" + smtp.port(), tokens, journal,
-                () -> broker.connections().createConnection().close(), settings.outbox().dir());
+                () -> broker.connections().createConnection().close(), settings.outbox().dir(), outboxWatch);
+        // a file twice the message size limit cannot make a mail within it, whatever its encoding
+        OutboxEntries outboxEntries = new OutboxEntries(settings.outbox().readTimeout(),
+                2 * settings.limits().maxMessageBytes());
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
-                validator.forChannel("outbox"), journal, outboxFiles, uploads, producer, settings.jms().queue(), signer);
-        context.addRoutes(new OutboxRoutes(outbox, settings.outbox()));
+                validator.forChannel("outbox"), journal, outboxEntries, outboxFiles, uploads, producer,
+                settings.jms().queue(), signer);
+        context.addRoutes(new OutboxRoutes(outbox, settings.outbox(), outboxWatch));
         if (settings.http().enabled()) {
             http(context, settings, validator, journal, uploads, producer, metrics, signer);
         }

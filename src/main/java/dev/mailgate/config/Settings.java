@@ -101,7 +101,17 @@ public record Settings(
     public record Trust(Path file, String password) {
     }
 
-    public record Outbox(Path dir, Path attachmentsDir, Duration settleTime, Duration pollInterval) {
+    /**
+     * The outbox folders: a file is taken once unchanged for {@code settleTime}, folders are looked at every
+     * {@code pollInterval}, reading one file may take {@code readTimeout}, and a file still waiting after
+     * {@code stalledAfter} turns the {@code outbox} health check (readiness) down.
+     */
+    public record Outbox(Path dir, Path attachmentsDir, Duration settleTime, Duration pollInterval,
+            Duration readTimeout, Duration stalledAfter) {
+
+        public Outbox(Path dir, Path attachmentsDir, Duration settleTime, Duration pollInterval) {
+            this(dir, attachmentsDir, settleTime, pollInterval, Duration.ofSeconds(30), Duration.ofMinutes(5));
+        }
     }
 
     /**
@@ -219,7 +229,9 @@ public record Settings(
                         outboxDir,
                         r.optionalPath("mailgate.outbox.attachments-dir").orElse(outboxDir.resolve("attachments")),
                         r.duration("mailgate.outbox.settle-time", "2s"),
-                        r.duration("mailgate.outbox.poll-interval", "500ms")),
+                        r.duration("mailgate.outbox.poll-interval", "500ms"),
+                        r.timeout("mailgate.outbox.read-timeout", "30s"),
+                        r.interval("mailgate.outbox.stalled-after", "5m")),
                 new Delivery(
                         r.positiveInt("mailgate.delivery.max-attempts", 100),
                         r.duration("mailgate.delivery.initial-delay", "30s"),
@@ -537,6 +549,14 @@ public record Settings(
         }
 
         void crossChecks(Settings s) {
+            Outbox outbox = s.outbox;
+            Duration taken = outbox.settleTime().plus(outbox.pollInterval().multipliedBy(3));
+            if (outbox.stalledAfter().compareTo(taken) < 0) {
+                // a file is not late before it has settled and been looked for a few times
+                problems.add("mailgate.outbox.stalled-after=" + string("mailgate.outbox.stalled-after", "5m")
+                        + " is shorter than a file takes to be picked up (mailgate.outbox.settle-time + 3 x "
+                        + "mailgate.outbox.poll-interval = " + taken.toMillis() + " ms); make it at least that, e.g. 5m");
+            }
             s.sender.ifPresent(sender -> {
                 try {
                     InternetAddress address = new InternetAddress(sender, true);

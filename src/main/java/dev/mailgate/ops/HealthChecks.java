@@ -14,6 +14,7 @@ import dev.mailgate.Text;
 import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.TokenException;
+import dev.mailgate.channel.outbox.OutboxWatch;
 import dev.mailgate.outcome.Journal;
 
 /**
@@ -23,7 +24,8 @@ import dev.mailgate.outcome.Journal;
  * <li>{@code gateway}: the mode (sandbox or not) and the SMTP server, always up; liveness;</li>
  * <li>{@code token}: valid until, last refresh, last error; down while no token can be had (neither liveness nor
  * readiness: restarting does not fix a tenant);</li>
- * <li>{@code journal}, {@code broker}, {@code outbox}: what taking requests needs; readiness.</li>
+ * <li>{@code journal}, {@code broker}, {@code outbox}: what taking requests needs; readiness. {@code outbox} is also
+ * down while a file has waited in a watched folder for longer than {@code mailgate.outbox.stalled-after}.</li>
  * </ul>
  * The sending mailboxes have their own check ({@link dev.mailgate.transport.MailboxHealthCheck}).
  */
@@ -39,7 +41,7 @@ public final class HealthChecks {
     }
 
     public static void register(CamelContext context, boolean sandbox, String smtpServer, TokenCache tokens,
-            Journal journal, BrokerPing broker, Path outbox) {
+            Journal journal, BrokerPing broker, Path outbox, OutboxWatch watch) {
         bind(context, new Check("gateway", true, false, (b, o) -> b.detail("sandbox", sandbox)
                 .detail("smtpServer", smtpServer).up()));
         bind(context, new Check("token", false, false, (b, o) -> token(b, tokens)));
@@ -61,16 +63,48 @@ public final class HealthChecks {
                         .detail("fix", "check mailgate.jms.url (or the embedded broker's log)").down();
             }
         }));
-        bind(context, new Check("outbox", false, true, (b, o) -> {
-            b.detail("dir", outbox.toAbsolutePath().toString());
-            if (Files.isDirectory(outbox) && Files.isWritable(outbox)) {
-                b.up();
-            } else {
-                b.message("the outbox folder " + outbox.toAbsolutePath() + " is missing or not writable")
-                        .detail("fix", "create it and let the user running Mailgate write to it "
-                                + "(mailgate.outbox.dir)").down();
+        bind(context, new Check("outbox", false, true, (b, o) -> outbox(b, outbox, watch)));
+    }
+
+    /**
+     * The outbox folder is there and writable, and no watched folder has a file that has waited longer than
+     * {@code mailgate.outbox.stalled-after}: a channel that stopped taking files (its thread hangs, a file it cannot
+     * take) is down, with the file named, instead of looking healthy while requests pile up.
+     */
+    private static void outbox(HealthCheckResultBuilder b, Path outbox, OutboxWatch watch) {
+        b.detail("dir", outbox.toAbsolutePath().toString());
+        if (!Files.isDirectory(outbox) || !Files.isWritable(outbox)) {
+            b.message("the outbox folder " + outbox.toAbsolutePath() + " is missing or not writable")
+                    .detail("fix", "create it and let the user running Mailgate write to it "
+                            + "(mailgate.outbox.dir)").down();
+            return;
+        }
+        OutboxWatch.Backlog late = null;
+        for (OutboxWatch.Backlog backlog : watch.backlog()) {
+            String folder = name(outbox, backlog.folder());
+            b.detail(folder + ".waiting", backlog.waiting());
+            backlog.oldest().ifPresent(w -> b.detail(folder + ".oldestWaiting", w.name())
+                    .detail(folder + ".oldestWaitingSeconds", w.age().toSeconds()));
+            if (late == null && backlog.oldest().map(w -> w.age().compareTo(watch.stalledAfter()) > 0).orElse(false)) {
+                late = backlog;
             }
-        }));
+        }
+        if (late == null) {
+            b.up();
+            return;
+        }
+        OutboxWatch.Waiting oldest = late.oldest().orElseThrow();
+        b.message(name(outbox, late.folder()) + "/" + oldest.name() + " has waited " + oldest.age().toSeconds()
+                + " s without being taken (mailgate.outbox.stalled-after=" + watch.stalledAfter().toSeconds() + " s)")
+                .detail("fix", oldest.hint()).down();
+    }
+
+    /** A watched folder as the operator knows it: {@code outbox}, {@code outbox/reports}. */
+    private static String name(Path outbox, Path folder) {
+        Path base = outbox.toAbsolutePath().normalize().getParent();
+        Path absolute = folder.toAbsolutePath().normalize();
+        return (base != null && absolute.startsWith(base) ? base.relativize(absolute) : absolute).toString()
+                .replace('\\', '/');
     }
 
     private static void token(HealthCheckResultBuilder builder, TokenCache tokens) {

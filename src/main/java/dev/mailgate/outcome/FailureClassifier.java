@@ -73,6 +73,9 @@ public final class FailureClassifier {
     public Failure classify(Throwable error) {
         List<Throwable> chain = chain(error);
         for (Throwable e : chain) {
+            if (e instanceof KnownFailure known) {
+                return known.failure();
+            }
             if (e instanceof InvalidRequestException invalid) {
                 return new Failure(Category.INVALID_REQUEST, "the request is invalid: " + invalid.getMessage(),
                         "correct the fields listed and submit the request again", null, invalid.problems());

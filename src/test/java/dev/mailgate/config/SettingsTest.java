@@ -89,6 +89,22 @@ class SettingsTest {
     }
 
     @Test
+    void defaults_the_outbox_read_timeout_and_stalled_after() {
+        Settings.Outbox outbox = read(Map.of()).outbox();
+
+        assertThat(outbox.readTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(outbox.stalledAfter()).isEqualTo(Duration.ofMinutes(5));
+    }
+
+    @Test
+    void rejects_a_stalled_after_shorter_than_a_file_takes_to_be_picked_up() {
+        assertThat(problems(Map.of("mailgate.outbox.settle-time", "2s", "mailgate.outbox.poll-interval", "500ms",
+                "mailgate.outbox.stalled-after", "3s"))).singleElement().asString()
+                .contains("mailgate.outbox.stalled-after=3s is shorter than a file takes to be picked up",
+                        "3500 ms");
+    }
+
+    @Test
     void puts_the_attachments_folder_inside_the_outbox_by_default() {
         Settings s = read(Map.of("mailgate.outbox.dir", "/srv/mail/outbox"));
 

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -194,7 +195,9 @@ public final class Gateway implements AutoCloseable {
             if (Files.exists(other)) {
                 throw new AssertionError(name + " ended in the other outcome folder: " + Files.readString(other));
             }
-            return Files.exists(outcome) && Files.exists(record) && !Files.exists(original);
+            // the entries themselves: a refused link is moved as it is, and may point nowhere
+            return Files.exists(outcome, LinkOption.NOFOLLOW_LINKS) && Files.exists(record)
+                    && !Files.exists(original, LinkOption.NOFOLLOW_LINKS);
         });
         try {
             return JSON.readTree(record.toFile());

@@ -21,6 +21,7 @@ import dev.mailgate.outcome.Admission;
 import dev.mailgate.outcome.DeliveryExchange;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.Journal;
+import dev.mailgate.outcome.KnownFailure;
 import dev.mailgate.outcome.OutcomeHandler;
 import dev.mailgate.outcome.Receipt;
 import dev.mailgate.render.TemplateRenderer;
@@ -46,6 +47,7 @@ public final class OutboxChannel implements OutcomeHandler {
     private final TemplateRenderer renderer;
     private final MailRequestValidator validator;
     private final Journal journal;
+    private final OutboxEntries entries;
     private final OutboxFiles files;
     private final Uploads uploads;
     private final ProducerTemplate producer;
@@ -53,13 +55,14 @@ public final class OutboxChannel implements OutcomeHandler {
     private final QueuedRequest signer;
 
     public OutboxChannel(AttachmentRoot attachments, TemplateRenderer renderer, MailRequestValidator validator,
-            Journal journal, OutboxFiles files, Uploads uploads, ProducerTemplate producer, String queue,
-            QueuedRequest signer) {
+            Journal journal, OutboxEntries entries, OutboxFiles files, Uploads uploads, ProducerTemplate producer,
+            String queue, QueuedRequest signer) {
         this.signer = signer;
         this.attachments = attachments;
         this.renderer = renderer;
         this.validator = validator;
         this.journal = journal;
+        this.entries = entries;
         this.files = files;
         this.uploads = uploads;
         this.producer = producer;
@@ -69,17 +72,34 @@ public final class OutboxChannel implements OutcomeHandler {
     /** A {@code *.json} request or {@code *.eml} message, read and validated (every problem reported at once). */
     public void readRequest(Exchange exchange) throws IOException {
         Path file = begin(exchange);
+        // read from a copy taken without following links: the file itself may be swapped meanwhile
+        Path copy = entries.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
         MailRequest request;
         if (file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".eml")) {
-            request = validator.readAndValidate(() -> MailRequestReader.fromEml(file));
+            // the copy is what is sent, from the queue's attachment folder
+            request = validator.readAndValidate(() -> MailRequestReader.fromEml(copy));
         } else {
-            request = validator.readAndValidate(() -> {
-                try (InputStream in = Files.newInputStream(file)) {
-                    return MailRequestReader.fromJson(in, attachments, validator.limits().maxMessageBytes());
-                }
-            });
+            try {
+                request = validator.readAndValidate(() -> {
+                    try (InputStream in = Files.newInputStream(copy)) {
+                        return MailRequestReader.fromJson(in, attachments, validator.limits().maxMessageBytes());
+                    }
+                });
+            } finally {
+                discard(copy);
+            }
         }
-        handOff(exchange, file, request);
+        handOff(exchange, file, request, copy);
+    }
+
+    /** Removes a copy taken by {@link OutboxEntries#snapshot} that is not needed (any more). */
+    private static void discard(Path copy) {
+        try {
+            Files.deleteIfExists(copy);
+            Files.deleteIfExists(copy.getParent());
+        } catch (IOException e) {
+            LOG.debug("Could not remove {}: {}", copy, e.toString());
+        }
     }
 
     /**
@@ -104,7 +124,9 @@ public final class OutboxChannel implements OutcomeHandler {
         }
         return exchange -> {
             Path file = begin(exchange);
-            handOff(exchange, file, validator.validate(forFile(file, route)));
+            // the copy is the attachment, under the file's own name
+            Path copy = entries.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
+            handOff(exchange, file, validator.validate(forFile(copy, route)), copy);
         };
     }
 
@@ -120,21 +142,23 @@ public final class OutboxChannel implements OutcomeHandler {
      * A crash between the send and the move leaves the file in the outbox: read again, it keeps its delivery id,
      * and the journal stops the second copy from being sent twice.
      */
-    private void handOff(Exchange exchange, Path file, MailRequest request) throws IOException {
-        queue(exchange, file, request);
+    private void handOff(Exchange exchange, Path file, MailRequest request, Path copy) throws IOException {
+        queue(exchange, file, request, copy);
         // only once the file is taken care of: Camel drops an exception thrown after setRouteStop(true) without
         // calling the error handler, which left a file whose hand-off failed (e.g. its attachment was swapped for a
         // link before the copy) in the outbox, with no log line and never taken again
         exchange.setRouteStop(true);
     }
 
-    private void queue(Exchange exchange, Path file, MailRequest request) throws IOException {
+    private void queue(Exchange exchange, Path file, MailRequest request, Path copy) throws IOException {
         String id = DeliveryExchange.id(exchange);
         // who may write to this folder is the principal: its idempotency keys are its own
         DeliveryExchange.principal(exchange, "outbox:" + file.toAbsolutePath().normalize().getParent());
         Optional<String> earlier = Admission.repeatOf(journal, exchange, request, true);
         if (earlier.isPresent()) {
             LOG.info("Not sending {} again: it repeats delivery {}", DeliveryExchange.source(exchange), earlier.get());
+            // only this reading's copy: an earlier copy of the same file may still wait on the queue
+            discard(copy);
             files.duplicate(file, earlier.get(), earlier.get().equals(id));
             return;
         }
@@ -153,9 +177,17 @@ public final class OutboxChannel implements OutcomeHandler {
         LOG.debug("{} [{}] queued; the file waits in {}", file, id, place);
     }
 
+    /**
+     * Starts the request's delivery; refuses, without opening it, an entry that is not a plain file of its own (a
+     * link, a FIFO, a folder): it fails with what it is, and its error file names it.
+     */
     private Path begin(Exchange exchange) throws IOException {
         Path file = Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class));
         DeliveryExchange.begin(exchange, OutboxFiles.deliveryId(file), "outbox", file.toString(), this);
+        Optional<OutboxEntries.Refusal> refusal = OutboxEntries.refusal(file);
+        if (refusal.isPresent()) {
+            throw new KnownFailure(refusal.get().failure(file));
+        }
         return file;
     }
 

@@ -33,14 +33,18 @@ public final class OutboxRoutes extends RouteBuilder {
 
     private final OutboxChannel channel;
     private final Settings.Outbox outbox;
+    private final OutboxWatch watch;
 
-    public OutboxRoutes(OutboxChannel channel, Settings.Outbox outbox) {
+    public OutboxRoutes(OutboxChannel channel, Settings.Outbox outbox, OutboxWatch watch) {
         this.channel = channel;
         this.outbox = outbox;
+        this.watch = watch;
     }
 
     @Override
     public void configure() {
+        // one bean for every folder route (a template-local bean cannot be referred to from the endpoint URI)
+        getContext().getRegistry().bind(OutboxWatch.BEAN, watch);
         routeTemplate(REQUESTS)
                 .templateParameter("folder", null, "the folder to watch for *.json and *.eml requests")
                 .from(folder("{{folder}}", "json,eml"))
@@ -80,10 +84,19 @@ public final class OutboxRoutes extends RouteBuilder {
                 // waits for every consumer's first poll, and files already waiting are taken a second earlier
                 + "&initialDelay=0"
                 + "&sortBy=file:modified"
+                // no <name>.camelLock next to each file: Mailgate is the folder's only consumer, and a marker's
+                // longer name failed for every file name over 245 bytes, with a stack trace at every poll
+                + "&readLockMarkerFile=false"
                 // the OutboxChannel moves each file to .sent/ or .failed/ itself, under a name nothing else uses;
-                // a file it could not move is not taken again (same name, size and time) until a restart
+                // a file it could not move is not taken again until it is changed (or touched) or Mailgate restarts.
+                // The key names the file itself (inode and change time): a new file with the same name, size and
+                // modification time (cp -p, a second-granular file system) is another file and is taken
                 + "&noop=true"
-                + "&idempotentKey=${file:name}-${file:size}-${file:modified}";
+                + "&idempotentKey=${file:name}-${file:size}-${file:modified}-${bean:" + OutboxWatch.BEAN
+                        + "?method=identity}"
+                // refuses what is not a plain file before Camel lists the folder (OutboxWatch)
+                + "&pollStrategy=#" + OutboxWatch.BEAN
+                + "&filter=#" + OutboxWatch.BEAN;
     }
 
     private static MailRequestReader.FileMail fileMail(RouteTemplateContext context) {

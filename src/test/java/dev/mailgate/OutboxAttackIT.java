@@ -1,0 +1,200 @@
+package dev.mailgate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.mailgate.support.Gateway;
+import dev.mailgate.support.SpecialFiles;
+
+/**
+ * The outbox attacks of issue 14 against the packaged jar, run as its own process in an empty folder (sandbox mode:
+ * it generates {@code data/broker-password} and {@code data/http-api-key} itself): someone who may write to
+ * {@code outbox/} links Mailgate's secrets into it and drops a FIFO. Neither secret reaches an error file, a receipt,
+ * a mail or the process's output; both entries end in {@code .failed/} with what they are; the channel goes on; and
+ * readiness goes down while a file is stuck and up again when it has gone. A second run under the C locale shows that
+ * a file name Java cannot represent there is renamed once and sent.
+ */
+class OutboxAttackIT {
+
+    private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
+            .toAbsolutePath();
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String HELLO = "{\"to\": \"alice@example.com\", \"subject\": \"%s\", \"text\": \"Hi\"}";
+
+    @TempDir
+    Path workDir;
+
+    private final List<Process> processes = new ArrayList<>();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private int port;
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        for (Process process : processes) {
+            process.destroy();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+    }
+
+    private Process start(Map<String, String> env, Path log) throws IOException {
+        port = Gateway.freePort();
+        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-jar", JAR.toString())
+                .directory(workDir.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile());
+        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
+        builder.environment().putAll(Map.of("MAILGATE_HTTP_PORT", Integer.toString(port), "MAILGATE_BROKER_PORT", "0",
+                "MAILGATE_OUTBOX_SETTLE_TIME", "200ms", "MAILGATE_OUTBOX_POLL_INTERVAL", "100ms",
+                "MAILGATE_OUTBOX_STALLED_AFTER", "3s"));
+        builder.environment().putAll(env);
+        Process process = builder.start();
+        processes.add(process);
+        Awaitility.await().atMost(Duration.ofSeconds(90)).until(() -> {
+            assertThat(process.isAlive()).as("the gateway runs; its output:%n%s", process.isAlive() ? ""
+                    : Files.readString(log)).isTrue();
+            return Files.readString(log).contains("Started outbox") && ready() == 200;
+        });
+        return process;
+    }
+
+    private int ready() throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health/ready")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode();
+    }
+
+    private JsonNode health(String key) throws IOException, InterruptedException {
+        return JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+                + "/api/v1/health")).header("X-API-Key", key).build(), HttpResponse.BodyHandlers.ofString()).body());
+    }
+
+    private Path outbox(String name) {
+        return workDir.resolve("outbox").resolve(name);
+    }
+
+    private JsonNode awaitRecord(String folder, String name, String suffix) throws IOException {
+        Path record = outbox(folder).resolve(name + suffix);
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> Files.exists(record));
+        return JSON.readTree(record.toFile());
+    }
+
+    /** Every regular file under {@code outbox/} and in {@code data/sandbox/}, and the process's output, as text. */
+    private String everythingReadable(Path log) throws IOException {
+        StringBuilder all = new StringBuilder(Files.readString(log, StandardCharsets.ISO_8859_1));
+        for (Path root : List.of(workDir.resolve("outbox"), workDir.resolve("data/sandbox"))) {
+            if (!Files.isDirectory(root)) {
+                continue;
+            }
+            try (Stream<Path> files = Files.walk(root)) {
+                for (Path f : files.filter(f -> Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)).toList()) {
+                    all.append('\n').append(Files.readString(f, StandardCharsets.ISO_8859_1));
+                }
+            }
+        }
+        return all.toString();
+    }
+
+    @Test
+    void links_to_the_broker_password_and_the_api_key_and_a_fifo_are_refused_and_the_channel_goes_on()
+            throws Exception {
+        Path log = workDir.resolve("mailgate.log");
+        Process mailgate = start(Map.of(), log);
+        String password = Files.readString(workDir.resolve("data/broker-password")).trim();
+        String apiKey = Files.readString(workDir.resolve("data/http-api-key")).trim();
+        assertThat(password).hasSizeGreaterThan(16);
+
+        Path fifo = SpecialFiles.mkfifo(outbox("fifo.json"));
+        try {
+            Files.createSymbolicLink(outbox("b.json"), Path.of("../data/broker-password"));
+            Files.createSymbolicLink(outbox("k.eml"), Path.of("../data/http-api-key"));
+            Files.writeString(outbox("hello.json"), HELLO.formatted("After the attack"));
+
+            JsonNode link = awaitRecord(".failed", "b.json", ".error.json");
+            JsonNode eml = awaitRecord(".failed", "k.eml", ".error.json");
+            JsonNode pipe = awaitRecord(".failed", "fifo.json", ".error.json");
+            JsonNode receipt = awaitRecord(".sent", "hello.json", ".receipt.json");
+
+            assertThat(link.path("reason").asText()).contains("b.json is a symbolic link to ../data/broker-password",
+                    "did not open it");
+            assertThat(eml.path("reason").asText()).contains("k.eml is a symbolic link to ../data/http-api-key");
+            assertThat(pipe.path("reason").asText()).contains("fifo.json is a FIFO (named pipe)", "did not open it");
+            assertThat(receipt.path("status").asText()).isEqualTo("sent");
+            assertThat(Files.isSymbolicLink(outbox(".failed/b.json"))).isTrue();
+            assertThat(ready()).isEqualTo(200);
+            JsonNode outboxCheck = check(health(apiKey), "outbox");
+            assertThat(outboxCheck.path("status").asText()).isEqualTo("UP");
+            assertThat(outboxCheck.path("details").path("outbox.waiting").asText()).isEqualTo("0");
+
+            // a file that cannot be taken yet (written by a machine whose clock is a day ahead) turns readiness down
+            Path late = Files.writeString(outbox("late.json"), HELLO.formatted("Late"));
+            Files.setLastModifiedTime(late, FileTime.from(Instant.now().plus(Duration.ofDays(1))));
+            Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> ready() == 503);
+            JsonNode down = check(health(apiKey), "outbox");
+            assertThat(down.path("message").asText()).startsWith("outbox/late.json has waited");
+            assertThat(down.path("details").path("fix").asText()).contains("modification time is in the future");
+
+            Files.setLastModifiedTime(late, FileTime.from(Instant.now().minus(Duration.ofMinutes(1))));
+            awaitRecord(".sent", "late.json", ".receipt.json");
+            Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> ready() == 200);
+        } finally {
+            SpecialFiles.release(fifo);
+        }
+        assertThat(mailgate.isAlive()).isTrue();
+
+        mailgate.destroy();
+        assertThat(mailgate.waitFor(30, TimeUnit.SECONDS)).as("exits after SIGTERM").isTrue();
+        String everything = everythingReadable(log);
+        assertThat(everything).doesNotContain(password).doesNotContain(apiKey);
+        assertThat(everything).contains("Subject: After the attack", "Subject: Late");
+        assertThat(Files.readString(log)).doesNotContain("\tat ");
+    }
+
+    @Test
+    void under_the_c_locale_a_non_ascii_file_name_is_renamed_once_and_sent() throws Exception {
+        Path log = workDir.resolve("mailgate.log");
+        // Java takes its file name encoding (sun.jnu.encoding) from the locale: ASCII under C
+        start(Map.of("LANG", "C", "LC_ALL", "C"), log);
+
+        Files.writeString(outbox("Grüße.json"), HELLO.formatted("Umlauts"));
+
+        JsonNode receipt = awaitRecord(".sent", "Gr____e.json", ".receipt.json");
+        assertThat(receipt.path("status").asText()).isEqualTo("sent");
+        assertThat(Files.readAllLines(log, StandardCharsets.ISO_8859_1)).filteredOn(l -> l.contains("Renamed"))
+                .singleElement().asString().contains("Gr____e.json", "ANSI_X3.4-1968", "LANG=C.UTF-8");
+    }
+
+    private static JsonNode check(JsonNode health, String id) {
+        for (JsonNode check : health.path("checks")) {
+            if (check.path("id").asText().equals(id)) {
+                return check;
+            }
+        }
+        throw new AssertionError("no " + id + " check in " + health.toPrettyString());
+    }
+}
