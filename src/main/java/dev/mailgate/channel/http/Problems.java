@@ -61,10 +61,13 @@ final class Problems {
         }
     }
 
+    /** How long the rest of a refused request's body is read and dropped before its connection is closed anyway. */
+    private static final java.time.Duration LINGER = java.time.Duration.ofSeconds(2);
+
     /**
      * Answers {@code status} with a problem document. While the request's body is still coming (an error found at
-     * its start) the connection is closed once the answer is written, so that the client stops sending and nothing
-     * more is read for a request already refused.
+     * its start) the connection is closed once the answer is written and the client has stopped sending (see
+     * {@link #lingerThenClose}), so that nothing more is read for a request already refused.
      */
     static void answer(RoutingContext context, int status, String type, String title, String detail) {
         HttpServerResponse response = context.response();
@@ -83,9 +86,32 @@ final class Problems {
         }
         response.end(of(status, type, title, detail)).onComplete(written -> {
             if (unread) {
-                context.request().connection().close();
+                lingerThenClose(context);
             }
         });
+    }
+
+    /**
+     * Closes the connection of a refused request once its client has stopped sending, reading and dropping the rest
+     * of the body for at most {@link #LINGER}. Closing at once was wrong: a socket closed with unread bytes in its
+     * receive buffer sends a TCP reset, which can destroy the answer before the client reads it (the JDK's HttpClient
+     * then reports "header parser received no bytes" instead of the 413). Vert.x itself lingers the same way for a
+     * request that asked for {@code Connection: close} ({@code Http1xServerConnection.onEnd}).
+     */
+    private static void lingerThenClose(RoutingContext context) {
+        var request = context.request();
+        if (request.isEnded()) {
+            request.connection().close();
+            return;
+        }
+        long timer = context.vertx().setTimer(LINGER.toMillis(), t -> request.connection().close());
+        request.endHandler(v -> {
+            context.vertx().cancelTimer(timer);
+            request.connection().close();
+        });
+        request.handler(dropped -> {
+        });
+        request.resume();
     }
 
     /**
