@@ -109,13 +109,33 @@ final class WireChecks {
         }
     }
 
+    /** Which of the outbox's folders hold a file of this name, for a failure message. */
+    private static String whereIs(Path original) {
+        List<String> places = new ArrayList<>();
+        for (String folder : List.of("", ".queued", ".sent", ".failed")) {
+            Path dir = folder.isEmpty() ? original.getParent() : original.resolveSibling(folder);
+            try (var files = Files.list(dir)) {
+                files.map(p -> p.getFileName().toString())
+                        .filter(n -> n.startsWith(original.getFileName().toString().replaceFirst("\\.[a-z]+$", "")))
+                        .forEach(n -> places.add((folder.isEmpty() ? "outbox/" : folder + "/") + n));
+            } catch (java.io.IOException e) {
+                // no such folder
+            }
+        }
+        return places.isEmpty() ? "nowhere" : "in " + places;
+    }
+
     /** Waits until {@code name} (relative to the outbox) is in {@code .sent/} or {@code .failed/} with its record. */
     static Outcome awaitOutcome(Gateway gateway, String name) {
         Path original = gateway.outbox().resolve(name);
         Path sent = original.resolveSibling(".sent").resolve(original.getFileName() + ".receipt.json");
         Path failed = original.resolveSibling(".failed").resolve(original.getFileName() + ".error.json");
-        Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
-                .until(() -> (Files.exists(sent) || Files.exists(failed)) && !Files.exists(original));
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
+                    .until(() -> (Files.exists(sent) || Files.exists(failed)) && !Files.exists(original));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError(name + " has no outcome after 30 s; it is " + whereIs(original), e);
+        }
         // the record is written after the move; read it once it is complete
         Path file = Files.exists(sent) ? sent : failed;
         JsonNode json = Awaitility.await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
