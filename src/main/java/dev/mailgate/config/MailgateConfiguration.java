@@ -424,7 +424,10 @@ public class MailgateConfiguration implements CamelConfiguration {
             // made here rather than by the broker's thread, while H2 may be making a folder next to it
             PrivateFolders.create(settings.broker().dir(), "mailgate.broker.dir");
         }
-        PrivateFolders.create(settings.jms().attachmentsDir(), "mailgate.jms.attachments-dir");
+        // JMS producers write their attachments there: outside data/ a group of them may share it
+        Path jmsAttachments = settings.jms().attachmentsDir();
+        PrivateFolders.create(jmsAttachments, "mailgate.jms.attachments-dir",
+                !jmsAttachments.toAbsolutePath().normalize().startsWith(settings.dataDir().toAbsolutePath().normalize()));
         if (settings.sandbox()) {
             PrivateFolders.create(settings.sandboxDir(), "mailgate.data.dir");
         }

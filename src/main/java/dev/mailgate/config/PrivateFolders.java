@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.EnumSet;
 import java.util.Set;
 
 import org.slf4j.Logger;
@@ -32,6 +33,15 @@ final class PrivateFolders {
 
     /** Creates {@code dir} (and missing parents) owner-only, or makes an existing one so; {@code key}: its setting. */
     static void create(Path dir, String key) throws IOException {
+        create(dir, key, false);
+    }
+
+    /**
+     * As {@link #create(Path, String)}, but an existing folder keeps its group's permissions when {@code groupMayShare}:
+     * JMS producers running as other users of one group may be meant to write attachments into
+     * {@code mailgate.jms.attachments-dir} when it is configured outside {@code data/}. Other users lose theirs.
+     */
+    static void create(Path dir, String key, boolean groupMayShare) throws IOException {
         if (!Files.exists(dir)) {
             if (posix(dir)) {
                 Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
@@ -44,14 +54,17 @@ final class PrivateFolders {
             return;
         }
         Set<PosixFilePermission> now = Files.getPosixFilePermissions(dir);
-        if (now.stream().allMatch(p -> p.name().startsWith("OWNER_"))) {
+        Set<PosixFilePermission> wanted = EnumSet.copyOf(now);
+        wanted.removeIf(p -> groupMayShare ? p.name().startsWith("OTHERS_") : !p.name().startsWith("OWNER_"));
+        if (wanted.equals(now)) {
             return;
         }
         try {
-            Files.setPosixFilePermissions(dir, OWNER_ONLY);
-            LOG.warn("Made {} ({}) owner-only: it was {}, now rwx------, since it holds messages, Bcc addresses and "
-                    + "secrets that other users of this machine must not read", dir.toAbsolutePath(), key,
-                    PosixFilePermissions.toString(now));
+            Files.setPosixFilePermissions(dir, wanted);
+            LOG.warn("Made {} ({}) {}: it was {}, now {}, since it holds messages, Bcc addresses and secrets that "
+                    + "other users of this machine must not read", dir.toAbsolutePath(), key,
+                    groupMayShare ? "closed to other users" : "owner-only", PosixFilePermissions.toString(now),
+                    PosixFilePermissions.toString(wanted));
         } catch (IOException | UnsupportedOperationException e) {
             LOG.warn("{} ({}) is {} and could not be made owner-only ({}): other users of this machine may read the "
                     + "messages in it; run chmod 700 {} as its owner", dir.toAbsolutePath(), key,

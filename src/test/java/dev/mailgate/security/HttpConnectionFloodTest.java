@@ -151,6 +151,70 @@ class HttpConnectionFloodTest {
         }
     }
 
+    @Test
+    void probes_announcing_a_body_that_never_comes_cannot_hold_connections_as_requests() throws Exception {
+        List<Socket> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < PER_ADDRESS; i++) {
+                Socket socket = connect("127.0.0.4");
+                // no key needed for a probe: a body announced and never sent would keep it a request in progress
+                socket.getOutputStream().write(("GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+                        + "1000\r\n\r\n{").getBytes(StandardCharsets.US_ASCII));
+                held.add(socket);
+            }
+            // each is refused at once, as a problem document, and its connection closed
+            for (Socket socket : held) {
+                socket.setSoTimeout(5_000);
+                String answer = readUntilClosed(socket);
+                assertThat(answer).startsWith("HTTP/1.1 400").contains("application/problem+json")
+                        .contains("body-not-allowed");
+            }
+            // so a client from the same address is served
+            String answer = exchange(connect("127.0.0.4"), "GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Connection: close\r\n\r\n", Duration.ofSeconds(5));
+            assertThat(answer).startsWith("HTTP/1.1 200");
+        } finally {
+            for (Socket socket : held) {
+                socket.close();
+            }
+        }
+    }
+
+    @Test
+    void another_request_timing_out_does_not_delete_the_parts_of_a_live_upload() throws Exception {
+        String boundary = "b0undary";
+        String partA = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"request\"; filename=\"r.json\""
+                + "\r\nContent-Type: application/json\r\n\r\n{\"to\": \"live@example.com\", \"subject\": \"live "
+                + "upload\", \"text\": \"see the file\"}\r\n--" + boundary + "\r\nContent-Disposition: form-data; "
+                + "name=\"file1\"; filename=\"live.txt\"\r\nContent-Type: text/plain\r\n\r\nLIVE-UPLOAD-CONTENT\r\n";
+        String end = "--" + boundary + "--\r\n";
+        String head = "POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + MailgateExtension.API_KEY
+                + "\r\nContent-Type: multipart/form-data; boundary=" + boundary + "\r\nConnection: close\r\n";
+        try (Socket stalled = connect("127.0.0.5"); Socket live = connect("127.0.0.5")) {
+            // a request whose body stops half-way: it gets its 408 after the request timeout
+            stalled.getOutputStream().write((head + "Content-Length: 100000\r\n\r\n" + partA)
+                    .getBytes(StandardCharsets.US_ASCII));
+            // a live upload, started later but before half the timeout: its file part is on disk when the other one
+            // times out, older than half the timeout (what the sweep at a 408 used to take), and it has close to half
+            // a timeout left to finish after that
+            Thread.sleep(REQUEST_TIMEOUT.toMillis() * 45 / 100);
+            live.getOutputStream().write((head + "Content-Length: " + (partA.length() + end.length()) + "\r\n\r\n"
+                    + partA).getBytes(StandardCharsets.US_ASCII));
+            stalled.setSoTimeout((int) REQUEST_TIMEOUT.plusSeconds(5).toMillis());
+            assertThat(readUntilClosed(stalled)).startsWith("HTTP/1.1 408");
+            // long enough for a sweep at the 408 to have run, well within the live request's own timeout
+            Thread.sleep(300);
+            live.getOutputStream().write(end.getBytes(StandardCharsets.US_ASCII));
+            live.setSoTimeout(10_000);
+            assertThat(readUntilClosed(live)).startsWith("HTTP/1.1 202");
+        }
+        var mail = mailgate.smtp().awaitReceived(1).stream()
+                .filter(m -> m.recipients().contains("live@example.com")).findFirst().orElseThrow();
+        // the file part, whole: base64 of its bytes
+        assertThat(mail.text()).contains("filename=live.txt").contains(java.util.Base64.getEncoder().encodeToString(
+                "LIVE-UPLOAD-CONTENT".getBytes(StandardCharsets.US_ASCII)));
+    }
+
     // --- helpers -------------------------------------------------------------------------------------------------
 
     private static int port() {

@@ -80,7 +80,16 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
     @Override
     public void handle(RoutingContext context) {
         if (HttpApi.PROBES.contains(context.request().path())) {
-            // liveness and readiness say UP or DOWN and nothing else: load balancers and orchestrators hold no key
+            // liveness and readiness say UP or DOWN and nothing else: load balancers and orchestrators hold no key.
+            // So they take no body either: a probe announcing one that never comes would hold its connection as a
+            // request in progress, which the listener's limits never close to make room, and a client without a
+            // key could fill them
+            if (hasBody(context)) {
+                Problems.answer(context, 400, "body-not-allowed", "Body not allowed", "the health probes take no "
+                        + "body; send GET " + context.request().path() + " without one");
+                return;
+            }
+            deadline(context);
             context.next();
             return;
         }
@@ -141,13 +150,21 @@ public final class ApiKeyAuthentication implements AuthenticationHandler {
                         // the header alone does not do it: Vert.x keeps the connection for the rest of the body,
                         // which may never come. Close it once the answer is written
                         .onComplete(written -> context.request().connection().close());
-                // a part still being written when the request timed out is not deleted with the finished ones:
-                // sweep what has not been written to for half the timeout (this request's part among them)
-                context.vertx().executeBlocking(() -> PartialUploads.sweep(uploads,
-                        Instant.now().minus(requestTimeout.dividedBy(2))), false);
+                // a part still being written when the request timed out is not deleted with the finished ones. One
+                // request timeout from now it is older than any live request's files (a request lives at most that
+                // long), so sweeping what is older than the timeout then takes it and leaves other clients' alone
+                context.vertx().setTimer(requestTimeout.toMillis(), later -> context.vertx().executeBlocking(
+                        () -> PartialUploads.sweep(uploads, Instant.now().minus(requestTimeout)), false));
             }
         });
         context.addEndHandler(v -> context.vertx().cancelTimer(timer));
+    }
+
+    /** Whether the request announces a body: a length above zero, or one sent in chunks. */
+    private static boolean hasBody(RoutingContext context) {
+        String length = context.request().getHeader(HttpHeaders.CONTENT_LENGTH);
+        return context.request().getHeader(HttpHeaders.TRANSFER_ENCODING) != null
+                || length != null && !length.strip().equals("0");
     }
 
     /** The bucket of wrong or missing keys an address may still send this minute. */
