@@ -23,6 +23,9 @@ import dev.mailgate.config.Settings;
 /**
  * The one validator every channel's requests go through before anything is rendered or sent. It applies
  * the channel's default sender and reports every problem at once, each with its field path and the fix.
+ * <p>
+ * Longer than most classes here on purpose: it is the one place that says what a valid request is (addresses,
+ * header text, attachments, sizes, sender and recipient rules), so that no channel can check less than another.
  */
 public final class MailRequestValidator {
 

@@ -458,9 +458,9 @@ class MailRequestReaderTest {
     void an_address_header_error_names_the_kind_and_position_without_quoting_the_header() {
         String header = "Sup3rSecret-Pa55 <c@example.com";
 
-        assertThat(MailRequestReader.addressError(new AddressException("Missing '>'", header, 30)))
+        assertThat(ParseErrors.addressError(new AddressException("Missing '>'", header, 30)))
                 .isEqualTo("Missing '>' at position 31");
-        assertThat(MailRequestReader.addressError(new AddressException("Illegal address Sup3rSecret-Pa55", header, 0)))
+        assertThat(ParseErrors.addressError(new AddressException("Illegal address Sup3rSecret-Pa55", header, 0)))
                 .isEqualTo("an address syntax error at position 1");
     }
 

@@ -184,6 +184,23 @@ class BrokerPasswordTest {
     }
 
     @Test
+    void a_small_request_posing_as_an_oversized_large_message_is_refused_when_sent_not_left_unread() throws Exception {
+        // the consumer's selector trusts the broker's large-message size; set by a client on an ordinary message it
+        // made the request look too large to receive, and it waited unread on the queue until a restart
+        Throwable refused = attempt(session -> {
+            try (MessageProducer producer = session.createProducer(session.createQueue(QUEUE))) {
+                TextMessage message = session.createTextMessage("{\"to\": \"alice@example.com\", \"subject\": "
+                        + "\"posing\", \"text\": \"small\"}");
+                message.setLongProperty("_AMQ_LARGE_SIZE", 1_000_000_000L);
+                producer.send(message);
+            }
+        });
+
+        assertThat(refused).isInstanceOf(JMSException.class).hasMessageContaining("_AMQ_LARGE_SIZE")
+                .hasMessageContaining("only the broker sets");
+    }
+
+    @Test
     void a_foreign_message_with_the_victims_mailgate_id_does_not_mark_the_victims_request_sent() throws Exception {
         mailgate.gateway().context().getRouteController().stopRoute("jms");
         var accepted = mailgate.http().postJson(MailgateExtension.API_KEY, "{\"to\": \"victim@example.com\", "

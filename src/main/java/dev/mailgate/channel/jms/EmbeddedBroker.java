@@ -1,34 +1,23 @@
 package dev.mailgate.channel.jms;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.Principal;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Base64;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
 
 import javax.management.MBeanServerFactory;
-import javax.security.auth.Subject;
 
 import org.apache.activemq.artemis.api.core.QueueConfiguration;
 import org.apache.activemq.artemis.api.core.RoutingType;
 import org.apache.activemq.artemis.api.core.SimpleString;
 import org.apache.activemq.artemis.core.config.Configuration;
 import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
-import org.apache.activemq.artemis.core.security.CheckType;
-import org.apache.activemq.artemis.core.security.Role;
-import org.apache.activemq.artemis.core.remoting.impl.invm.InVMConnection;
 import org.apache.activemq.artemis.core.remoting.impl.invm.InVMConnector;
 import org.apache.activemq.artemis.core.server.JournalType;
 import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
 import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
-import org.apache.activemq.artemis.spi.core.protocol.RemotingConnection;
-import org.apache.activemq.artemis.spi.core.security.ActiveMQSecurityManager5;
-import org.apache.activemq.artemis.spi.core.security.jaas.UserPrincipal;
 import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,7 +33,7 @@ import dev.mailgate.config.Settings;
  * to the dead-letter queue by the broker itself). Gateway code connects in-VM ({@value #IN_VM}); other processes on
  * this machine through the TCP acceptor on {@code mailgate.broker.host:port}.
  * <p>
- * Three users, each allowed only what it needs ({@link Users}): the clients' {@code mailgate.broker.user} may only put
+ * Three users, each allowed only what it needs ({@link BrokerUsers}): the clients' {@code mailgate.broker.user} may only put
  * messages on the request queue; the opt-in {@value Settings.Broker#OPERATOR} may look at the queue and read, take
  * and send back dead letters; Mailgate's own {@value Settings.Broker#INTERNAL}, which consumes the queue, is accepted
  * only on the in-VM acceptor, with a password made at each start that never leaves this object.
@@ -166,7 +155,7 @@ public final class EmbeddedBroker extends ServiceSupport {
                 // the queues hold whole mails: every connection authenticates, the gateway's own included
                 .setSecurityEnabled(true)
                 // no cache of who logged in: it is keyed by user and password only, and the internal user is accepted
-                // on the in-VM acceptor only, which Users checks on every login
+                // on the in-VM acceptor only, which BrokerUsers checks on every login
                 .setAuthenticationCacheSize(0)
                 // every message carries the user that sent it (_AMQ_VALIDATED_USER), set by the broker: the JMS
                 // channel's principal
@@ -193,7 +182,7 @@ public final class EmbeddedBroker extends ServiceSupport {
         config.addQueueConfiguration(QueueConfiguration.of(jms.deadLetterQueue()).setRoutingType(RoutingType.ANYCAST)
                 .setDurable(true));
         EmbeddedActiveMQ started = new EmbeddedActiveMQ().setConfiguration(config)
-                .setSecurityManager(new Users(broker.user(), password, broker.operatorPassword(), internalPassword,
+                .setSecurityManager(new BrokerUsers(broker.user(), password, broker.operatorPassword(), internalPassword,
                         jms.queue(), jms.deadLetterQueue()))
                 // JMX is off, but without a server of its own Artemis creates the platform MBean server, which
                 // registers every JVM MBean (a tenth of a second or more at start-up) for nothing
@@ -226,102 +215,6 @@ public final class EmbeddedBroker extends ServiceSupport {
                 Settings.Broker.OPERATOR, broker.operatorPassword().isPresent() ? "enabled"
                         : "off (mailgate.broker.operator-password)");
         return started;
-    }
-
-    /**
-     * Who may connect, and what each may do. Clients (the broker user and password the README documents) may only
-     * send to the request queue: not consume or browse it (the mail of every channel is there), not touch the
-     * dead-letter queue, not create addresses or queues, not send management messages. The operator, when configured,
-     * may browse the request queue and send to it (a dead letter sent back), and browse and consume the dead-letter
-     * queue. The internal user may do everything, on the in-VM acceptor only. Passwords are compared in constant time.
-     */
-    static final class Users implements ActiveMQSecurityManager5 {
-
-        enum Access { CLIENT, OPERATOR, INTERNAL }
-
-        /** The access a login was granted, kept in its Subject next to the user's name. */
-        record Granted(Access access) implements Principal {
-            @Override
-            public String getName() {
-                return access.name();
-            }
-        }
-
-        private final String clientUser;
-        private final byte[] clientPassword;
-        private final byte[] operatorPassword;
-        private final byte[] internalPassword;
-        private final String queue;
-        private final String deadLetters;
-
-        Users(String clientUser, String clientPassword, Optional<String> operatorPassword, String internalPassword,
-                String queue, String deadLetters) {
-            this.clientUser = clientUser;
-            this.clientPassword = clientPassword.getBytes(StandardCharsets.UTF_8);
-            this.operatorPassword = operatorPassword.map(p -> p.getBytes(StandardCharsets.UTF_8)).orElse(null);
-            this.internalPassword = internalPassword.getBytes(StandardCharsets.UTF_8);
-            this.queue = queue;
-            this.deadLetters = deadLetters;
-        }
-
-        @Override
-        public Subject authenticate(String user, String password, RemotingConnection connection,
-                String securityDomain) {
-            Access access = access(user, password, connection);
-            if (access == null) {
-                return null;
-            }
-            Subject subject = new Subject();
-            subject.getPrincipals().add(new UserPrincipal(user));
-            subject.getPrincipals().add(new Granted(access));
-            return subject;
-        }
-
-        private Access access(String user, String password, RemotingConnection connection) {
-            if (user == null || password == null) {
-                return null;
-            }
-            byte[] given = password.getBytes(StandardCharsets.UTF_8);
-            if (user.equals(Settings.Broker.INTERNAL)) {
-                boolean inVm = connection != null && connection.getTransportConnection() instanceof InVMConnection;
-                return inVm && MessageDigest.isEqual(given, internalPassword) ? Access.INTERNAL : null;
-            }
-            if (user.equals(Settings.Broker.OPERATOR)) {
-                return operatorPassword != null && MessageDigest.isEqual(given, operatorPassword) ? Access.OPERATOR
-                        : null;
-            }
-            return user.equals(clientUser) && MessageDigest.isEqual(given, clientPassword) ? Access.CLIENT : null;
-        }
-
-        @Override
-        public boolean authorize(Subject subject, Set<Role> roles, CheckType checkType, String address) {
-            Access access = subject == null ? null : subject.getPrincipals(Granted.class).stream().findFirst()
-                    .map(Granted::access).orElse(null);
-            if (access == null) {
-                return false;
-            }
-            // a fully qualified queue name (address::queue) is checked on its address
-            String bare = address == null ? "" : address.split("::", 2)[0];
-            return switch (access) {
-                case INTERNAL -> true;
-                case CLIENT -> checkType == CheckType.SEND && bare.equals(queue);
-                case OPERATOR -> bare.equals(queue) && (checkType == CheckType.SEND || checkType == CheckType.BROWSE)
-                        || bare.equals(deadLetters) && (checkType == CheckType.CONSUME
-                                || checkType == CheckType.BROWSE);
-            };
-        }
-
-        /** Not called: Artemis uses {@link #authenticate} of an {@link ActiveMQSecurityManager5}. */
-        @Override
-        public boolean validateUser(String user, String password) {
-            return false;
-        }
-
-        /** Not called: Artemis uses {@link #authorize} of an {@link ActiveMQSecurityManager5}. */
-        @Override
-        public boolean validateUserAndRole(String user, String password, Set<Role> roles, CheckType checkType) {
-            return false;
-        }
     }
 
     /** Messages on {@code queue} now (delivered and scheduled ones included), or -1 when the broker is not running. */

@@ -72,7 +72,12 @@ public final class OversizedRequests implements ActiveMQServerMessagePlugin {
             // the gateway's own dead letters: what was refused here never got as far
             return;
         }
-        String problem = problem(message);
+        String problem = !(message instanceof LargeServerMessage) && message.containsProperty(LARGE_SIZE)
+                // the size the consumer's selector trusts is the broker's to set: on an ordinary message a client
+                // could make a small request look too large to be received, and it would wait unread on the queue
+                ? "it carries " + LARGE_SIZE + ", a property only the broker sets on large messages; send the "
+                        + "request without it"
+                : problem(message);
         if (problem != null) {
             throw new ActiveMQException(ActiveMQExceptionType.GENERIC_EXCEPTION, "Mailgate refused the message: "
                     + problem);
