@@ -5,29 +5,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import jakarta.mail.Multipart;
 import jakarta.mail.Part;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import dev.mailgate.sandbox.SelfSignedCertificate;
-import dev.mailgate.support.Gateway;
 import dev.mailgate.support.LinkFlipper;
-import dev.mailgate.support.TestEntra;
+import dev.mailgate.support.PackagedGateway;
 import dev.mailgate.support.TestSmtpServer;
 
 /**
@@ -39,65 +32,32 @@ import dev.mailgate.support.TestSmtpServer;
  */
 class AttachmentRaceIT {
 
-    private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
-            .toAbsolutePath();
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int REQUESTS = 60;
     private static final String INSIDE = "inside-the-root: the quarterly figures";
     private static final String SECRET = "OUTSIDE-SECRET-broker-password-5e2b91";
 
-    @TempDir
-    Path dir;
-
-    private SelfSignedCertificate tls;
-    private TestEntra entra;
-    private TestSmtpServer smtp;
-    private Process gateway;
-
-    @BeforeEach
-    void servers() {
-        tls = SelfSignedCertificate.forLocalhost();
-        entra = new TestEntra(tls, null);
-        smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens());
-    }
-
-    @AfterEach
-    void stop() throws InterruptedException {
-        if (gateway != null && gateway.isAlive()) {
-            gateway.destroyForcibly();
-            gateway.waitFor(30, TimeUnit.SECONDS);
-        }
-        smtp.close();
-        entra.close();
-    }
+    @RegisterExtension
+    final PackagedGateway mailgate = PackagedGateway.realTenant().jvm("-Xmx256m");
 
     @Test
     void flipping_an_attachment_between_a_file_and_a_link_to_a_secret_never_sends_the_secret() throws Exception {
-        Path attachments = Files.createDirectories(dir.resolve("outbox/attachments"));
-        Path secret = Files.writeString(dir.resolve("broker-password"), SECRET);
-        Map<String, String> settings = Gateway.realTenant(dir, entra, smtp.port(), tls);
-        Path log = dir.resolve("gateway.log");
-        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-Xmx256m", "-jar", JAR.toString())
-                .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
-        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
-        builder.environment().putAll(Gateway.environment(settings));
-        gateway = builder.start();
-        await(Duration.ofSeconds(90), () -> Files.readString(log).contains("Started outbox"), log);
+        Path attachments = Files.createDirectories(mailgate.dir().resolve("outbox/attachments"));
+        Path secret = Files.writeString(mailgate.dir().resolve("broker-password"), SECRET);
+        mailgate.start();
 
-        Path outbox = dir.resolve("outbox");
+        Path outbox = mailgate.dir().resolve("outbox");
         List<String> names = new ArrayList<>();
         int flips;
         try (LinkFlipper flipper = new LinkFlipper(attachments.resolve("x"), INSIDE, secret)) {
             for (int i = 0; i < REQUESTS; i++) {
                 String name = String.format(Locale.ROOT, "race-%02d.json", i);
                 names.add(name);
-                Path hidden = outbox.resolve("." + name);
-                Files.writeString(hidden, "{\"to\": \"alice@example.com\", \"subject\": \"race-" + i + "\", \"text\": "
+                mailgate.drop(name, "{\"to\": \"alice@example.com\", \"subject\": \"race-" + i + "\", \"text\": "
                         + "\"see the attachment\", \"attachments\": [{\"path\": \"x\"}]}");
-                Files.move(hidden, outbox.resolve(name), StandardCopyOption.ATOMIC_MOVE);
                 Thread.sleep(15);
             }
-            await(Duration.ofSeconds(120), () -> names.stream().allMatch(n -> outcome(outbox, n) != null), log);
+            mailgate.await(Duration.ofSeconds(120), () -> names.stream().allMatch(n -> outcome(outbox, n) != null));
             flips = flipper.flips();
         }
         assertThat(flips).as("the attachment was flipped while the requests were read").isGreaterThan(100);
@@ -122,7 +82,7 @@ class AttachmentRaceIT {
                 sent++;
             }
         }
-        List<TestSmtpServer.Received> received = smtp.received();
+        List<TestSmtpServer.Received> received = mailgate.smtp().received();
         List<String> leaked = new ArrayList<>();
         for (TestSmtpServer.Received mail : received) {
             String parts = decodedParts(mail.message());
@@ -135,7 +95,7 @@ class AttachmentRaceIT {
             assertThat(decodedParts(mail.message())).as(mail.message().getSubject()).contains(INSIDE);
         }
         assertThat(received).as("one mail per request in .sent/").hasSize(sent);
-        assertThat(Files.readString(log)).doesNotContain(SECRET);
+        assertThat(mailgate.logText()).doesNotContain(SECRET);
         System.out.printf(Locale.ROOT, "ATTACHMENT-RACE requests=%d flips=%d sent=%d refusedAtCheck=%d "
                 + "refusedAtOpen=%d leaked=%d%n", REQUESTS, flips, sent, refusedAtCheck, refusedAtOpen, leaked.size());
     }
@@ -157,22 +117,6 @@ class AttachmentRaceIT {
         }
         try (var in = part.getInputStream()) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-    }
-
-    private interface Condition {
-        boolean holds() throws Exception;
-    }
-
-    /** Waits for {@code condition}; fails at once, with the log, if the gateway exits. */
-    private void await(Duration timeout, Condition condition, Path log) throws Exception {
-        long end = System.nanoTime() + timeout.toNanos();
-        while (!condition.holds()) {
-            if (!gateway.isAlive() || System.nanoTime() > end) {
-                throw new AssertionError((gateway.isAlive() ? "waited " + timeout : "the gateway exited with "
-                        + gateway.exitValue()) + "; its log:\n" + Files.readString(log));
-            }
-            Thread.sleep(50);
         }
     }
 }

@@ -2,9 +2,6 @@ package dev.mailgate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,23 +11,20 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
-import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
+import dev.mailgate.support.PackagedGateway;
+import dev.mailgate.support.PackagedGateway.Result;
 import dev.mailgate.support.TestEntra;
 import dev.mailgate.support.TestSmtpServer;
 
@@ -41,58 +35,17 @@ import dev.mailgate.support.TestSmtpServer;
  */
 class CliIT {
 
-    private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
-            .toAbsolutePath();
     private static final Pattern JWT = Pattern.compile("eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]+");
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    Path workDir;
-
-    private SelfSignedCertificate tls;
-    private TestEntra entra;
-    private TestSmtpServer smtp;
-
-    record Result(int code, String out, String err) {
-        String all() {
-            return out + "\n" + err;
-        }
-    }
-
-    @BeforeEach
-    void servers() {
-        tls = SelfSignedCertificate.forLocalhost();
-        entra = new TestEntra(tls, null);
-        smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens());
-    }
-
-    @AfterEach
-    void stop() {
-        smtp.close();
-        entra.close();
-    }
+    /** A real tenant served by the test servers; folders, delivery and limits as the jar's defaults have them. */
+    @RegisterExtension
+    final PackagedGateway mailgate = PackagedGateway.realTenant()
+            .without("mailgate.outbox.", "mailgate.data.", "mailgate.delivery.", "mailgate.limits.");
 
     /** The environment of a real tenant served by the test servers, as an operator would export it. */
     private Map<String, String> tenant() {
-        Map<String, String> settings = new LinkedHashMap<>(Gateway.realTenant(workDir, entra, smtp.port(), tls));
-        settings.keySet().removeIf(key -> key.startsWith("mailgate.outbox.") || key.startsWith("mailgate.data.")
-                || key.startsWith("mailgate.delivery.") || key.startsWith("mailgate.limits."));
-        return Gateway.environment(settings);
-    }
-
-    private Result mailgate(Map<String, String> env, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Gateway.javaBinary(), "-jar", JAR.toString()));
-        command.addAll(List.of(args));
-        Path out = Files.createTempFile(workDir, "out", ".txt");
-        Path err = Files.createTempFile(workDir, "err", ".txt");
-        ProcessBuilder builder = new ProcessBuilder(command).directory(workDir.toFile())
-                .redirectOutput(out.toFile()).redirectError(err.toFile());
-        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_") || k.equals("NO_COLOR"));
-        builder.environment().putAll(env);
-        Process process = builder.start();
-        process.getOutputStream().close();
-        assertThat(process.waitFor(90, TimeUnit.SECONDS)).as("mailgate %s finished", String.join(" ", args)).isTrue();
-        return new Result(process.exitValue(), Files.readString(out), Files.readString(err));
+        return mailgate.environment();
     }
 
     // --help and usage errors --------------------------------------------------------------------------------------
@@ -100,7 +53,7 @@ class CliIT {
     @ParameterizedTest(name = "mailgate {0} --help")
     @ValueSource(strings = {"run", "send", "token", "doctor"})
     void every_command_explains_itself_with_help(String command) throws Exception {
-        Result help = mailgate(Map.of(), command, "--help");
+        Result help = mailgate.command(Map.of(), command, "--help");
 
         assertThat(help.code()).isZero();
         assertThat(help.out()).startsWith("Usage: mailgate " + command).contains("Exit codes:", "--set=KEY=VALUE");
@@ -108,7 +61,7 @@ class CliIT {
 
     @Test
     void the_top_level_help_lists_the_commands() throws Exception {
-        Result help = mailgate(Map.of(), "--help");
+        Result help = mailgate.command(Map.of(), "--help");
 
         assertThat(help.code()).isZero();
         assertThat(help.out()).contains("Usage: mailgate", "run ", "send ", "token ", "doctor ");
@@ -116,7 +69,7 @@ class CliIT {
 
     @Test
     void a_wrong_option_is_a_usage_error_64() throws Exception {
-        Result wrong = mailgate(Map.of(), "send", "--to", "a@example.com", "--frmo", "b@example.com");
+        Result wrong = mailgate.command(Map.of(), "send", "--to", "a@example.com", "--frmo", "b@example.com");
 
         assertThat(wrong.code()).isEqualTo(64);
         assertThat(wrong.err()).contains("Unknown options: '--frmo'", "Possible solutions: --from");
@@ -124,8 +77,8 @@ class CliIT {
 
     @Test
     void settings_given_before_the_command_count_too() throws Exception {
-        Result before = mailgate(Map.of(), "--set", "mailgate.sandbox=maybe", "doctor");
-        Result after = mailgate(Map.of(), "doctor", "--set", "mailgate.sandbox=maybe");
+        Result before = mailgate.command(Map.of(), "--set", "mailgate.sandbox=maybe", "doctor");
+        Result after = mailgate.command(Map.of(), "doctor", "--set", "mailgate.sandbox=maybe");
 
         assertThat(before.code()).as(before.all()).isEqualTo(78);
         assertThat(after.code()).as(after.all()).isEqualTo(78);
@@ -137,17 +90,18 @@ class CliIT {
         Map<String, String> env = new LinkedHashMap<>(tenant());
         env.put("MAILGATE_LOG_FORMAT", "JSON");
         env.put("MAILGATE_SMTP_DEBUG", "true");
-        Result json = mailgate(env, "send", "--json", "--verbose", "--to", "a@example.com", "-s", "x", "-b", "y");
+        Result json = mailgate.command(env, "send", "--json", "--verbose", "--to", "a@example.com", "-s", "x", "-b",
+                "y");
 
         assertThat(json.code()).as(json.all()).isZero();
         // the report alone on standard output, though Jakarta Mail's protocol trace was on
         assertThat(JSON.readTree(json.out()).path("status").asText()).isEqualTo("sent");
         assertThat(json.err()).contains("DEBUG SMTP").containsPattern("(?m)^\\{\"timestamp\":");
         assertThat(json.all()).doesNotContain(TestEntra.SECRET);
-        entra.endpoint().issuedTokens().forEach(token -> assertThat(json.all()).doesNotContain(token));
+        mailgate.entra().endpoint().issuedTokens().forEach(token -> assertThat(json.all()).doesNotContain(token));
 
-        Result bogus = mailgate(Map.of("MAILGATE_LOG_FORMAT", "yaml"), "send", "--verbose", "--to", "a@example.com",
-                "-s", "x", "-b", "y");
+        Result bogus = mailgate.command(Map.of("MAILGATE_LOG_FORMAT", "yaml"), "send", "--verbose", "--to",
+                "a@example.com", "-s", "x", "-b", "y");
         assertThat(bogus.code()).as(bogus.all()).isZero();
         assertThat(bogus.err()).contains("MAILGATE_LOG_FORMAT='yaml' is neither text nor json; logging as text")
                 .containsPattern("(?m)^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO ");
@@ -157,7 +111,7 @@ class CliIT {
 
     @Test
     void doctor_in_a_fresh_directory_checks_the_sandbox_and_passes() throws Exception {
-        Result doctor = mailgate(Map.of(), "doctor");
+        Result doctor = mailgate.command(Map.of(), "doctor");
 
         assertThat(doctor.code()).as(doctor.all()).isZero();
         assertThat(doctor.out()).contains("Sandbox: checking the embedded servers", " PASS  tls", " PASS  token",
@@ -168,9 +122,9 @@ class CliIT {
 
     @Test
     void doctor_names_the_exchange_fix_for_535_5_7_3_and_exits_78() throws Exception {
-        smtp.replyToEvery(TestSmtpServer.Stage.AUTH, 535, "5.7.3 Authentication unsuccessful");
+        mailgate.smtp().replyToEvery(TestSmtpServer.Stage.AUTH, 535, "5.7.3 Authentication unsuccessful");
 
-        Result doctor = mailgate(tenant(), "doctor", "--color=never");
+        Result doctor = mailgate.command(tenant(), "doctor", "--color=never");
 
         assertThat(doctor.code()).as(doctor.all()).isEqualTo(78);
         assertThat(doctor.out()).contains(" PASS  ehlo", " PASS  token", " PASS  claims",
@@ -181,12 +135,12 @@ class CliIT {
                 "New-ServicePrincipal -AppId " + TestEntra.CLIENT_ID,
                 "Add-MailboxPermission -Identity " + Gateway.SENDER);
         assertThat(doctor.all()).doesNotContain(TestEntra.SECRET);
-        entra.endpoint().issuedTokens().forEach(token -> assertThat(doctor.all()).doesNotContain(token));
+        mailgate.entra().endpoint().issuedTokens().forEach(token -> assertThat(doctor.all()).doesNotContain(token));
     }
 
     @Test
     void doctor_json_is_one_document_with_every_step() throws Exception {
-        Result doctor = mailgate(tenant(), "doctor", "--json", "--send-to", "bob@example.com");
+        Result doctor = mailgate.command(tenant(), "doctor", "--json", "--send-to", "bob@example.com");
 
         assertThat(doctor.code()).as(doctor.all()).isZero();
         JsonNode report = JSON.readTree(doctor.out());
@@ -197,31 +151,31 @@ class CliIT {
         assertThat(report.path("checks").get(0).path("cause").asText()).contains("mailgate.smtp.host is localhost");
         assertThat(steps).containsExactly("configuration=WARN", "dns=PASS", "tcp=PASS", "starttls=PASS", "tls=PASS",
                 "ehlo=PASS", "token=PASS", "claims=PASS", "auth=PASS", "sender=PASS", "send=PASS");
-        assertThat(smtp.awaitReceived(1).get(0).recipients()).containsExactly("bob@example.com");
+        assertThat(mailgate.smtp().awaitReceived(1).get(0).recipients()).containsExactly("bob@example.com");
     }
 
     // token -------------------------------------------------------------------------------------------------------
 
     @Test
     void token_prints_the_claims_but_not_the_token_unless_asked() throws Exception {
-        Result token = mailgate(tenant(), "token");
+        Result token = mailgate.command(tenant(), "token");
 
         assertThat(token.code()).as(token.all()).isZero();
         assertThat(token.out()).contains("audience   https://outlook.office365.com", "roles      SMTP.SendAsApp",
                 "tenant     " + TestEntra.TENANT, "app id     " + TestEntra.CLIENT_ID, "expires ", "OK:");
         assertThat(JWT.matcher(token.all()).find()).as("a token in the output").isFalse();
 
-        Result shown = mailgate(tenant(), "token", "--show-token");
+        Result shown = mailgate.command(tenant(), "token", "--show-token");
         assertThat(shown.code()).isZero();
-        assertThat(entra.endpoint().issuedTokens()).hasSize(2);
-        assertThat(shown.out()).contains(entra.endpoint().issuedTokens().get(1));
+        assertThat(mailgate.entra().endpoint().issuedTokens()).hasSize(2);
+        assertThat(shown.out()).contains(mailgate.entra().endpoint().issuedTokens().get(1));
     }
 
     @Test
     void token_warns_when_admin_consent_is_missing_and_exits_78() throws Exception {
-        entra.tokens().roles(List.of());
+        mailgate.entra().tokens().roles(List.of());
 
-        Result token = mailgate(tenant(), "token");
+        Result token = mailgate.command(tenant(), "token");
 
         assertThat(token.code()).isEqualTo(78);
         assertThat(token.out()).contains("roles      (none)", "WARNING: the token has no SMTP.SendAsApp role",
@@ -233,7 +187,7 @@ class CliIT {
         Map<String, String> env = tenant();
         env.put("MAILGATE_ENTRA_CLIENT_SECRET", "the-secret-id-not-its-value");
 
-        Result token = mailgate(env, "token", "--json");
+        Result token = mailgate.command(env, "token", "--json");
 
         assertThat(token.code()).isEqualTo(78);
         JsonNode error = JSON.readTree(token.out());
@@ -247,14 +201,14 @@ class CliIT {
 
     @Test
     void send_delivers_one_mail_and_exits_0() throws Exception {
-        Path report = Files.writeString(workDir.resolve("report.csv"), "a,b\n1,2\n");
+        Path report = Files.writeString(mailgate.dir().resolve("report.csv"), "a,b\n1,2\n");
 
-        Result sent = mailgate(tenant(), "send", "--to", "alice@example.com,bob@example.com", "--subject",
+        Result sent = mailgate.command(tenant(), "send", "--to", "alice@example.com,bob@example.com", "--subject",
                 "Nightly report", "--body", "See the attachment.", "--attach", report.toString());
 
         assertThat(sent.code()).as(sent.all()).isZero();
         assertThat(sent.out()).contains("Sent <", "to 2 recipient(s)", "250");
-        TestSmtpServer.Received mail = smtp.awaitReceived(1).get(0);
+        TestSmtpServer.Received mail = mailgate.smtp().awaitReceived(1).get(0);
         assertThat(mail.recipients()).containsExactly("alice@example.com", "bob@example.com");
         assertThat(mail.mailFrom()).isEqualTo(Gateway.SENDER);
         assertThat(mail.message().getSubject()).isEqualTo("Nightly report");
@@ -263,11 +217,12 @@ class CliIT {
 
     @Test
     void send_in_the_sandbox_stores_the_mail_locally() throws Exception {
-        Result sent = mailgate(Map.of(), "send", "--json", "--to", "alice@example.com", "-s", "Hi", "-b", "Hello");
+        Result sent = mailgate.command(Map.of(), "send", "--json", "--to", "alice@example.com", "-s", "Hi", "-b",
+                "Hello");
 
         assertThat(sent.code()).as(sent.all()).isZero();
         assertThat(JSON.readTree(sent.out()).path("sandbox").asBoolean()).isTrue();
-        try (Stream<Path> files = Files.list(workDir.resolve("data/sandbox"))) {
+        try (Stream<Path> files = Files.list(mailgate.dir().resolve("data/sandbox"))) {
             List<Path> eml = files.filter(p -> p.toString().endsWith(".eml")).toList();
             assertThat(eml).hasSize(1);
             assertThat(Files.readString(eml.get(0))).contains("Subject: Hi");
@@ -276,110 +231,91 @@ class CliIT {
 
     @Test
     void send_from_a_request_file() throws Exception {
-        Files.writeString(workDir.resolve("request.json"),
+        Files.writeString(mailgate.dir().resolve("request.json"),
                 "{\"to\": [\"carol@example.com\"], \"subject\": \"From a file\", \"text\": \"Body\"}");
 
-        Result sent = mailgate(tenant(), "send", "--request", "request.json");
+        Result sent = mailgate.command(tenant(), "send", "--request", "request.json");
 
         assertThat(sent.code()).as(sent.all()).isZero();
-        assertThat(smtp.awaitReceived(1).get(0).message().getSubject()).isEqualTo("From a file");
+        assertThat(mailgate.smtp().awaitReceived(1).get(0).message().getSubject()).isEqualTo("From a file");
     }
 
     @Test
     void send_exit_codes_tell_a_script_what_went_wrong() throws Exception {
-        Result invalid = mailgate(tenant(), "send", "--to", "not-an-address", "--subject", "x", "--body", "y");
+        Result invalid = mailgate.command(tenant(), "send", "--to", "not-an-address", "--subject", "x", "--body", "y");
         assertThat(invalid.code()).isEqualTo(65);
         assertThat(invalid.err()).contains("to[0]: 'not-an-address' is not an email address");
 
-        Result missing = mailgate(tenant(), "send", "--to", "a@example.com", "--attach", "no-such-file.pdf");
+        Result missing = mailgate.command(tenant(), "send", "--to", "a@example.com", "--attach", "no-such-file.pdf");
         assertThat(missing.code()).isEqualTo(66);
         assertThat(missing.err()).contains("no-such-file.pdf does not exist");
 
-        smtp.replyToNext(TestSmtpServer.Stage.RCPT_TO, 550, "5.1.1 User unknown");
-        Result unknown = mailgate(tenant(), "send", "--to", "nobody@example.com", "-s", "x", "-b", "y");
+        mailgate.smtp().replyToNext(TestSmtpServer.Stage.RCPT_TO, 550, "5.1.1 User unknown");
+        Result unknown = mailgate.command(tenant(), "send", "--to", "nobody@example.com", "-s", "x", "-b", "y");
         assertThat(unknown.code()).as(unknown.all()).isEqualTo(67);
         assertThat(unknown.err()).contains("550 5.1.1 User unknown");
 
-        smtp.replyToNext(TestSmtpServer.Stage.END_OF_DATA, 451, "4.3.2 Please try again later");
-        Result deferred = mailgate(tenant(), "send", "--to", "a@example.com", "-s", "x", "-b", "y");
+        mailgate.smtp().replyToNext(TestSmtpServer.Stage.END_OF_DATA, 451, "4.3.2 Please try again later");
+        Result deferred = mailgate.command(tenant(), "send", "--to", "a@example.com", "-s", "x", "-b", "y");
         assertThat(deferred.code()).as(deferred.all()).isEqualTo(75);
         assertThat(deferred.err()).contains("temporary");
 
-        smtp.replyToNext(TestSmtpServer.Stage.MAIL_FROM, 550, "5.7.60 SMTP; Client does not have permissions to "
-                + "send as this sender");
-        Result sendAs = mailgate(tenant(), "send", "--to", "a@example.com", "-s", "x", "-b", "y");
+        mailgate.smtp().replyToNext(TestSmtpServer.Stage.MAIL_FROM, 550, "5.7.60 SMTP; Client does not have "
+                + "permissions to send as this sender");
+        Result sendAs = mailgate.command(tenant(), "send", "--to", "a@example.com", "-s", "x", "-b", "y");
         assertThat(sendAs.code()).as(sendAs.all()).isEqualTo(77);
         assertThat(sendAs.err()).contains("Add-MailboxPermission");
 
         Map<String, String> wrongSecret = tenant();
         wrongSecret.put("MAILGATE_ENTRA_CLIENT_SECRET", "not-the-secret-value");
-        Result noToken = mailgate(wrongSecret, "send", "--to", "a@example.com", "-s", "x", "-b", "y");
+        Result noToken = mailgate.command(wrongSecret, "send", "--to", "a@example.com", "-s", "x", "-b", "y");
         assertThat(noToken.code()).as(noToken.all()).isEqualTo(78);
         assertThat(noToken.err()).contains("AADSTS7000215");
 
-        smtp.replyToEvery(TestSmtpServer.Stage.AUTH, 535, "5.7.139 Authentication unsuccessful, "
+        mailgate.smtp().replyToEvery(TestSmtpServer.Stage.AUTH, 535, "5.7.139 Authentication unsuccessful, "
                 + "SmtpClientAuthentication is disabled for the Mailbox.");
-        Result refused = mailgate(tenant(), "send", "--to", "a@example.com", "-s", "x", "-b", "y");
+        Result refused = mailgate.command(tenant(), "send", "--to", "a@example.com", "-s", "x", "-b", "y");
         assertThat(refused.code()).as(refused.all()).isEqualTo(77);
         assertThat(refused.err()).contains("Set-CASMailbox");
 
-        assertThat(smtp.received()).isEmpty();
+        assertThat(mailgate.smtp().received()).isEmpty();
     }
 
     // the gateway: delivery log as JSON, metrics ---------------------------------------------------------------------
 
     @Test
     void the_gateway_logs_one_json_line_per_delivery_and_counts_it_in_the_metrics() throws Exception {
-        int httpPort = Gateway.freePort();
-        Map<String, String> env = tenant();
-        env.put("MAILGATE_LOG_FORMAT", "json");
-        env.put("MAILGATE_HTTP_PORT", Integer.toString(httpPort));
-        env.put("MAILGATE_BROKER_PORT", "0");
-        env.put("MAILGATE_OUTBOX_SETTLE_TIME", "200ms");
-        Path log = workDir.resolve("gateway.log");
-        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-jar", JAR.toString())
-                .directory(workDir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
-        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
-        builder.environment().putAll(env);
-        Process gateway = builder.start();
-        try {
-            Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(log).contains("Started outbox"));
-            Files.writeString(workDir.resolve("outbox/hello.json"),
-                    "{\"to\": [\"alice@example.com\", \"bob@example.com\"], \"subject\": \"Hi\", \"text\": \"Hello\"}");
-            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(log)
-                    .contains("\"loggerName\":\"mailgate.delivery\""));
+        mailgate.env("MAILGATE_LOG_FORMAT", "json").with("mailgate.broker.port", "0")
+                .with("mailgate.outbox.settle-time", "200ms").start();
+        Files.writeString(mailgate.dir().resolve("outbox/hello.json"),
+                "{\"to\": [\"alice@example.com\", \"bob@example.com\"], \"subject\": \"Hi\", \"text\": \"Hello\"}");
+        mailgate.await(Duration.ofSeconds(30),
+                () -> mailgate.logText().contains("\"loggerName\":\"mailgate.delivery\""));
 
-            JsonNode line = null;
-            for (String text : Files.readAllLines(log)) {
-                JsonNode parsed = JSON.readTree(text);
-                if (parsed.path("loggerName").asText().equals("mailgate.delivery")) {
-                    line = parsed;
-                }
+        JsonNode line = null;
+        for (String text : Files.readAllLines(mailgate.log())) {
+            JsonNode parsed = JSON.readTree(text);
+            if (parsed.path("loggerName").asText().equals("mailgate.delivery")) {
+                line = parsed;
             }
-            assertThat(line).isNotNull();
-            Map<String, String> fields = new LinkedHashMap<>();
-            line.path("kvpList").forEach(kv -> kv.fields().forEachRemaining(f -> fields.put(f.getKey(),
-                    f.getValue().asText())));
-            assertThat(fields).containsEntry("outcome", "sent").containsEntry("channel", "outbox")
-                    .containsEntry("mailbox", Gateway.SENDER).containsEntry("recipients", "2")
-                    .containsKeys("id", "messageId", "durationMs", "reply");
-            assertThat(fields.get("reply")).startsWith("250");
-            assertThat(Files.readString(log)).doesNotContain("Hello\"").doesNotContain(TestEntra.SECRET);
-
-            String key = Files.readString(workDir.resolve("data/http-api-key")).trim();
-            HttpClient http = HttpClient.newHttpClient();
-            HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort
-                    + "/metrics")).header("Authorization", "Bearer " + key).build(), HttpResponse.BodyHandlers.ofString());
-            assertThat(metrics.statusCode()).isEqualTo(200);
-            assertThat(metrics.body()).contains("mailgate_messages_sent_total{channel=\"outbox\",mailbox=\""
-                    + Gateway.SENDER + "\"} 1.0", "mailgate_token_refreshes_total 1.0",
-                    "mailgate_send_duration_seconds_count{mailbox=\"" + Gateway.SENDER + "\"} 1");
-            HttpResponse<String> anonymous = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-                    + httpPort + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
-            assertThat(anonymous.statusCode()).isEqualTo(401);
-        } finally {
-            gateway.destroy();
-            gateway.waitFor(30, TimeUnit.SECONDS);
         }
+        assertThat(line).isNotNull();
+        Map<String, String> fields = new LinkedHashMap<>();
+        line.path("kvpList").forEach(kv -> kv.fields().forEachRemaining(f -> fields.put(f.getKey(),
+                f.getValue().asText())));
+        assertThat(fields).containsEntry("outcome", "sent").containsEntry("channel", "outbox")
+                .containsEntry("mailbox", Gateway.SENDER).containsEntry("recipients", "2")
+                .containsKeys("id", "messageId", "durationMs", "reply");
+        assertThat(fields.get("reply")).startsWith("250");
+        assertThat(mailgate.logText()).doesNotContain("Hello\"").doesNotContain(TestEntra.SECRET);
+
+        String key = Files.readString(mailgate.dir().resolve("data/http-api-key")).trim();
+        HttpResponse<String> metrics = mailgate.http().send("GET", "/metrics", null, null,
+                Map.of("Authorization", "Bearer " + key));
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.body()).contains("mailgate_messages_sent_total{channel=\"outbox\",mailbox=\""
+                + Gateway.SENDER + "\"} 1.0", "mailgate_token_refreshes_total 1.0",
+                "mailgate_send_duration_seconds_count{mailbox=\"" + Gateway.SENDER + "\"} 1");
+        assertThat(mailgate.http().get(null, "/metrics").statusCode()).isEqualTo(401);
     }
 }

@@ -24,8 +24,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -34,18 +32,19 @@ import java.util.stream.Stream;
 
 import jakarta.mail.MessagingException;
 
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import dev.mailgate.channel.jms.EmbeddedBroker;
 import dev.mailgate.config.Settings;
-import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.Jms;
+import dev.mailgate.support.PackagedGateway;
 import dev.mailgate.support.TestEntra;
 import dev.mailgate.support.TestSmtpServer;
 
@@ -70,8 +69,6 @@ import dev.mailgate.support.TestSmtpServer;
  */
 class CrashIT {
 
-    private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
-            .toAbsolutePath();
     /** Requests in the backlog: half outbox files, half JMS messages. */
     private static final int BACKLOG = Integer.getInteger("mailgate.crash.backlog", 40);
     /** {@code mailgate.jms.consumers} of the child (its default, set explicitly so the bound below follows it). */
@@ -96,13 +93,6 @@ class CrashIT {
         AT_START_UP
     }
 
-    /** One run of the packaged jar. */
-    private record Child(String name, Process process, Path log, int brokerPort) {
-        String brokerUrl() {
-            return "tcp://127.0.0.1:" + brokerPort;
-        }
-    }
-
     /** A request of the backlog: its marker (in the subject), where it came from, and how to find its journal row. */
     private record Request(String marker, boolean outbox, String file, String jmsId) {
         boolean owns(String source) {
@@ -119,37 +109,29 @@ class CrashIT {
     private record Row(String id, String channel, String source, String state) {
     }
 
-    @TempDir
-    Path dir;
+    /**
+     * A real tenant served by this test's token endpoint and SMTP server; outbox/ and data/ in the jar's working
+     * directory; quick polling, short retries, pacing lifted so the backlog moves fast ({@link Gateway#folders}).
+     */
+    @RegisterExtension
+    final PackagedGateway mailgate = PackagedGateway.realTenant()
+            .with("mailgate.jms.consumers", Integer.toString(CONSUMERS));
 
-    private final SelfSignedCertificate tls = SelfSignedCertificate.forLocalhost();
-    private TestEntra entra;
     private TestSmtpServer smtp;
-    private Path trustStore;
-    private final List<Child> children = new ArrayList<>();
     private TestSmtpServer.DataHold hold;
+    /** The broker port of the latest start: the test looks at the queues of the restarted gateway over TCP. */
+    private int brokerPort;
 
     @BeforeEach
     void servers() {
-        entra = new TestEntra(tls, null);
-        smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens());
-        trustStore = dir.resolve("truststore.p12");
-        tls.writeTrustStore(trustStore, "changeit");
+        smtp = mailgate.smtp();
     }
 
     @AfterEach
-    void stop() throws InterruptedException {
-        for (Child child : children) {
-            if (child.process().isAlive()) {
-                child.process().destroyForcibly();
-                child.process().waitFor(30, TimeUnit.SECONDS);
-            }
-        }
+    void release() {
         if (hold != null) {
             hold.release();
         }
-        smtp.close();
-        entra.close();
     }
 
     @ParameterizedTest(name = "kill -9 {0}, restart, every request delivered")
@@ -159,18 +141,15 @@ class CrashIT {
         Assumptions.assumeTrue(only.isBlank() || List.of(only.split(",")).contains(killPoint.name()),
                 "-Dmailgate.crash.kill=" + only);
         long started = System.nanoTime();
-        boolean passed = false;
         try {
             run(killPoint, started);
-            passed = true;
         } finally {
-            // the gateway's own logs: the last lines after a failure, all of them with -Dmailgate.crash.verbose=true
-            boolean verbose = Boolean.getBoolean("mailgate.crash.verbose");
-            if (!passed || verbose) {
-                for (Child child : children) {
-                    System.out.println("---- " + killPoint + ": " + child.name() + " (" + child.log().getFileName()
-                            + ")" + (verbose ? "" : ", last lines") + ":");
-                    System.out.println(tail(child.log(), verbose ? Integer.MAX_VALUE : 80));
+            // the gateway's own logs, all of them with -Dmailgate.crash.verbose=true (the fixture prints the last
+            // lines of each after a failure)
+            if (Boolean.getBoolean("mailgate.crash.verbose")) {
+                for (PackagedGateway.Run run : mailgate.runs()) {
+                    System.out.println("---- " + killPoint + ": " + run.log().getFileName() + ":");
+                    System.out.println(run.logText());
                 }
             }
         }
@@ -193,7 +172,7 @@ class CrashIT {
 
         // 2. The outbox half, dropped while the gateway is down.
         int stallIndex = killPoint == KillPoint.DURING_DATA ? outboxCount / 4 : -1;
-        Path outbox = Files.createDirectories(dir.resolve("outbox"));
+        Path outbox = Files.createDirectories(mailgate.dir().resolve("outbox"));
         if (stallIndex >= 0) {
             byte[] big = new byte[STALL_ATTACHMENT_BYTES];
             new Random(42).nextBytes(big);
@@ -204,9 +183,7 @@ class CrashIT {
             String file = marker + ".json";
             String json = i == stallIndex ? request(marker, STALL_RECIPIENT, "big.bin")
                     : request(marker, "rcpt-" + marker + "@example.com", null);
-            Path tmp = outbox.resolve("." + file + ".tmp");
-            Files.writeString(tmp, json);
-            Files.move(tmp, outbox.resolve(file));
+            mailgate.drop(file, json);
             requests.add(new Request(marker, true, file, null));
         }
         Map<String, Request> byMarker = new LinkedHashMap<>();
@@ -215,13 +192,13 @@ class CrashIT {
         // 3. Start, and kill -9 at the kill point.
         hold = stallIndex >= 0 ? smtp.holdDataTo(STALL_RECIPIENT) : null;
         long prefilled = System.nanoTime();
-        Child crashing = start("crash", Map.of());
+        PackagedGateway.Run crashing = start();
         switch (killPoint) {
-            case AFTER_A_THIRD -> awaitOrFail(crashing, () -> smtp.received().size() >= BACKLOG / 3,
-                    "a third of the backlog received");
+            // a third of the backlog received
+            case AFTER_A_THIRD -> crashing.await(DRAIN, () -> smtp.received().size() >= BACKLOG / 3);
             case DURING_DATA -> {
                 while (!hold.awaitHeld(Duration.ofMillis(200))) {
-                    assertThat(crashing.process().isAlive()).as("the gateway is running").isTrue();
+                    assertThat(crashing.isAlive()).as("the gateway is running").isTrue();
                     assertThat(Duration.ofNanos(System.nanoTime() - started)).as("waiting for DATA of the big request")
                             .isLessThan(DRAIN);
                 }
@@ -230,20 +207,20 @@ class CrashIT {
             }
             case AT_START_UP -> {
                 // JMS consumption starts with the routes; the outbox's first scan comes about a second later
-                awaitOrFail(crashing, () -> !smtp.received().isEmpty(), "the first mail received");
-                awaitOrFail(crashing, () -> pending(outbox).size() < outboxCount, "the outbox scan begun");
+                crashing.await(DRAIN, () -> !smtp.received().isEmpty()); // the first mail received
+                crashing.await(DRAIN, () -> pending(outbox).size() < outboxCount); // the outbox scan begun
             }
         }
-        assertThat(crashing.process().isAlive()).as("the gateway is still running at the kill point").isTrue();
-        crashing.process().destroyForcibly(); // SIGKILL
-        assertThat(crashing.process().waitFor(30, TimeUnit.SECONDS)).as("killed").isTrue();
+        assertThat(crashing.isAlive()).as("the gateway is still running at the kill point").isTrue();
+        crashing.kill();
         int receivedAtKill = smtp.received().size();
         String stallMarker = stallIndex >= 0 ? String.format("o-%03d", stallIndex) : null;
         if (hold != null) {
             assertThat(markers(smtp.received())).as("the message in the middle of DATA at the kill")
                     .doesNotContainKey(stallMarker);
             hold.release();
-            awaitOrFail(null, () -> smtp.abortedData() >= 1, "the held DATA ended without its end of data");
+            Awaitility.await("the held DATA ended without its end of data").atMost(DRAIN)
+                    .pollInterval(Duration.ofMillis(5)).until(() -> smtp.abortedData() >= 1);
             assertThat(markers(smtp.received())).as("the partial message is not received").doesNotContainKey(stallMarker);
         }
 
@@ -271,26 +248,26 @@ class CrashIT {
 
         // 5. Restart on the same folders, broker journal and delivery journal; wait until the backlog is drained.
         long killed = System.nanoTime();
-        Child restarted = start("restart", Map.of());
-        boolean drained = await(restarted, DRAIN, () -> markers(smtp.received()).keySet().containsAll(byMarker.keySet())
-                && pending(outbox).isEmpty());
+        PackagedGateway.Run restarted = start();
+        boolean drained = restarted.holdsWithin(DRAIN, () -> markers(smtp.received()).keySet()
+                .containsAll(byMarker.keySet()) && pending(outbox).isEmpty());
         // the last outcomes are being recorded; a file that stays in .queued/ is asserted on below
-        await(restarted, Duration.ofSeconds(10), () -> files(outbox.resolve(".queued")).isEmpty());
+        restarted.holdsWithin(Duration.ofSeconds(10), () -> files(outbox.resolve(".queued")).isEmpty());
         List<String> queueLeft;
         List<String> deadLetters;
-        try (Jms jms = new Jms(restarted.brokerUrl())) {
+        try (Jms jms = new Jms("tcp://127.0.0.1:" + brokerPort)) {
             // quiet: nothing arrives any more, and nothing waits on the queue
             int before;
             do {
                 before = smtp.received().size();
                 Thread.sleep(1000);
-            } while (smtp.received().size() != before && restarted.process().isAlive());
-            assertThat(restarted.process().isAlive()).as("the restarted gateway is running").isTrue();
+            } while (smtp.received().size() != before && restarted.isAlive());
+            assertThat(restarted.isAlive()).as("the restarted gateway is running").isTrue();
             queueLeft = jms.browse(QUEUE).stream().map(CrashIT::describe).toList();
             deadLetters = jms.browse(DEAD_LETTERS).stream().map(CrashIT::describe).toList();
         }
         long drainedAt = System.nanoTime();
-        stopGracefully(restarted);
+        restarted.stop();
         long stopped = System.nanoTime();
         double seconds = (System.nanoTime() - started) / 1e9;
 
@@ -380,58 +357,18 @@ class CrashIT {
                 + "\"" + (attachment == null ? "" : ", \"attachments\": [{\"path\": \"" + attachment + "\"}]") + "}";
     }
 
-    // ---- the child process
+    // ---- the gateway
 
-    private Child start(String name, Map<String, String> extra) throws IOException {
-        Path log = Files.createDirectories(dir.resolve("logs")).resolve(children.size() + "-" + name + ".log");
-        int brokerPort = Gateway.freePort();
-        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-jar", JAR.toString())
-                .directory(dir.toFile())
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile());
-        Map<String, String> env = builder.environment();
-        env.keySet().removeIf(k -> k.startsWith("MAILGATE_"));
-        // every key as its environment variable (README, "Configuration": mailgate.smtp.host -> MAILGATE_SMTP_HOST)
-        env.putAll(Gateway.environment(settings(brokerPort)));
-        env.putAll(extra);
-        Child child = new Child(name, builder.start(), log, brokerPort);
-        children.add(child);
-        return child;
-    }
-
-    /**
-     * The child's settings: a real tenant served by this test's token endpoint and SMTP server; outbox/ and data/ are
-     * the defaults in the working directory; quick polling, short retries, pacing lifted so the backlog moves fast.
-     */
-    private Map<String, String> settings(int brokerPort) {
-        Map<String, String> p = new LinkedHashMap<>();
-        p.put("mailgate.sandbox", "false");
-        p.put("mailgate.entra.tenant-id", TestEntra.TENANT);
-        p.put("mailgate.entra.client-id", TestEntra.CLIENT_ID);
-        p.put("mailgate.entra.client-secret", TestEntra.SECRET);
-        p.put("mailgate.entra.authority-host", entra.authorityHost());
-        p.put("mailgate.smtp.host", "localhost");
-        p.put("mailgate.smtp.port", Integer.toString(smtp.port()));
-        p.put("mailgate.tls.truststore", trustStore.toString());
-        p.put("mailgate.tls.truststore-password", "changeit");
-        p.put("mailgate.sender", Gateway.SENDER);
-        p.put("mailgate.outbox.settle-time", "200ms");
-        p.put("mailgate.outbox.poll-interval", "50ms");
-        p.put("mailgate.delivery.initial-delay", "50ms");
-        p.put("mailgate.delivery.max-delay", "200ms");
-        p.put("mailgate.limits.messages-per-minute", "60000");
-        p.put("mailgate.jms.consumers", Integer.toString(CONSUMERS));
-        p.put("mailgate.broker.port", Integer.toString(brokerPort));
-        p.put("mailgate.broker.password", Jms.PASSWORD);
-        p.put("mailgate.broker.operator-password", Jms.OPERATOR_PASSWORD);
-        p.put("mailgate.http.port", Integer.toString(Gateway.freePort()));
-        return p;
+    /** Starts the jar (without waiting: a kill point may come during its start) on a broker port of its own. */
+    private PackagedGateway.Run start() throws IOException {
+        brokerPort = Gateway.freePort();
+        return mailgate.with("mailgate.broker.port", Integer.toString(brokerPort)).launch();
     }
 
     /** Puts these MailRequests on the queue of the broker in data/broker/ (started here, in-VM only); their JMS ids. */
     private List<String> prefillQueue(List<String> bodies) throws Exception {
-        Map<String, String> p = settings(0);
-        p.put("mailgate.data.dir", dir.resolve("data").toString());
+        Map<String, String> p = mailgate.settings();
+        p.put("mailgate.broker.port", "0");
         Settings settings = Settings.read(key -> Optional.ofNullable(p.get(key)));
         EmbeddedBroker broker = new EmbeddedBroker(settings.broker(), settings.jms(), Jms.PASSWORD,
                 settings.limits().maxMessageBytes());
@@ -446,31 +383,6 @@ class CrashIT {
         } finally {
             broker.stop();
         }
-    }
-
-    private static void stopGracefully(Child child) throws InterruptedException {
-        child.process().destroy(); // SIGTERM: Camel's graceful shutdown
-        assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).as("%s stops after SIGTERM", child.name()).isTrue();
-    }
-
-    private static void awaitOrFail(Child child, BooleanSupplier condition, String what) throws InterruptedException {
-        assertThat(await(child, DRAIN, condition)).as("waited %s for %s", DRAIN, what).isTrue();
-    }
-
-    /** Polls every 5 ms; false once {@code timeout} passed or {@code child} died. */
-    private static boolean await(Child child, Duration timeout, BooleanSupplier condition)
-            throws InterruptedException {
-        long end = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < end) {
-            if (condition.getAsBoolean()) {
-                return true;
-            }
-            if (child != null && !child.process().isAlive()) {
-                throw new AssertionError(child.name() + " exited with " + child.process().exitValue());
-            }
-            Thread.sleep(5);
-        }
-        return condition.getAsBoolean();
     }
 
     // ---- what the server received
@@ -532,7 +444,8 @@ class CrashIT {
 
     /** The delivery journal (H2 in data/journal/), read while no gateway has it open. */
     private List<Row> journal() throws SQLException {
-        String url = "jdbc:h2:file:" + dir.resolve("data/journal/mailgate").toAbsolutePath() + ";IFEXISTS=TRUE";
+        String url = "jdbc:h2:file:" + mailgate.dir().resolve("data/journal/mailgate").toAbsolutePath()
+                + ";IFEXISTS=TRUE";
         List<Row> rows = new ArrayList<>();
         try (Connection c = DriverManager.getConnection(url, "", "");
                 Statement s = c.createStatement();
@@ -542,18 +455,5 @@ class CrashIT {
             }
         }
         return rows;
-    }
-
-    private static String tail(Path log, int lines) {
-        try {
-            if (!Files.exists(log)) {
-                return "";
-            }
-            List<String> all = List.of(new String(Files.readAllBytes(log), java.nio.charset.StandardCharsets.UTF_8)
-                    .split("\n"));
-            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-        } catch (IOException e) {
-            return "(" + e + ")";
-        }
     }
 }

@@ -13,7 +13,6 @@ import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import jakarta.mail.Part;
@@ -21,18 +20,13 @@ import jakarta.mail.internet.MimeMessage;
 import jakarta.mail.internet.MimeMultipart;
 
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
-import dev.mailgate.sandbox.SelfSignedCertificate;
-import dev.mailgate.support.Gateway;
 import dev.mailgate.support.Http;
-import dev.mailgate.support.TestEntra;
+import dev.mailgate.support.PackagedGateway;
 import dev.mailgate.support.TestSmtpServer;
 
 /**
@@ -47,40 +41,16 @@ import dev.mailgate.support.TestSmtpServer;
  */
 class LargeAttachmentIT {
 
-    private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
-            .toAbsolutePath();
     private static final int SIZE = 30 * 1024 * 1024;
     /** The largest inline attachment within the default mailgate.limits.max-message-size of 35 MB. */
     private static final int INLINE_SIZE = 25 * 1024 * 1024;
     /** The heap README.md gives for inline attachments of that size. */
     private static final String INLINE_HEAP = "384m";
     private static final String API_KEY = "large-attachment-test-key";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    Path dir;
-
-    private SelfSignedCertificate tls;
-    private TestEntra entra;
-    private TestSmtpServer smtp;
-    private Process gateway;
-
-    @BeforeEach
-    void servers() {
-        tls = SelfSignedCertificate.forLocalhost();
-        entra = new TestEntra(tls, null);
-        smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens());
-    }
-
-    @AfterEach
-    void stop() throws InterruptedException {
-        if (gateway != null && gateway.isAlive()) {
-            gateway.destroyForcibly();
-            gateway.waitFor(30, TimeUnit.SECONDS);
-        }
-        smtp.close();
-        entra.close();
-    }
+    @RegisterExtension
+    final PackagedGateway mailgate = PackagedGateway.realTenant().jvm("-XX:+ExitOnOutOfMemoryError")
+            .with("mailgate.http.api-keys", API_KEY);
 
     @Test
     void a_30_mb_attachment_goes_out_intact_through_the_outbox_and_the_http_api_with_a_128_mb_heap() throws Exception {
@@ -88,50 +58,35 @@ class LargeAttachmentIT {
         byte[] content = new byte[SIZE];
         new Random(30).nextBytes(content);
         String sha256 = sha256(content);
+        Path dir = mailgate.dir();
         Files.write(Files.createDirectories(dir.resolve("outbox/attachments")).resolve("survey-scans.zip"), content);
 
-        Map<String, String> settings = Gateway.realTenant(dir, entra, smtp.port(), tls);
-        settings.put("mailgate.limits.max-message-size", "50MB");
-        settings.put("mailgate.http.api-keys", API_KEY);
-        Path log = dir.resolve("gateway.log");
-        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-Xmx128m", "-XX:+ExitOnOutOfMemoryError",
-                "-jar", JAR.toString()).directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
-        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
-        builder.environment().putAll(Gateway.environment(settings));
+        mailgate.jvm("-Xmx128m").with("mailgate.limits.max-message-size", "50MB");
         long started = System.nanoTime();
-        gateway = builder.start();
-        await(Duration.ofSeconds(60), () -> Files.readString(log).contains("Started outbox"), log);
+        PackagedGateway.Run gateway = mailgate.start();
 
         // 1. the outbox: a MailRequest naming the file in outbox/attachments/, written under a hidden name first
         long dropped = System.nanoTime();
-        Path request = dir.resolve("outbox/.scans.json");
-        Files.writeString(request, "{\"to\": \"archive@example.com\", \"subject\": \"Survey scans\", \"text\": \"The "
-                + "scans are attached.\", \"attachments\": [{\"path\": \"survey-scans.zip\"}]}");
-        Files.move(request, request.resolveSibling("scans.json"));
-        Path receiptFile = dir.resolve("outbox/.sent/scans.json.receipt.json");
-        Path errorFile = dir.resolve("outbox/.failed/scans.json.error.json");
-        await(Duration.ofSeconds(60), () -> {
-            assertThat(errorFile).as("the request failed").doesNotExist();
-            return Files.exists(receiptFile);
-        }, log);
+        mailgate.drop("scans.json", "{\"to\": \"archive@example.com\", \"subject\": \"Survey scans\", \"text\": "
+                + "\"The scans are attached.\", \"attachments\": [{\"path\": \"survey-scans.zip\"}]}");
+        JsonNode receipt = mailgate.awaitSent("scans.json", Duration.ofSeconds(60));
         double outboxSeconds = (System.nanoTime() - dropped) / 1e9;
 
-        TestSmtpServer.Received viaOutbox = smtp.awaitReceived(1).get(0);
+        TestSmtpServer.Received viaOutbox = mailgate.smtp().awaitReceived(1).get(0);
         assertThat(viaOutbox.recipients()).containsExactly("archive@example.com");
         assertAttachment(viaOutbox.message(), "survey-scans.zip", "application/zip", sha256);
-        JsonNode receipt = JSON.readTree(receiptFile.toFile());
         assertThat(receipt.path("status").asText()).isEqualTo("sent");
         assertThat(receipt.path("messageId").asText()).isEqualTo(viaOutbox.message().getMessageID());
         assertThat(receipt.path("serverReply").asText()).startsWith("250");
 
         // 2. the HTTP API: the same bytes as a file part of a multipart request (within mailgate.http.max-body-size)
-        Http http = new Http(Integer.parseInt(settings.get("mailgate.http.port")));
+        Http http = mailgate.http();
         long posted = System.nanoTime();
         HttpResponse<String> accepted = http.postMultipart(API_KEY, "{\"to\": \"ledger@example.com\", \"subject\": "
                 + "\"Ledger\", \"text\": \"Attached.\"}", Map.of("ledger.bin", content));
         assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
         String id = Http.json(accepted).path("id").asText();
-        TestSmtpServer.Received viaHttp = smtp.awaitReceived(2).get(1);
+        TestSmtpServer.Received viaHttp = mailgate.smtp().awaitReceived(2).get(1);
         double httpSeconds = (System.nanoTime() - posted) / 1e9;
         assertThat(viaHttp.recipients()).containsExactly("ledger@example.com");
         assertAttachment(viaHttp.message(), "ledger.bin", "application/octet-stream", sha256);
@@ -142,10 +97,8 @@ class LargeAttachmentIT {
 
         assertThat(gateway.isAlive()).as("the gateway is still running (an OutOfMemoryError would have ended it)")
                 .isTrue();
-        String peakRss = peakRss(gateway.pid());
-        gateway.destroy();
-        assertThat(gateway.waitFor(60, TimeUnit.SECONDS)).as("stops after SIGTERM").isTrue();
-        assertThat(Files.readString(log)).doesNotContain("OutOfMemoryError", "Java heap space");
+        String peakRss = peakRss(gateway.process().pid());
+        assertThat(gateway.stop()).doesNotContain("OutOfMemoryError", "Java heap space");
         System.out.printf(Locale.ROOT, "LARGE-ATTACHMENT size=%dMB heap=128m outboxSeconds=%.1f httpSeconds=%.1f "
                 + "peakRss=%s total=%.1f%n", SIZE / (1024 * 1024), outboxSeconds, httpSeconds, peakRss,
                 (System.nanoTime() - started) / 1e9);
@@ -168,45 +121,28 @@ class LargeAttachmentIT {
         String base64 = java.util.Base64.getEncoder().encodeToString(content);
         content = null;
 
-        Map<String, String> settings = Gateway.realTenant(dir, entra, smtp.port(), tls);
-        settings.put("mailgate.http.api-keys", API_KEY);
-        Path log = dir.resolve("gateway.log");
-        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-Xmx" + heap, "-XX:+ExitOnOutOfMemoryError",
-                "-jar", JAR.toString()).directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
-        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
-        builder.environment().putAll(Gateway.environment(settings));
-        gateway = builder.start();
-        await(Duration.ofSeconds(60), () -> Files.readString(log).contains("Started outbox"), log);
+        PackagedGateway.Run gateway = mailgate.jvm("-Xmx" + heap).start();
 
         // 1. the HTTP API, a JSON body
-        Http http = new Http(Integer.parseInt(settings.get("mailgate.http.port")));
         long posted = System.nanoTime();
-        HttpResponse<String> accepted = http.postJson(API_KEY, inlineRequest("Inline over HTTP", base64));
+        HttpResponse<String> accepted = mailgate.http().postJson(API_KEY, inlineRequest("Inline over HTTP", base64));
         assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
-        TestSmtpServer.Received viaHttp = smtp.awaitReceived(1).get(0);
+        TestSmtpServer.Received viaHttp = mailgate.smtp().awaitReceived(1).get(0);
         double httpSeconds = (System.nanoTime() - posted) / 1e9;
         assertAttachment(viaHttp.message(), "figures.bin", "application/octet-stream", sha256);
 
         // 2. the outbox, a request file
         long dropped = System.nanoTime();
-        Path request = dir.resolve("outbox/.inline.json");
-        Files.writeString(request, inlineRequest("Inline from the outbox", base64));
-        Files.move(request, request.resolveSibling("inline.json"));
-        Path receiptFile = dir.resolve("outbox/.sent/inline.json.receipt.json");
-        Path errorFile = dir.resolve("outbox/.failed/inline.json.error.json");
-        await(Duration.ofSeconds(90), () -> {
-            assertThat(errorFile).as("the request failed").doesNotExist();
-            return Files.exists(receiptFile);
-        }, log);
+        mailgate.drop("inline.json", inlineRequest("Inline from the outbox", base64));
+        mailgate.awaitSent("inline.json", Duration.ofSeconds(90));
         double outboxSeconds = (System.nanoTime() - dropped) / 1e9;
-        assertAttachment(smtp.awaitReceived(2).get(1).message(), "figures.bin", "application/octet-stream", sha256);
+        assertAttachment(mailgate.smtp().awaitReceived(2).get(1).message(), "figures.bin", "application/octet-stream",
+                sha256);
 
         assertThat(gateway.isAlive()).as("the gateway is still running (an OutOfMemoryError would have ended it)")
                 .isTrue();
-        String peakRss = peakRss(gateway.pid());
-        gateway.destroy();
-        assertThat(gateway.waitFor(60, TimeUnit.SECONDS)).as("stops after SIGTERM").isTrue();
-        assertThat(Files.readString(log)).doesNotContain("OutOfMemoryError", "Java heap space");
+        String peakRss = peakRss(gateway.process().pid());
+        assertThat(gateway.stop()).doesNotContain("OutOfMemoryError", "Java heap space");
         System.out.printf(Locale.ROOT, "LARGE-INLINE-ATTACHMENT size=%dMB base64=%d heap=%s httpSeconds=%.1f "
                 + "outboxSeconds=%.1f peakRss=%s%n", INLINE_SIZE / (1024 * 1024), base64.length(), heap, httpSeconds,
                 outboxSeconds, peakRss);
@@ -258,22 +194,6 @@ class LargeAttachmentIT {
                     .map(line -> Long.parseLong(line.replaceAll("\\D", "")) / 1024 + "MB").findFirst().orElse("n/a");
         } catch (IOException | RuntimeException e) {
             return "n/a";
-        }
-    }
-
-    private interface Condition {
-        boolean holds() throws Exception;
-    }
-
-    /** Waits for {@code condition}; fails at once, with the log, if the gateway exits (an OutOfMemoryError). */
-    private void await(Duration timeout, Condition condition, Path log) throws Exception {
-        long end = System.nanoTime() + timeout.toNanos();
-        while (!condition.holds()) {
-            if (!gateway.isAlive() || System.nanoTime() > end) {
-                throw new AssertionError((gateway.isAlive() ? "waited " + timeout : "the gateway exited with "
-                        + gateway.exitValue()) + "; its log:\n" + Files.readString(log));
-            }
-            Thread.sleep(50);
         }
     }
 }

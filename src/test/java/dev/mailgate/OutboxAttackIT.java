@@ -3,10 +3,6 @@ package dev.mailgate;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -14,21 +10,19 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.mailgate.support.Gateway;
+import dev.mailgate.support.Http;
+import dev.mailgate.support.PackagedGateway;
 import dev.mailgate.support.SpecialFiles;
 
 /**
@@ -41,61 +35,32 @@ import dev.mailgate.support.SpecialFiles;
  */
 class OutboxAttackIT {
 
-    private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
-            .toAbsolutePath();
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String HELLO = "{\"to\": \"alice@example.com\", \"subject\": \"%s\", \"text\": \"Hi\"}";
 
-    @TempDir
-    Path workDir;
+    @RegisterExtension
+    final PackagedGateway mailgate = PackagedGateway.sandbox()
+            .with("mailgate.http.port", Integer.toString(Gateway.freePort())).with("mailgate.broker.port", "0")
+            .with("mailgate.outbox.settle-time", "200ms").with("mailgate.outbox.poll-interval", "100ms")
+            .with("mailgate.outbox.stalled-after", "3s");
 
-    private final List<Process> processes = new ArrayList<>();
-    private final HttpClient http = HttpClient.newHttpClient();
-    private int port;
-
-    @AfterEach
-    void stop() throws InterruptedException {
-        for (Process process : processes) {
-            process.destroy();
-            if (!process.waitFor(30, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-            }
-        }
+    /** Starts the jar and waits until it is ready as well. */
+    private PackagedGateway.Run start() throws Exception {
+        PackagedGateway.Run run = mailgate.start();
+        run.await(Duration.ofSeconds(90), () -> ready() == 200);
+        return run;
     }
 
-    private Process start(Map<String, String> env, Path log) throws IOException {
-        port = Gateway.freePort();
-        ProcessBuilder builder = new ProcessBuilder(Gateway.javaBinary(), "-jar", JAR.toString())
-                .directory(workDir.toFile())
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile());
-        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
-        builder.environment().putAll(Map.of("MAILGATE_HTTP_PORT", Integer.toString(port), "MAILGATE_BROKER_PORT", "0",
-                "MAILGATE_OUTBOX_SETTLE_TIME", "200ms", "MAILGATE_OUTBOX_POLL_INTERVAL", "100ms",
-                "MAILGATE_OUTBOX_STALLED_AFTER", "3s"));
-        builder.environment().putAll(env);
-        Process process = builder.start();
-        processes.add(process);
-        Awaitility.await().atMost(Duration.ofSeconds(90)).until(() -> {
-            assertThat(process.isAlive()).as("the gateway runs; its output:%n%s", process.isAlive() ? ""
-                    : Files.readString(log)).isTrue();
-            return Files.readString(log).contains("Started outbox") && ready() == 200;
-        });
-        return process;
+    private int ready() {
+        return mailgate.http().get(null, "/health/ready").statusCode();
     }
 
-    private int ready() throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health/ready")).build(),
-                HttpResponse.BodyHandlers.ofString()).statusCode();
-    }
-
-    private JsonNode health(String key) throws IOException, InterruptedException {
-        return JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
-                + "/api/v1/health")).header("X-API-Key", key).build(), HttpResponse.BodyHandlers.ofString()).body());
+    private JsonNode health(String key) {
+        return Http.json(mailgate.http().get(key, "/api/v1/health"));
     }
 
     private Path outbox(String name) {
-        return workDir.resolve("outbox").resolve(name);
+        return mailgate.dir().resolve("outbox").resolve(name);
     }
 
     private JsonNode awaitRecord(String folder, String name, String suffix) throws IOException {
@@ -107,7 +72,7 @@ class OutboxAttackIT {
     /** Every regular file under {@code outbox/} and in {@code data/sandbox/}, and the process's output, as text. */
     private String everythingReadable(Path log) throws IOException {
         StringBuilder all = new StringBuilder(Files.readString(log, StandardCharsets.ISO_8859_1));
-        for (Path root : List.of(workDir.resolve("outbox"), workDir.resolve("data/sandbox"))) {
+        for (Path root : List.of(mailgate.dir().resolve("outbox"), mailgate.dir().resolve("data/sandbox"))) {
             if (!Files.isDirectory(root)) {
                 continue;
             }
@@ -123,10 +88,9 @@ class OutboxAttackIT {
     @Test
     void links_to_the_broker_password_and_the_api_key_and_a_fifo_are_refused_and_the_channel_goes_on()
             throws Exception {
-        Path log = workDir.resolve("mailgate.log");
-        Process mailgate = start(Map.of(), log);
-        String password = Files.readString(workDir.resolve("data/broker-password")).trim();
-        String apiKey = Files.readString(workDir.resolve("data/http-api-key")).trim();
+        PackagedGateway.Run run = start();
+        String password = Files.readString(mailgate.dir().resolve("data/broker-password")).trim();
+        String apiKey = Files.readString(mailgate.dir().resolve("data/http-api-key")).trim();
         assertThat(password).hasSizeGreaterThan(16);
 
         Path fifo = SpecialFiles.mkfifo(outbox("fifo.json"));
@@ -165,27 +129,26 @@ class OutboxAttackIT {
         } finally {
             SpecialFiles.release(fifo);
         }
-        assertThat(mailgate.isAlive()).isTrue();
+        assertThat(run.isAlive()).isTrue();
 
-        mailgate.destroy();
-        assertThat(mailgate.waitFor(30, TimeUnit.SECONDS)).as("exits after SIGTERM").isTrue();
-        String everything = everythingReadable(log);
+        run.stop(Duration.ofSeconds(30));
+        String everything = everythingReadable(run.log());
         assertThat(everything).doesNotContain(password).doesNotContain(apiKey);
         assertThat(everything).contains("Subject: After the attack", "Subject: Late");
-        assertThat(Files.readString(log)).doesNotContain("\tat ");
+        assertThat(run.logText()).doesNotContain("\tat ");
     }
 
     @Test
     void under_the_c_locale_a_non_ascii_file_name_is_renamed_once_and_sent() throws Exception {
-        Path log = workDir.resolve("mailgate.log");
         // Java takes its file name encoding (sun.jnu.encoding) from the locale: ASCII under C
-        start(Map.of("LANG", "C", "LC_ALL", "C"), log);
+        mailgate.locale("C");
+        PackagedGateway.Run run = start();
 
         Files.writeString(outbox("Grüße.json"), HELLO.formatted("Umlauts"));
 
         JsonNode receipt = awaitRecord(".sent", "Gr____e.json", ".receipt.json");
         assertThat(receipt.path("status").asText()).isEqualTo("sent");
-        assertThat(Files.readAllLines(log, StandardCharsets.ISO_8859_1)).filteredOn(l -> l.contains("Renamed"))
+        assertThat(Files.readAllLines(run.log(), StandardCharsets.ISO_8859_1)).filteredOn(l -> l.contains("Renamed"))
                 .singleElement().asString().contains("Gr____e.json", "ANSI_X3.4-1968", "LANG=C.UTF-8");
     }
 

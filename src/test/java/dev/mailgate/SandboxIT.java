@@ -8,19 +8,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.mailgate.support.Gateway;
+import dev.mailgate.support.PackagedGateway;
 
 /**
  * The packaged jar, run as a newcomer would: the README's {@code java -XX:SharedArchiveFile=target/mailgate.jsa -jar
@@ -29,43 +29,28 @@ import dev.mailgate.support.Gateway;
  */
 class SandboxIT {
 
-    private static final Path JAR = Path.of(System.getProperty("mailgate.jar", "target/mailgate.jar"))
-            .toAbsolutePath();
     /** The class data sharing archive {@code package} writes next to the jar (README: start-up). */
-    private static final Path ARCHIVE = JAR.resolveSibling("mailgate.jsa");
+    private static final Path ARCHIVE = PackagedGateway.JAR.resolveSibling("mailgate.jsa");
     /** Built with -Dmailgate.cds.skip=true: there is no archive. */
     private static final boolean NO_ARCHIVE = Boolean.getBoolean("mailgate.cds.skip");
     private static final Path EXAMPLES = Path.of("examples").toAbsolutePath();
     private static final Pattern JWT = Pattern.compile("eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}");
 
-    @TempDir
-    Path workDir;
-
-    private Process start(List<String> jvmOptions, Map<String, String> env, Path log) throws IOException {
-        List<String> command = new java.util.ArrayList<>(List.of(Gateway.javaBinary()));
-        command.addAll(jvmOptions);
-        command.addAll(List.of("-jar", JAR.toString()));
-        ProcessBuilder builder = new ProcessBuilder(command)
-                .directory(workDir.toFile())
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile());
-        builder.environment().keySet().removeIf(k -> k.startsWith("MAILGATE_"));
-        builder.environment().putAll(env);
-        return builder.start();
-    }
+    @RegisterExtension
+    final PackagedGateway mailgate = PackagedGateway.sandbox();
 
     @Test
     void zero_configuration_run_from_the_start_up_archive_delivers_the_examples_and_logs_no_secret() throws Exception {
         String secret = "sandbox-secret-" + System.nanoTime();
-        Path log = workDir.resolve("mailgate.log");
         // the README's command, with -Xshare:on: the JVM refuses to start, instead of starting slowly, when the
         // archive built at package time does not fit this JVM and these jars
-        List<String> archive = NO_ARCHIVE ? List.of() : List.of("-XX:SharedArchiveFile=" + ARCHIVE, "-Xshare:on");
-        Process mailgate = start(archive, Map.of("MAILGATE_LOG_LEVEL", "DEBUG", "MAILGATE_SMTP_DEBUG", "true",
-                "MAILGATE_ENTRA_CLIENT_SECRET", secret), log);
+        if (!NO_ARCHIVE) {
+            mailgate.jvm("-XX:SharedArchiveFile=" + ARCHIVE, "-Xshare:on");
+        }
+        PackagedGateway.Run run = mailgate.env("MAILGATE_LOG_LEVEL", "DEBUG").env("MAILGATE_SMTP_DEBUG", "true")
+                .env("MAILGATE_ENTRA_CLIENT_SECRET", secret).start();
+        Path workDir = mailgate.dir();
         try {
-            Awaitility.await().atMost(Duration.ofSeconds(60))
-                    .until(() -> running(mailgate, log) && Files.readString(log).contains("Started outbox"));
             for (String example : List.of("hello.json", "welcome.json", "hello.eml")) {
                 Files.copy(EXAMPLES.resolve(example), workDir.resolve("outbox").resolve(example));
             }
@@ -97,10 +82,9 @@ class SandboxIT {
             assertThat(all).doesNotContain("Bcc:");
             assertThat(workDir.resolve("outbox/.failed")).doesNotExist();
         } finally {
-            mailgate.destroy();
-            assertThat(mailgate.waitFor(30, TimeUnit.SECONDS)).as("exits after SIGTERM").isTrue();
+            run.stop(Duration.ofSeconds(30));
         }
-        String output = Files.readString(log);
+        String output = run.logText();
         assertThat(output).contains("SANDBOX MODE", "NOTHING LEAVES THIS MACHINE", "DEBUG SMTP: AUTH XOAUTH2",
                 " DEBUG ");
         String apiKey = Files.readString(workDir.resolve("data/http-api-key")).trim();
@@ -113,36 +97,30 @@ class SandboxIT {
 
     @Test
     void real_mode_without_a_tenant_stops_with_exit_code_78_and_names_every_missing_key() throws Exception {
-        Path log = workDir.resolve("mailgate.log");
-        Process mailgate = start(List.of(), Map.of("MAILGATE_SANDBOX", "false"), log);
+        PackagedGateway.Run run = mailgate.env("MAILGATE_SANDBOX", "false").launch();
 
-        assertThat(mailgate.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(run.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
 
-        assertThat(mailgate.exitValue()).isEqualTo(78);
-        assertThat(Files.readString(log)).contains("Mailgate is not configured correctly",
+        assertThat(run.process().exitValue()).isEqualTo(78);
+        assertThat(run.logText()).contains("Mailgate is not configured correctly",
                 "mailgate.entra.tenant-id", "mailgate.entra.client-id", "MAILGATE_ENTRA_CLIENT_SECRET",
                 "mailgate.sender").doesNotContain("\tat ");
     }
 
     @Test
     void a_second_gateway_in_the_same_folder_stops_with_exit_code_78_and_names_the_folder() throws Exception {
-        Path firstLog = workDir.resolve("first.log");
-        Process first = start(List.of(), Map.of("MAILGATE_HTTP_PORT", Integer.toString(Gateway.freePort()),
-                "MAILGATE_BROKER_PORT", "0"), firstLog);
+        Path workDir = mailgate.dir();
+        PackagedGateway.Run first = mailgate.env("MAILGATE_HTTP_PORT", Integer.toString(Gateway.freePort()))
+                .env("MAILGATE_BROKER_PORT", "0").start();
         try {
-            Awaitility.await().atMost(Duration.ofSeconds(60))
-                    .until(() -> running(first, firstLog) && Files.readString(firstLog).contains("Started outbox"));
-
             // its own journal, so that it is the broker's folder that is in use (the journal's is checked first)
-            Path secondLog = workDir.resolve("second.log");
-            Process second = start(List.of(), Map.of("MAILGATE_HTTP_PORT", Integer.toString(Gateway.freePort()),
-                    "MAILGATE_BROKER_PORT", "0", "MAILGATE_JOURNAL_URL",
-                    "jdbc:h2:file:" + workDir.resolve("second/journal").toAbsolutePath() + ";WRITE_DELAY=0"),
-                    secondLog);
+            PackagedGateway.Run second = mailgate.env("MAILGATE_HTTP_PORT", Integer.toString(Gateway.freePort()))
+                    .env("MAILGATE_JOURNAL_URL", "jdbc:h2:file:" + workDir.resolve("second/journal").toAbsolutePath()
+                            + ";WRITE_DELAY=0").launch();
 
-            assertThat(second.waitFor(60, TimeUnit.SECONDS)).as("the second gateway gives up").isTrue();
-            assertThat(second.exitValue()).isEqualTo(78);
-            String output = Files.readString(secondLog);
+            assertThat(second.process().waitFor(60, TimeUnit.SECONDS)).as("the second gateway gives up").isTrue();
+            assertThat(second.process().exitValue()).isEqualTo(78);
+            String output = second.logText();
             // Artemis logs its own error with a stack trace first; Mailgate's report follows, without one
             // the cause, in Artemis' own words (Mailgate's message quotes the phrase, so look for its detail)
             assertThat(output).contains("Mailgate is not configured correctly",
@@ -153,20 +131,12 @@ class SandboxIT {
                     "mailgate.broker.dir").doesNotContain("\tat ");
             assertThat(first.isAlive()).as("the first gateway runs on").isTrue();
         } finally {
-            first.destroy();
-            assertThat(first.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            first.stop(Duration.ofSeconds(30));
         }
     }
 
-    /** True while the gateway runs; fails the test with its output when it has exited. */
-    private static boolean running(Process mailgate, Path log) throws IOException {
-        assertThat(mailgate.isAlive()).as("the gateway is running; it exited with its output:%n%s",
-                mailgate.isAlive() ? "" : Files.readString(log)).isTrue();
-        return true;
-    }
-
     private List<Path> sandboxMail() throws IOException {
-        Path dir = workDir.resolve("data/sandbox");
+        Path dir = mailgate.dir().resolve("data/sandbox");
         if (!Files.isDirectory(dir)) {
             return List.of();
         }

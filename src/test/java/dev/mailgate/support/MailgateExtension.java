@@ -202,7 +202,8 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
         return String.join("\n", logLines());
     }
 
-    private static void deleteQuietly(Path root) {
+    /** Deletes {@code root} and what is in it, as far as it can: a test's temporary folder. */
+    static void deleteQuietly(Path root) {
         if (root == null) {
             return;
         }
