@@ -1,10 +1,8 @@
 package dev.mailgate.channel.outbox;
 
 import java.io.IOException;
-import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -14,10 +12,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
-import java.util.LinkedHashSet;
-import java.util.List;
-import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 
 import org.slf4j.Logger;
@@ -30,7 +24,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.mailgate.Text;
 import dev.mailgate.outcome.Failure;
-import dev.mailgate.outcome.Journal;
 import dev.mailgate.outcome.Receipt;
 
 /**
@@ -155,92 +148,15 @@ public final class OutboxFiles {
     }
 
     /** The delivery id of the file with these attributes when it was at {@code path}. */
-    private static String deliveryId(Path path, BasicFileAttributes attributes) {
+    static String deliveryId(Path path, BasicFileAttributes attributes) {
         String identity = path.toAbsolutePath() + "|" + attributes.fileKey() + "|" + attributes.size() + "|"
                 + attributes.lastModifiedTime().toMillis();
         return UUID.nameUUIDFromBytes(identity.getBytes(StandardCharsets.UTF_8)).toString();
     }
 
-    /**
-     * Settles the files left in {@code folder/.queued/} when Mailgate starts: normally each leaves when its request's
-     * outcome moves it, but that move can fail (a full disk, a folder that could not be made) and the file was then
-     * left there for good. The journal says what became of each (a rename keeps the inode, size and time its delivery
-     * id is made of): sent and failed files go to their outcome folder with the receipt or error file the journal
-     * has; files whose request is still queued, being sent or waiting for a retry stay, for their queue message to
-     * finish; files the journal does not know, or that never reached the queue, go back into the folder to be taken
-     * again.
-     */
-    public void reconcileQueued(Path folder, Journal journal) {
-        Path queued = folder.resolve(QUEUED);
-        if (!Files.isDirectory(queued, NOFOLLOW)) {
-            return;
-        }
-        int finished = 0;
-        int waiting = 0;
-        int back = 0;
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(queued)) {
-            for (Path file : entries) {
-                if (!Files.isRegularFile(file, NOFOLLOW)) {
-                    continue;
-                }
-                Optional<Journal.Entry> entry = journalEntry(folder, file, journal);
-                Journal.State state = entry.map(Journal.Entry::state).orElse(Journal.State.RECEIVED);
-                switch (state) {
-                    case SENT -> {
-                        Journal.Entry e = entry.get();
-                        sent(file, new Receipt(e.id(), e.messageId(), e.sender(), e.recipients() == null ? 0
-                                : e.recipients(), e.serverReply(), e.updatedAt(), null, e.attempts(), false));
-                        finished++;
-                    }
-                    case FAILED -> {
-                        Journal.Entry e = entry.get();
-                        failed(file, e.id(), e.attempts(), new Failure(category(e.failureCategory()),
-                                e.failureReason(), e.failureAdvice(), e.serverReply(), List.of()));
-                        finished++;
-                    }
-                    case QUEUED, SENDING, RETRYING -> waiting++;
-                    case RECEIVED -> {
-                        Path target = folder.resolve(freeName(folder, file.getFileName().toString(), ""));
-                        move(file, target);
-                        LOG.info("{} goes back into {}: {}; it is taken again", Text.printable(file.toString()),
-                                folder, entry.isEmpty()
-                                ? "the journal does not know it" : "its request never reached the queue");
-                        back++;
-                    }
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            LOG.error("The files waiting in {} could not all be settled at start ({}); look at them there", queued,
-                    e.toString());
-        }
-        if (finished + waiting + back > 0) {
-            LOG.info("{}: {} file(s) finished from the journal, {} wait for their queued request, {} put back into the "
-                    + "folder", queued, finished, waiting, back);
-        }
-    }
-
-    /** The journal entry of a file in {@code .queued/}: under its name, or the name it had before {@code -2} was added. */
-    private static Optional<Journal.Entry> journalEntry(Path folder, Path file, Journal journal) throws IOException {
-        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW);
-        String name = file.getFileName().toString();
-        Set<String> names = new LinkedHashSet<>(List.of(name, name.replaceFirst("-\\d+(\\.[^.]*)?$", "$1")));
-        for (String candidate : names) {
-            Optional<Journal.Entry> entry = journal.find(deliveryId(folder.resolve(candidate), attributes))
-                    .filter(e -> "outbox".equals(e.channel()));
-            if (entry.isPresent()) {
-                return entry;
-            }
-        }
-        return Optional.empty();
-    }
-
-    private static Failure.Category category(String label) {
-        for (Failure.Category c : Failure.Category.values()) {
-            if (c.label().equals(label)) {
-                return c;
-            }
-        }
-        return Failure.Category.PERMANENT;
+    /** Puts a file from {@code .queued/} back into {@code folder}, under a free name, to be taken again. */
+    void putBack(Path file, Path folder) throws IOException {
+        move(file, folder.resolve(freeName(folder, file.getFileName().toString(), "")));
     }
 
     private static String deliveryIdOrNull(Path file) {
@@ -277,10 +193,10 @@ public final class OutboxFiles {
             outcomeFolder(dir);
             folderUsable = true;
             target = dir.resolve(freeName(dir, file.getFileName().toString(), suffix));
-            if (bytes(file.getFileName().toString()) > budget(suffix)) {
+            if (!OutboxNames.fits(file.getFileName().toString(), suffix)) {
                 LOG.info("{} is kept in {}/ as {}: with {} its name would be longer than a file name may be ({} "
                         + "bytes)", Text.printable(file.toString()), folder,
-                        Text.printable(target.getFileName().toString()), suffix, NAME_MAX);
+                        Text.printable(target.getFileName().toString()), suffix, OutboxNames.NAME_MAX);
             }
             move(file, target);
         } catch (IOException | RuntimeException e) {
@@ -317,70 +233,9 @@ public final class OutboxFiles {
         }
     }
 
-    /**
-     * {@code report.pdf}, or {@code report-2.pdf} if a report.pdf was sent before, and so on; shortened when the name
-     * with its record ({@code .<name><suffix>.tmp} while it is written) would not fit in a file name.
-     */
-    static String freeName(Path dir, String name, String suffix) {
-        int budget = budget(suffix);
-        String first = fit(name, budget);
-        int dot = first.lastIndexOf('.');
-        String base = dot > 0 ? first.substring(0, dot) : first;
-        String ext = dot > 0 ? first.substring(dot) : "";
-        String candidate = first;
-        for (int n = 2; Files.exists(dir.resolve(candidate), NOFOLLOW)
-                || !suffix.isEmpty() && Files.exists(dir.resolve(candidate + suffix), NOFOLLOW); n++) {
-            candidate = fit(base + "-" + n + ext, budget);
-        }
-        return candidate;
-    }
-
-    /** The longest name a file system takes (ext4, XFS, NTFS, APFS: 255 bytes or UTF-16 units). */
-    static final int NAME_MAX = 255;
-    /** The characters of the name file systems count in: Java's own file name encoding. */
-    private static final Charset NAMES = fileNameCharset();
-
-    private static Charset fileNameCharset() {
-        try {
-            return Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
-        } catch (RuntimeException e) {
-            return StandardCharsets.UTF_8;
-        }
-    }
-
-    /** How long an outcome name may be so that it, its record and the record's temporary name all fit. */
-    private static int budget(String suffix) {
-        return suffix.isEmpty() ? NAME_MAX : NAME_MAX - bytes("." + suffix + ".tmp");
-    }
-
-    static int bytes(String name) {
-        return name.getBytes(NAMES).length;
-    }
-
-    /**
-     * The name itself when it fits in {@code budget} bytes; otherwise its start, {@code ~} and eight hex digits of a
-     * hash of the whole name (different names stay different), and its extension.
-     */
-    static String fit(String name, int budget) {
-        if (bytes(name) <= budget) {
-            return name;
-        }
-        int dot = name.lastIndexOf('.');
-        String ext = dot > 0 && name.length() - dot <= 16 ? name.substring(dot) : "";
-        String hash = "~" + UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8)).toString().substring(0, 8);
-        String base = name.substring(0, name.length() - ext.length());
-        int room = budget - bytes(hash + ext);
-        StringBuilder kept = new StringBuilder();
-        for (int i = 0; i < base.length();) {
-            int c = base.codePointAt(i);
-            String next = new String(Character.toChars(c));
-            if (bytes(kept + next) > room) {
-                break;
-            }
-            kept.append(next);
-            i += next.length();
-        }
-        return kept + hash + ext;
+    /** A name in {@code dir} that neither a file nor (with {@code suffix}) a record has yet. */
+    private static String freeName(Path dir, String name, String suffix) {
+        return OutboxNames.free(name, suffix, n -> Files.exists(dir.resolve(n), NOFOLLOW));
     }
 
     private static void writeAtomically(Path target, byte[] bytes) throws IOException {
