@@ -1,13 +1,11 @@
 package dev.mailgate.channel.outbox;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -42,18 +40,13 @@ final class QueuedReconciliation {
     /** Settles {@code folder/.queued/}, logging what it did in one line. */
     void settle(Path folder) {
         Path queued = folder.resolve(OutboxFiles.QUEUED);
-        if (!Files.isDirectory(queued, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
         int finished = 0;
         int waiting = 0;
         int back = 0;
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(queued)) {
-            for (Path file : entries) {
-                if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                    continue;
-                }
-                Optional<Journal.Entry> entry = journalEntry(folder, file);
+        try {
+            for (Map.Entry<Path, BasicFileAttributes> waitingFile : files.waitingInQueued(folder).entrySet()) {
+                Path file = waitingFile.getKey();
+                Optional<Journal.Entry> entry = journalEntry(folder, file, waitingFile.getValue());
                 Journal.State state = entry.map(Journal.Entry::state).orElse(Journal.State.RECEIVED);
                 switch (state) {
                     case SENT -> {
@@ -70,7 +63,7 @@ final class QueuedReconciliation {
                     }
                     case QUEUED, SENDING, RETRYING -> waiting++;
                     case RECEIVED -> {
-                        files.putBack(file, folder);
+                        files.putBack(file);
                         LOG.info("{} goes back into {}: {}; it is taken again", Text.printable(file.toString()),
                                 folder, entry.isEmpty()
                                 ? "the journal does not know it" : "its request never reached the queue");
@@ -89,9 +82,7 @@ final class QueuedReconciliation {
     }
 
     /** The journal entry of a file in {@code .queued/}: under its name, or its name before {@code -2} was added. */
-    private Optional<Journal.Entry> journalEntry(Path folder, Path file) throws IOException {
-        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class,
-                LinkOption.NOFOLLOW_LINKS);
+    private Optional<Journal.Entry> journalEntry(Path folder, Path file, BasicFileAttributes attributes) {
         String name = file.getFileName().toString();
         Set<String> names = new LinkedHashSet<>(List.of(name, name.replaceFirst("-\\d+(\\.[^.]*)?$", "$1")));
         for (String candidate : names) {
