@@ -39,20 +39,21 @@ import dev.mailgate.Text;
  * watched folder at any moment, also right after Mailgate looked at it: a move by path would then put the file into
  * that folder, whose route takes it (with that folder's principal). Here every move is a rename between two open
  * folders ({@link SecureDirectoryStream#move}: {@code renameat} on Linux) and every record is created in its open
- * folder ({@code openat} with {@code O_CREAT|O_EXCL|O_NOFOLLOW}), so a folder swapped after it was opened is not
- * used at all, and one swapped before is refused (opening it without following links fails).
+ * folder ({@code openat} with {@code O_CREAT|O_EXCL|O_NOFOLLOW}): a link put in a folder's place after it was opened
+ * is never followed (the file goes into the folder that was opened, wherever that is now), and one put there before is
+ * refused (opening it without following links fails).
  * <p>
  * Opening a folder is {@code open(O_RDONLY)}, which waits for ever on a FIFO put in its place after the look: it runs
  * on {@link BlockingFileCalls} threads, for at most {@value #OPEN_SECONDS} s. Where the JDK offers no
- * {@link SecureDirectoryStream} (its directory streams are secure on Linux and macOS), folders are used by path after
- * a look that does not follow links, as before.
+ * {@link SecureDirectoryStream} (on Linux it always does), folders are used by path after a look that does not follow
+ * links, as before.
  */
 final class OpenFolder implements Closeable {
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
     private static final int OPEN_SECONDS = 10;
     private static final BlockingFileCalls OPENS = new BlockingFileCalls("outbox folder opener",
-            "mailgate-outbox-folder", 4);
+            "mailgate-outbox-folder", 8);
 
     private final Path path;
     /** The open folder, or {@code null} where the file system offers no {@link SecureDirectoryStream}. */
