@@ -14,6 +14,7 @@ import dev.mailgate.Text;
 import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.TokenException;
+import dev.mailgate.channel.outbox.OutboxBacklog;
 import dev.mailgate.channel.outbox.OutboxWatch;
 import dev.mailgate.outcome.Journal;
 
@@ -79,8 +80,8 @@ public final class HealthChecks {
                             + "(mailgate.outbox.dir)").down();
             return;
         }
-        OutboxWatch.Backlog late = null;
-        for (OutboxWatch.Backlog backlog : watch.backlog()) {
+        OutboxBacklog late = null;
+        for (OutboxBacklog backlog : watch.backlog()) {
             String folder = name(outbox, backlog.folder());
             b.detail(folder + ".waiting", backlog.waiting());
             backlog.oldest().ifPresent(w -> b.detail(folder + ".oldestWaiting", w.name())
@@ -93,7 +94,7 @@ public final class HealthChecks {
             b.up();
             return;
         }
-        OutboxWatch.Waiting oldest = late.oldest().orElseThrow();
+        OutboxBacklog.Waiting oldest = late.oldest().orElseThrow();
         b.message(name(outbox, late.folder()) + "/" + oldest.name() + " has waited " + oldest.age().toSeconds()
                 + " s without being taken (mailgate.outbox.stalled-after=" + watch.stalledAfter().toSeconds() + " s)")
                 .detail("fix", oldest.hint()).down();

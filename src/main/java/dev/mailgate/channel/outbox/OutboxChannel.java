@@ -14,6 +14,7 @@ import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.mailgate.Text;
 import dev.mailgate.channel.QueuedRequest;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.config.ConfigurationException;
@@ -172,6 +173,13 @@ public final class OutboxChannel implements OutcomeHandler {
             // read again after a crash, while the copy queued before the crash was sent and took the file along
             LOG.info("{} [{}] was finished by its earlier copy on the queue meanwhile", DeliveryExchange.source(exchange),
                     id);
+            return;
+        } catch (IOException e) {
+            // the request is on the queue and will be sent: failing it now would give it two outcomes. The file waits
+            // where it is, as after a crash at this point, and its outcome moves it from there
+            LOG.warn("{} [{}] is queued, but could not be moved to {}/ ({}); it waits in its folder until its outcome "
+                    + "moves it", DeliveryExchange.source(exchange), id, OutboxFiles.QUEUED,
+                    Text.printable(e.toString()));
             return;
         }
         LOG.debug("{} [{}] queued; the file waits in {}", file, id, place);

@@ -10,12 +10,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 import org.slf4j.Logger;
@@ -46,21 +43,26 @@ public final class OutboxEntries {
     private final long maxReadBytes;
     /**
      * Reads outbox files, so that a read that never ends (a FIFO swapped in after the check) holds one of these
-     * threads, never the channel's consumer. Daemon threads: one stuck in a FIFO's open() must not keep the JVM alive.
+     * threads, never the channel's consumer; at most {@link #READERS} of them, so that FIFOs swapped in and out again
+     * cannot make a new stuck thread at every attempt.
      */
-    private final ExecutorService readers = Executors.newCachedThreadPool(task -> {
-        Thread thread = new Thread(task, "mailgate-outbox-read");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final BlockingFileCalls readers;
+
+    /** Outbox reader threads: each folder route reads one file at a time, so a few more than folders are plenty. */
+    private static final int READERS = 8;
 
     /**
      * @param readTimeout  how long reading one outbox file may take ({@code mailgate.outbox.read-timeout})
      * @param maxReadBytes files larger than this cannot make a mail within the size limit and are not read further
      */
     public OutboxEntries(Duration readTimeout, long maxReadBytes) {
+        this(readTimeout, maxReadBytes, READERS);
+    }
+
+    OutboxEntries(Duration readTimeout, long maxReadBytes, int readers) {
         this.readTimeout = readTimeout;
         this.maxReadBytes = maxReadBytes;
+        this.readers = new BlockingFileCalls("outbox reader", "mailgate-outbox-read", readers);
     }
 
     /** Why Mailgate does not read an outbox entry (it is not a plain file of its own), and what to do about it. */
@@ -102,10 +104,14 @@ public final class OutboxEntries {
         }
         Object links = unixAttribute(file, "nlink");
         if (links instanceof Integer n && n > 1) {
-            return Optional.of(new Refusal("has " + n + " names (hard links), so its content may be another file's",
-                    "copy the request into the outbox instead of linking it"));
+            return Optional.of(hardLinks(n));
         }
         return Optional.empty();
+    }
+
+    private static Refusal hardLinks(int names) {
+        return new Refusal("has " + names + " names (hard links), so its content may be another file's",
+                "copy the request into the outbox instead of linking it");
     }
 
     /** A FIFO, a socket or a device, in words. */
@@ -144,25 +150,30 @@ public final class OutboxEntries {
         Files.createDirectories(into);
         Path folder = Files.createTempDirectory(into, "outbox-");
         Path copy = folder.resolve(file.getFileName().toString());
-        Future<Long> read = readers.submit(() -> copy(file, copy));
+        Map<String, Object> before = look(file);
         try {
-            long size = read.get(readTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            long size = readers.call(Text.printable(file.toString()), () -> copy(file, copy), readTimeout,
+                    () -> release(file), late -> { });
             if (size > maxReadBytes) {
                 throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, "the file is larger than "
                         + maxReadBytes + " bytes, twice mailgate.limits.max-message-size; Mailgate stopped reading it",
                         "send smaller attachments, or raise mailgate.limits.max-message-size if the mail server "
                                 + "accepts larger messages"));
             }
+            recheck(file, before, size, copy);
             return copy;
+        } catch (BlockingFileCalls.NoneFree e) {
+            throw new KnownFailure(new Failure(Failure.Category.TRANSIENT, e.getMessage()
+                    + " (mailgate.outbox.read-timeout)", e.stuck() > 0 ? "restart Mailgate to free them, and remove "
+                            + "whatever puts FIFOs into the outbox (the ERROR lines about stuck outbox readers name "
+                            + "the files)" : "the outbox's file system answers slowly: raise "
+                                    + "mailgate.outbox.read-timeout"));
         } catch (TimeoutException e) {
-            read.cancel(true);
-            release(file);
             throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, "the file could not be read within "
                     + readTimeout.toMillis() + " ms (mailgate.outbox.read-timeout): it was replaced by something "
                     + "that is not a plain file (a FIFO) while Mailgate read it, or its file system does not answer",
                     "write requests as plain files; for a slow network share raise mailgate.outbox.read-timeout"));
         } catch (InterruptedException e) {
-            read.cancel(true);
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while reading " + file, e);
         } catch (ExecutionException e) {
@@ -175,6 +186,39 @@ public final class OutboxEntries {
             }
             throw new IOException(e.getCause());
         }
+    }
+
+    /**
+     * The entry as the file system has it, never through a link: its identity (inode), number of names, size and
+     * modification and status change times. Taken just before the open and again just after the copy: Java cannot ask
+     * an open {@link FileChannel} what it opened, so a difference between the two is how a file swapped in between
+     * (a second name of another file, put in place after {@link #refusal} looked) shows. A swap there and back again
+     * changes the status change time of the file swapped out.
+     */
+    private static Map<String, Object> look(Path file) throws IOException {
+        try {
+            return Files.readAttributes(file, "unix:ino,dev,nlink,size,lastModifiedTime,ctime,mode", NOFOLLOW);
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            // not a unix file system
+            return Files.readAttributes(file, "basic:fileKey,size,lastModifiedTime,isRegularFile", NOFOLLOW);
+        }
+    }
+
+    /** Refuses the copy when the entry is not the one that was looked at before the open, or has a second name now. */
+    private static void recheck(Path file, Map<String, Object> before, long copied, Path copy) throws IOException {
+        Map<String, Object> after = look(file);
+        if (after.equals(before) && Long.valueOf(copied).equals(after.get("size"))
+                && !(after.get("nlink") instanceof Integer n && n > 1)) {
+            return;
+        }
+        Files.deleteIfExists(copy);
+        Files.deleteIfExists(copy.getParent());
+        String what = after.get("nlink") instanceof Integer n && n > 1 ? hardLinks(n).what()
+                : "changed while Mailgate read it (it was replaced by another file, or written to)";
+        throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, Text.printable(String.valueOf(
+                file.getFileName())) + " " + what + "; Mailgate did not use what it read", "copy the request into "
+                        + "the outbox (do not link it), and write it under another name first and rename it into the "
+                        + "folder once it is complete"));
     }
 
     private long copy(Path file, Path copy) throws IOException {

@@ -1,23 +1,15 @@
 package dev.mailgate.channel.outbox;
 
 import java.io.IOException;
-import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
-import java.util.LinkedHashSet;
-import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 
 import org.slf4j.Logger;
@@ -30,7 +22,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.mailgate.Text;
 import dev.mailgate.outcome.Failure;
-import dev.mailgate.outcome.Journal;
+import dev.mailgate.outcome.KnownFailure;
 import dev.mailgate.outcome.Receipt;
 
 /**
@@ -38,6 +30,8 @@ import dev.mailgate.outcome.Receipt;
  * {@code .queued/} once its request is on the durable queue, and ends in {@code .sent/} (with
  * {@code <name>.receipt.json}) or {@code .failed/} (with {@code <name>.error.json}). Every move is one atomic rename
  * under a name nothing else uses, and the record is written after it, so the file is always in exactly one place.
+ * Moves and records go through the folders opened without following links ({@link OpenFolder}): an outcome folder
+ * swapped for a link never receives a file.
  */
 public final class OutboxFiles {
 
@@ -57,27 +51,25 @@ public final class OutboxFiles {
         this.sandboxDir = sandboxDir;
     }
 
-    /** Where {@code file} goes while its request waits on the queue (the name is chosen now, the move comes later). */
-    public Path queuedPlace(Path file) throws IOException {
-        Path dir = outcomeFolder(folderOf(file).resolve(QUEUED));
-        return dir.resolve(freeName(dir, file.getFileName().toString(), ""));
-    }
-
     /**
-     * {@code .queued/}, {@code .sent/} or {@code .failed/}, made if missing; refused when it is anything but a real
-     * folder: whoever can write to the outbox could make it a link to any folder Mailgate may write to.
+     * Where {@code file} goes while its request waits on the queue (the name is chosen now, the move comes later).
+     * Refused, before anything is queued, when {@code .queued} is a link or not a folder.
      */
-    private static Path outcomeFolder(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        if (!Files.isDirectory(dir, NOFOLLOW)) {
-            throw new FileSystemException(dir.toString(), null, "is a symbolic link or not a folder; Mailgate moves "
-                    + "files only into a real folder: remove it and Mailgate makes the folder");
+    public Path queuedPlace(Path file) throws IOException {
+        try (OpenFolder channel = OpenFolder.open(folderOf(file)); OpenFolder queued = channel.sub(QUEUED, true)) {
+            return queued.path().resolve(freeName(queued, file.getFileName().toString(), ""));
+        } catch (OpenFolder.NotAFolder e) {
+            throw new KnownFailure(new Failure(Failure.Category.PERMANENT, Text.printable(e.getFile()) + " "
+                    + e.getReason() + "; the request was not queued", "remove " + QUEUED + " (Mailgate makes the "
+                            + "folder again) and put the file back into the outbox"));
         }
-        return dir;
     }
 
+    /** Moves the file into {@code .queued/} (opened without following a link), named as {@link #queuedPlace} chose. */
     public void queue(Path file, Path place) throws IOException {
-        move(file, place);
+        try (OpenFolder channel = OpenFolder.open(folderOf(file)); OpenFolder queued = channel.sub(QUEUED, true)) {
+            channel.move(file.getFileName().toString(), queued, place.getFileName().toString());
+        }
     }
 
     public void sent(Path file, Receipt receipt) {
@@ -155,99 +147,35 @@ public final class OutboxFiles {
     }
 
     /** The delivery id of the file with these attributes when it was at {@code path}. */
-    private static String deliveryId(Path path, BasicFileAttributes attributes) {
+    static String deliveryId(Path path, BasicFileAttributes attributes) {
         String identity = path.toAbsolutePath() + "|" + attributes.fileKey() + "|" + attributes.size() + "|"
                 + attributes.lastModifiedTime().toMillis();
         return UUID.nameUUIDFromBytes(identity.getBytes(StandardCharsets.UTF_8)).toString();
     }
 
     /**
-     * Settles the files left in {@code folder/.queued/} when Mailgate starts: normally each leaves when its request's
-     * outcome moves it, but that move can fail (a full disk, a folder that could not be made) and the file was then
-     * left there for good. The journal says what became of each (a rename keeps the inode, size and time its delivery
-     * id is made of): sent and failed files go to their outcome folder with the receipt or error file the journal
-     * has; files whose request is still queued, being sent or waiting for a retry stay, for their queue message to
-     * finish; files the journal does not know, or that never reached the queue, go back into the folder to be taken
-     * again.
+     * The regular files waiting in {@code folder/.queued/} (opened without following a link), with what they are;
+     * empty when there is no such folder.
      */
-    public void reconcileQueued(Path folder, Journal journal) {
-        Path queued = folder.resolve(QUEUED);
-        if (!Files.isDirectory(queued, NOFOLLOW)) {
-            return;
+    Map<Path, BasicFileAttributes> waitingInQueued(Path folder) throws IOException {
+        if (!Files.isDirectory(folder)) {
+            return Map.of();
         }
-        int finished = 0;
-        int waiting = 0;
-        int back = 0;
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(queued)) {
-            for (Path file : entries) {
-                if (!Files.isRegularFile(file, NOFOLLOW)) {
-                    continue;
-                }
-                Optional<Journal.Entry> entry = journalEntry(folder, file, journal);
-                Journal.State state = entry.map(Journal.Entry::state).orElse(Journal.State.RECEIVED);
-                switch (state) {
-                    case SENT -> {
-                        Journal.Entry e = entry.get();
-                        sent(file, new Receipt(e.id(), e.messageId(), e.sender(), e.recipients() == null ? 0
-                                : e.recipients(), e.serverReply(), e.updatedAt(), null, e.attempts(), false));
-                        finished++;
-                    }
-                    case FAILED -> {
-                        Journal.Entry e = entry.get();
-                        failed(file, e.id(), e.attempts(), new Failure(category(e.failureCategory()),
-                                e.failureReason(), e.failureAdvice(), e.serverReply(), List.of()));
-                        finished++;
-                    }
-                    case QUEUED, SENDING, RETRYING -> waiting++;
-                    case RECEIVED -> {
-                        Path target = folder.resolve(freeName(folder, file.getFileName().toString(), ""));
-                        move(file, target);
-                        LOG.info("{} goes back into {}: {}; it is taken again", Text.printable(file.toString()),
-                                folder, entry.isEmpty()
-                                ? "the journal does not know it" : "its request never reached the queue");
-                        back++;
-                    }
-                }
+        try (OpenFolder channel = OpenFolder.open(folder)) {
+            if (channel.look(QUEUED).isEmpty()) {
+                return Map.of();
             }
-        } catch (IOException | RuntimeException e) {
-            LOG.error("The files waiting in {} could not all be settled at start ({}); look at them there", queued,
-                    e.toString());
-        }
-        if (finished + waiting + back > 0) {
-            LOG.info("{}: {} file(s) finished from the journal, {} wait for their queued request, {} put back into the "
-                    + "folder", queued, finished, waiting, back);
+            try (OpenFolder queued = channel.sub(QUEUED, false)) {
+                return queued.regularFiles();
+            }
         }
     }
 
-    /** The journal entry of a file in {@code .queued/}: under its name, or the name it had before {@code -2} was added. */
-    private static Optional<Journal.Entry> journalEntry(Path folder, Path file, Journal journal) throws IOException {
-        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW);
-        String name = file.getFileName().toString();
-        Set<String> names = new LinkedHashSet<>(List.of(name, name.replaceFirst("-\\d+(\\.[^.]*)?$", "$1")));
-        for (String candidate : names) {
-            Optional<Journal.Entry> entry = journal.find(deliveryId(folder.resolve(candidate), attributes))
-                    .filter(e -> "outbox".equals(e.channel()));
-            if (entry.isPresent()) {
-                return entry;
-            }
-        }
-        return Optional.empty();
-    }
-
-    private static Failure.Category category(String label) {
-        for (Failure.Category c : Failure.Category.values()) {
-            if (c.label().equals(label)) {
-                return c;
-            }
-        }
-        return Failure.Category.PERMANENT;
-    }
-
-    private static String deliveryIdOrNull(Path file) {
-        try {
-            return deliveryId(file);
-        } catch (IOException e) {
-            return null;
+    /** Puts a file from {@code .queued/} back into its folder, under a free name, to be taken again. */
+    void putBack(Path file) throws IOException {
+        try (OpenFolder channel = OpenFolder.open(folderOf(file)); OpenFolder queued = channel.sub(QUEUED, false)) {
+            String name = file.getFileName().toString();
+            queued.move(name, channel, freeName(channel, name, ""));
         }
     }
 
@@ -258,140 +186,113 @@ public final class OutboxFiles {
     }
 
     /**
-     * Moves the file into its outcome folder under a free name, then writes the receipt or error file next to it.
-     * Never throws: the outcome is already decided (a sent mail must not be reported as a failure), so a file
-     * system problem here is logged for the operator.
+     * Moves the file into its outcome folder under a free name, then writes the receipt or error file next to it, both
+     * through the folders opened without following links ({@link OpenFolder}). Never throws: the outcome is already
+     * decided (a sent mail must not be reported as a failure), so a file system problem here is logged for the
+     * operator.
      */
     private static void record(Path file, String id, String folder, String suffix, ObjectNode json) {
-        Path dir = folderOf(file).resolve(folder);
-        Path original = folderOf(file).resolve(file.getFileName());
-        if (!Files.exists(file, NOFOLLOW) && id != null && Files.exists(original, NOFOLLOW)
-                && id.equals(deliveryIdOrNull(original))) {
-            // a crash between putting the request on the queue and moving its file: it is still where it was dropped
-            // (the same file: a new one dropped under the same name has another id)
-            file = original;
-        }
-        Path target = null;
-        boolean folderUsable = false;
-        try {
-            outcomeFolder(dir);
-            folderUsable = true;
-            target = dir.resolve(freeName(dir, file.getFileName().toString(), suffix));
-            if (bytes(file.getFileName().toString()) > budget(suffix)) {
-                LOG.info("{} is kept in {}/ as {}: with {} its name would be longer than a file name may be ({} "
-                        + "bytes)", Text.printable(file.toString()), folder,
-                        Text.printable(target.getFileName().toString()), suffix, NAME_MAX);
+        String name = file.getFileName().toString();
+        try (OpenFolder channel = OpenFolder.open(folderOf(file))) {
+            if (!file.toAbsolutePath().getParent().getFileName().toString().equals(QUEUED)) {
+                moveAndRecord(file, channel, channel, folder, suffix, json);
+                return;
             }
-            move(file, target);
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof NoSuchFileException && folderUsable && !Files.exists(file, NOFOLLOW)) {
+            IOException unusable = null;
+            try (OpenFolder queued = channel.sub(QUEUED, false)) {
+                if (queued.has(name)) {
+                    moveAndRecord(file, queued, channel, folder, suffix, json);
+                    return;
+                }
+            } catch (IOException e) {
+                unusable = e;
+            }
+            if (stillWhereDropped(channel, name, id)) {
+                // a crash between putting the request on the queue and moving its file, or a move into .queued/ that
+                // failed: it is still where it was dropped (the same file: a new one dropped under the same name has
+                // another id)
+                moveAndRecord(channel.path().resolve(name), channel, channel, folder, suffix, json);
+            } else if (unusable != null) {
+                throw unusable;
+            } else {
                 // the other one of two outcomes arriving together (a queue message finishing the file while the start
                 // settles it from the journal) moved it first
                 LOG.debug("{} was moved meanwhile; nothing to record", file);
-                return;
             }
-            if (!folderUsable) {
-                // nothing is written into a folder that is not a real one
-                LOG.error("{} could not be moved to {}/ ({}); it is not picked up again until Mailgate restarts; its "
-                        + "{} was: {}", Text.printable(file.toString()), folder, Text.printable(e.toString()),
-                        suffix.substring(1), json);
-                return;
-            }
-            LOG.error("{} could not be moved to {}/ ({}); it is not picked up again until Mailgate restarts",
-                    Text.printable(file.toString()), folder, Text.printable(e.toString()));
-            target = target == null ? dir.resolve(file.getFileName()) : target;
-        }
-        try {
-            writeAtomically(target.resolveSibling(target.getFileName() + suffix), JSON.writeValueAsBytes(json));
         } catch (IOException | RuntimeException e) {
-            LOG.error("The {} of {} could not be written into {} ({}); it was: {}", suffix.substring(1), file, dir,
-                    e.toString(), json);
+            notMoved(file, folder, e, suffix, json);
         }
     }
 
-    private static void move(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to);
-        }
+    /** The file stays where it is; its record goes into the log instead, for the operator. */
+    private static void notMoved(Path file, String folder, Exception e, String suffix, ObjectNode json) {
+        LOG.error("{} could not be moved to {}/ ({}); it is not picked up again until Mailgate restarts; its {} "
+                + "was: {}", Text.printable(file.toString()), folder, Text.printable(e.toString()), suffix.substring(1),
+                json);
+    }
+
+    private static boolean stillWhereDropped(OpenFolder channel, String name, String id) throws IOException {
+        Optional<BasicFileAttributes> there = channel.look(name);
+        return id != null && there.isPresent() && id.equals(deliveryId(channel.path().resolve(name), there.get()));
     }
 
     /**
-     * {@code report.pdf}, or {@code report-2.pdf} if a report.pdf was sent before, and so on; shortened when the name
-     * with its record ({@code .<name><suffix>.tmp} while it is written) would not fit in a file name.
+     * Moves {@code file} from {@code from} into {@code channel}'s outcome {@code folder} and writes its record; logs
+     * what fails.
      */
-    static String freeName(Path dir, String name, String suffix) {
-        int budget = budget(suffix);
-        String first = fit(name, budget);
-        int dot = first.lastIndexOf('.');
-        String base = dot > 0 ? first.substring(0, dot) : first;
-        String ext = dot > 0 ? first.substring(dot) : "";
-        String candidate = first;
-        for (int n = 2; Files.exists(dir.resolve(candidate), NOFOLLOW)
-                || !suffix.isEmpty() && Files.exists(dir.resolve(candidate + suffix), NOFOLLOW); n++) {
-            candidate = fit(base + "-" + n + ext, budget);
-        }
-        return candidate;
-    }
-
-    /** The longest name a file system takes (ext4, XFS, NTFS, APFS: 255 bytes or UTF-16 units). */
-    static final int NAME_MAX = 255;
-    /** The characters of the name file systems count in: Java's own file name encoding. */
-    private static final Charset NAMES = fileNameCharset();
-
-    private static Charset fileNameCharset() {
+    private static void moveAndRecord(Path file, OpenFolder from, OpenFolder channel, String folder, String suffix,
+            ObjectNode json) {
+        String name = file.getFileName().toString();
+        OpenFolder outcome;
         try {
-            return Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
-        } catch (RuntimeException e) {
-            return StandardCharsets.UTF_8;
+            outcome = channel.sub(folder, true);
+        } catch (IOException e) {
+            // nothing is written into a folder that is not a real one
+            notMoved(file, folder, e, suffix, json);
+            return;
         }
-    }
-
-    /** How long an outcome name may be so that it, its record and the record's temporary name all fit. */
-    private static int budget(String suffix) {
-        return suffix.isEmpty() ? NAME_MAX : NAME_MAX - bytes("." + suffix + ".tmp");
-    }
-
-    static int bytes(String name) {
-        return name.getBytes(NAMES).length;
-    }
-
-    /**
-     * The name itself when it fits in {@code budget} bytes; otherwise its start, {@code ~} and eight hex digits of a
-     * hash of the whole name (different names stay different), and its extension.
-     */
-    static String fit(String name, int budget) {
-        if (bytes(name) <= budget) {
-            return name;
-        }
-        int dot = name.lastIndexOf('.');
-        String ext = dot > 0 && name.length() - dot <= 16 ? name.substring(dot) : "";
-        String hash = "~" + UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8)).toString().substring(0, 8);
-        String base = name.substring(0, name.length() - ext.length());
-        int room = budget - bytes(hash + ext);
-        StringBuilder kept = new StringBuilder();
-        for (int i = 0; i < base.length();) {
-            int c = base.codePointAt(i);
-            String next = new String(Character.toChars(c));
-            if (bytes(kept + next) > room) {
-                break;
+        try (outcome) {
+            String target = freeName(outcome, name, suffix);
+            if (!OutboxNames.fits(name, suffix)) {
+                LOG.info("{} is kept in {}/ as {}: with {} its name would be longer than a file name may be ({} "
+                        + "bytes)", Text.printable(file.toString()), folder, Text.printable(target), suffix,
+                        OutboxNames.NAME_MAX);
             }
-            kept.append(next);
-            i += next.length();
+            try {
+                from.move(name, outcome, target);
+            } catch (IOException | RuntimeException e) {
+                if (e instanceof NoSuchFileException && !from.has(name)) {
+                    // the other one of two outcomes arriving together (a queue message finishing the file while the
+                    // start settles it from the journal) moved it first
+                    LOG.debug("{} was moved meanwhile; nothing to record", file);
+                    return;
+                }
+                LOG.error("{} could not be moved to {}/ ({}); it is not picked up again until Mailgate restarts",
+                        Text.printable(file.toString()), folder, Text.printable(e.toString()));
+            }
+            try {
+                outcome.write(target + suffix, JSON.writeValueAsBytes(json));
+            } catch (IOException | RuntimeException e) {
+                LOG.error("The {} of {} could not be written into {} ({}); it was: {}", suffix.substring(1), file,
+                        outcome.path(), e.toString(), json);
+            }
+        } catch (IOException | RuntimeException e) {
+            notMoved(file, folder, e, suffix, json);
         }
-        return kept + hash + ext;
     }
 
-    private static void writeAtomically(Path target, byte[] bytes) throws IOException {
-        Path tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
-        // a new file, never an existing one: a link planted under this name must not be written through
-        Files.deleteIfExists(tmp);
-        Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    /** A name in {@code dir} that neither a file nor (with {@code suffix}) a record has yet. */
+    private static String freeName(OpenFolder dir, String name, String suffix) throws IOException {
         try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            return OutboxNames.free(name, suffix, n -> {
+                try {
+                    return dir.has(n);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
         }
     }
 }

@@ -4,7 +4,6 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -53,13 +52,13 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
     /** The bean name the outbox routes' file endpoints refer to, as their {@code pollStrategy} and {@code filter}. */
     public static final String BEAN = "mailgateOutboxWatch";
 
-    private static final Logger LOG = LoggerFactory.getLogger(OutboxChannel.class);
+    private static final Logger LOG = LoggerFactory.getLogger(OutboxWatch.class);
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
     /** A modification time this far ahead of the clock is still an ordinary file (file systems round times). */
     private static final Duration FUTURE_TOLERANCE = Duration.ofSeconds(1);
 
     private final OutboxFiles files;
-    private final Journal journal;
+    private final QueuedReconciliation queued;
     private final Duration settleTime;
     private final Duration stalledAfter;
     private final Clock clock;
@@ -78,7 +77,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
 
     public OutboxWatch(OutboxFiles files, Journal journal, Duration settleTime, Duration stalledAfter, Clock clock) {
         this.files = files;
-        this.journal = journal;
+        this.queued = new QueuedReconciliation(files, journal);
         this.settleTime = settleTime;
         this.stalledAfter = stalledAfter;
         this.clock = clock;
@@ -107,20 +106,12 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         return stalledAfter;
     }
 
-    /** What waits in one folder: how many files, and the oldest one (empty when none waits). */
-    public record Backlog(Path folder, int waiting, Optional<Waiting> oldest) {
-    }
-
-    /** A file that waits: since when it last changed (or was put there), and what may keep it there. */
-    public record Waiting(String name, Instant since, Duration age, String hint) {
-    }
-
     /** Every watched folder's backlog, now. */
-    public List<Backlog> backlog() {
-        List<Backlog> result = new ArrayList<>();
+    public List<OutboxBacklog> backlog() {
+        List<OutboxBacklog> result = new ArrayList<>();
         Instant now = clock.instant();
         for (Folder folder : folders.values()) {
-            result.add(folder.backlog(now));
+            result.add(OutboxBacklog.of(folder.path, folder::namedLikeARequest, now));
         }
         result.sort((a, b) -> a.folder().compareTo(b.folder()));
         return result;
@@ -140,7 +131,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
 
     /**
      * Before each poll, on the consumer's own thread: refuses what is not a plain file, before Camel lists it. The
-     * first poll after the start settles the folder's {@code .queued/} first ({@link OutboxFiles#reconcileQueued}), so
+     * first poll after the start settles the folder's {@code .queued/} first ({@link QueuedReconciliation}), so
      * that files it puts back are taken in that very poll.
      */
     @Override
@@ -148,7 +139,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         Folder folder = folder(endpoint);
         if (!folder.reconciled) {
             folder.reconciled = true;
-            files.reconcileQueued(folder.path, journal);
+            queued.settle(folder.path);
         }
         try {
             folder.sweep();
@@ -214,7 +205,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
 
         private void refuseIfNotPlain(Path entry) {
             try {
-                if (!representable(entry)) {
+                if (!OutboxNames.representable(entry)) {
                     rename(entry);
                     return;
                 }
@@ -236,9 +227,9 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         }
 
         /**
-         * Gives a file whose name Java cannot represent (not valid in {@code sun.jnu.encoding}: bytes that are not UTF-8,
-         * or any non-ASCII name under the C locale) a name it can, once the file has settled: Camel lists it under a
-         * name with {@code U+FFFD} in it that does not exist, and would pass over it for ever. The undecodable
+         * Gives a file whose name Java cannot represent (not valid in {@code sun.jnu.encoding}: bytes that are not
+         * UTF-8, or any non-ASCII name under the C locale) a name it can, once the file has settled: Camel lists it
+         * under a name with {@code U+FFFD} in it that does not exist, and would pass over it for ever. The undecodable
          * characters become {@code _}; the log says so once.
          */
         private void rename(Path entry) throws IOException {
@@ -247,7 +238,8 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
             if (modified.toInstant().plus(settleTime).isAfter(clock.instant())) {
                 return;
             }
-            String name = OutboxFiles.freeName(path, representableName(entry.getFileName().toString()), "");
+            String name = OutboxNames.free(OutboxNames.representableName(entry.getFileName().toString()), "",
+                    n -> Files.exists(path.resolve(n), NOFOLLOW));
             Path target = path.resolve(name);
             try {
                 // not atomic: an atomic rename would replace a file that took this name meanwhile
@@ -256,14 +248,14 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
                 if (reported.put(entry + "|" + modified, Boolean.TRUE) == null) {
                     LOG.warn("{}/{} waits: its name is not valid in this system's file name encoding ({}), so Java "
                             + "cannot open it, and renaming it to {} failed ({}). Fix: rename the file (in UTF-8), and "
-                            + "run Mailgate with a UTF-8 locale (LANG=C.UTF-8)", path, shown, NAME_ENCODING, name,
-                            e.toString());
+                            + "run Mailgate with a UTF-8 locale (LANG=C.UTF-8)", path, shown,
+                            OutboxNames.ENCODING_NAME, name, e.toString());
                 }
                 return;
             }
             LOG.warn("Renamed {}/{} to {}: the name is not valid in this system's file name encoding ({}), so Java "
                     + "cannot open the file under it. Name files in UTF-8 and run Mailgate with a UTF-8 locale "
-                    + "(LANG=C.UTF-8) to keep such names", path, shown, name, NAME_ENCODING);
+                    + "(LANG=C.UTF-8) to keep such names", path, shown, name, OutboxNames.ENCODING_NAME);
         }
 
         /** Camel's own rule: not hidden, and one of the route's extensions (in any case). */
@@ -275,105 +267,5 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
             String lower = name.toLowerCase(Locale.ROOT);
             return extensions.stream().anyMatch(ext -> lower.endsWith("." + ext));
         }
-
-        private Backlog backlog(Instant now) {
-            int waiting = 0;
-            Path oldest = null;
-            Instant oldestSince = null;
-            if (Files.isDirectory(path)) {
-                try (DirectoryStream<Path> entries = Files.newDirectoryStream(path, this::namedLikeARequest)) {
-                    for (Path entry : entries) {
-                        Instant since = changed(entry);
-                        if (since == null) {
-                            continue;
-                        }
-                        waiting++;
-                        if (oldestSince == null || since.isBefore(oldestSince)) {
-                            oldest = entry;
-                            oldestSince = since;
-                        }
-                    }
-                } catch (IOException | RuntimeException e) {
-                    LOG.debug("Could not look through {}: {}", path, e.toString());
-                }
-            }
-            if (oldest == null) {
-                return new Backlog(path, waiting, Optional.empty());
-            }
-            Duration age = Duration.between(oldestSince, now);
-            return new Backlog(path, waiting, Optional.of(new Waiting(Text.printable(oldest.getFileName().toString()),
-                    oldestSince, age.isNegative() ? Duration.ZERO : age, hint(oldest, now))));
-        }
-    }
-
-    /** Java's file name encoding ({@code sun.jnu.encoding}), which the locale the JVM starts in decides. */
-    private static final String NAME_ENCODING = System.getProperty("sun.jnu.encoding", "UTF-8");
-
-    /**
-     * Whether Java can open the entry under the name it listed it with. A name that is not valid in the file name
-     * encoding is decoded with {@code U+FFFD} in place of what it cannot read, and that string names another file, or
-     * none.
-     */
-    static boolean representable(Path entry) {
-        String name = entry.getFileName().toString();
-        if (name.indexOf('\uFFFD') < 0) {
-            return true;
-        }
-        try {
-            Path byName = entry.resolveSibling(name);
-            return Files.exists(byName, NOFOLLOW) && Files.isSameFile(byName, entry);
-        } catch (IOException | InvalidPathException e) {
-            // under the C locale U+FFFD itself cannot be encoded back
-            return false;
-        }
-    }
-
-    /** The name with every character Java could not decode, or cannot encode back, as {@code _}. */
-    static String representableName(String name) {
-        java.nio.charset.CharsetEncoder encoder = java.nio.charset.Charset.forName(NAME_ENCODING).newEncoder();
-        StringBuilder out = new StringBuilder();
-        name.codePoints().forEach(c -> {
-            String ch = new String(Character.toChars(c));
-            out.append(c == 0xFFFD || !encoder.canEncode(ch) ? "_" : ch);
-        });
-        return out.toString();
-    }
-
-    /**
-     * When the entry was last changed or put into the folder: its status change time ({@code ctime}, which a rename
-     * into the folder sets too), so that a file copied in with an old modification time does not look late, and one
-     * with a time in the future does not look new. The modification time where there is no {@code ctime}.
-     */
-    private static Instant changed(Path entry) {
-        if (OutboxEntries.unixAttribute(entry, "ctime") instanceof FileTime ctime) {
-            return ctime.toInstant();
-        }
-        // not a unix file system
-        try {
-            return Files.readAttributes(entry, BasicFileAttributes.class, NOFOLLOW).lastModifiedTime().toInstant();
-        } catch (IOException e) {
-            return null;
-        }
-    }
-
-    /** What may keep a late file where it is, for the operator. */
-    private String hint(Path entry, Instant now) {
-        try {
-            Optional<OutboxEntries.Refusal> refusal = OutboxEntries.refusal(entry);
-            if (refusal.isPresent()) {
-                return "it " + refusal.get().what() + "; " + refusal.get().advice();
-            }
-            Instant modified = Files.getLastModifiedTime(entry, NOFOLLOW).toInstant();
-            if (modified.isAfter(now)) {
-                return "its modification time is in the future (" + modified + "), and Mailgate takes a file only "
-                        + "once it has not changed for mailgate.outbox.settle-time: correct the clock of the machine "
-                        + "that writes it, or touch the file";
-            }
-        } catch (IOException | RuntimeException e) {
-            // the general advice below
-        }
-        return "the outbox channel is not taking files from this folder: look for log lines naming the file; if "
-                + "there are none, the channel is stuck: restart Mailgate (jcmd <pid> Thread.print shows where it "
-                + "hangs)";
     }
 }
