@@ -26,7 +26,9 @@ import dev.mailgate.outcome.Journal;
  * <li>{@code token}: valid until, last refresh, last error; down while no token can be had (neither liveness nor
  * readiness: restarting does not fix a tenant);</li>
  * <li>{@code journal}, {@code broker}, {@code outbox}: what taking requests needs; readiness. {@code outbox} is also
- * down while a file has waited in a watched folder for longer than {@code mailgate.outbox.stalled-after}.</li>
+ * down while a watched folder's consumer has stopped working ({@code mailgate.outbox.stalled-after});</li>
+ * <li>{@code outbox-backlog}: what waits in each watched folder; down while a file has waited longer than
+ * {@code mailgate.outbox.stalled-after} (neither liveness nor readiness).</li>
  * </ul>
  * The sending mailboxes have their own check ({@link dev.mailgate.transport.MailboxHealthCheck}).
  */
@@ -65,12 +67,15 @@ public final class HealthChecks {
             }
         }));
         bind(context, new Check("outbox", false, true, (b, o) -> outbox(b, outbox, watch)));
+        bind(context, new Check("outbox-backlog", false, false, (b, o) -> backlog(b, outbox, watch)));
     }
 
     /**
-     * The outbox folder is there and writable, and no watched folder has a file that has waited longer than
-     * {@code mailgate.outbox.stalled-after}: a channel that stopped taking files (its thread hangs, a file it cannot
-     * take) is down, with the file named, instead of looking healthy while requests pile up.
+     * The outbox folder is there and writable, and every watched folder's consumer is still at work: one that has
+     * neither begun a poll nor taken a file for {@code mailgate.outbox.stalled-after} has a thread that hangs, and the
+     * gateway should not look ready while requests pile up behind it. A file that waits (see {@link #backlog}) does
+     * not count here: anyone who may write to a folder could make one wait, and must not take the whole gateway,
+     * HTTP API included, out of a load balancer's rotation.
      */
     private static void outbox(HealthCheckResultBuilder b, Path outbox, OutboxWatch watch) {
         b.detail("dir", outbox.toAbsolutePath().toString());
@@ -80,6 +85,25 @@ public final class HealthChecks {
                             + "(mailgate.outbox.dir)").down();
             return;
         }
+        Map<Path, Instant> silent = watch.silentFolders();
+        if (silent.isEmpty()) {
+            b.up();
+            return;
+        }
+        Map.Entry<Path, Instant> first = silent.entrySet().iterator().next();
+        b.message("the channel of " + name(outbox, first.getKey()) + " has not looked at its folder since "
+                + first.getValue() + " (mailgate.outbox.stalled-after=" + watch.stalledAfter().toSeconds() + " s): its "
+                + "thread hangs, or its route was stopped")
+                .detail("fix", "look for the outbox thread in a thread dump (jstack) and for errors in the log; a "
+                        + "restart takes the files up again").down();
+    }
+
+    /**
+     * What waits in each watched folder, and whether a file has waited longer than {@code mailgate.outbox.stalled-after}:
+     * then this check is down, naming the file and what may hold it. Shown in {@code /api/v1/health} (which then
+     * answers {@code 503}) for monitoring; neither liveness nor readiness.
+     */
+    private static void backlog(HealthCheckResultBuilder b, Path outbox, OutboxWatch watch) {
         OutboxBacklog late = null;
         for (OutboxBacklog backlog : watch.backlog()) {
             String folder = name(outbox, backlog.folder());

@@ -214,26 +214,51 @@ class OutboxFileAttackTest {
     }
 
     @Test
-    void a_file_waiting_longer_than_stalled_after_turns_readiness_down_naming_it_and_the_fix() throws Exception {
+    void a_file_waiting_longer_than_stalled_after_is_named_in_the_health_report_but_keeps_the_gateway_ready()
+            throws Exception {
         Path late = mailgate.gateway().drop("late.json", NEXT);
         // written by a machine whose clock is a day ahead: not taken until that time has come
         Files.setLastModifiedTime(late, FileTime.from(Instant.now().plus(Duration.ofDays(1))));
 
         Awaitility.await().atMost(Duration.ofSeconds(30))
-                .until(() -> mailgate.http().get(null, "/health/ready").statusCode() == 503);
+                .until(() -> mailgate.http().get(MailgateExtension.API_KEY, "/api/v1/health").statusCode() == 503);
         JsonNode health = Http.json(mailgate.http().get(MailgateExtension.API_KEY, "/api/v1/health"));
-        JsonNode outbox = check(health, "outbox");
-        assertThat(outbox.path("status").asText()).isEqualTo("DOWN");
-        assertThat(outbox.path("message").asText()).startsWith("outbox/late.json has waited")
+        JsonNode backlog = check(health, "outbox-backlog");
+        assertThat(backlog.path("status").asText()).isEqualTo("DOWN");
+        assertThat(backlog.path("message").asText()).startsWith("outbox/late.json has waited")
                 .contains("mailgate.outbox.stalled-after=3 s");
-        assertThat(outbox.path("details").path("fix").asText()).contains("modification time is in the future",
+        assertThat(backlog.path("details").path("fix").asText()).contains("modification time is in the future",
                 "correct the clock");
-        assertThat(outbox.path("details").path("outbox.oldestWaiting").asText()).isEqualTo("late.json");
+        assertThat(backlog.path("details").path("outbox.oldestWaiting").asText()).isEqualTo("late.json");
         assertThat(mailgate.logLines()).filteredOn(l -> l.contains("late.json waits")).hasSize(1);
+        // whoever may write to the outbox can make a file wait: that must not take the gateway (its HTTP API too)
+        // out of a load balancer's rotation, since the channel itself still works
+        assertThat(check(health, "outbox").path("status").asText()).isEqualTo("UP");
+        assertThat(mailgate.http().get(null, "/health/ready").statusCode()).isEqualTo(200);
 
         Files.setLastModifiedTime(late, FileTime.from(Instant.now().minus(Duration.ofMinutes(1))));
 
         mailgate.gateway().awaitSent("late.json");
+        Awaitility.await().atMost(Duration.ofSeconds(30))
+                .until(() -> mailgate.http().get(MailgateExtension.API_KEY, "/api/v1/health").statusCode() == 200);
+    }
+
+    @Test
+    void an_outbox_channel_that_stops_looking_at_its_folder_turns_readiness_down_naming_it() throws Exception {
+        // what a hanging read did to the consumer's thread, before reads were bounded: no poll, no file taken
+        mailgate.gateway().context().getRouteController().suspendRoute("outbox");
+        try {
+            // (Camel's own check of the route says it is suspended at once; Mailgate's own says why it matters)
+            JsonNode outbox = Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> check(Http.json(
+                    mailgate.http().get(MailgateExtension.API_KEY, "/api/v1/health")), "outbox"),
+                    c -> c.path("status").asText().equals("DOWN"));
+            assertThat(mailgate.http().get(null, "/health/ready").statusCode()).isEqualTo(503);
+            assertThat(outbox.path("message").asText()).startsWith("the channel of outbox has not looked at its "
+                    + "folder since").contains("mailgate.outbox.stalled-after=3 s");
+            assertThat(outbox.path("details").path("fix").asText()).contains("thread dump");
+        } finally {
+            mailgate.gateway().context().getRouteController().resumeRoute("outbox");
+        }
         Awaitility.await().atMost(Duration.ofSeconds(30))
                 .until(() -> mailgate.http().get(null, "/health/ready").statusCode() == 200);
     }

@@ -49,6 +49,7 @@ public final class OutboxRoutes extends RouteBuilder {
                 .templateParameter("folder", null, "the folder to watch for *.json and *.eml requests")
                 .from(folder("{{folder}}", "json,eml"))
                 .routeConfigurationId(DeliveryPolicy.ID)
+                .process(watch::taking)
                 .process(channel::readRequest);
 
         routeTemplate(FILES)
@@ -65,6 +66,7 @@ public final class OutboxRoutes extends RouteBuilder {
                         context -> channel.fileReader(text(context, "folder"), fileMail(context)))
                 .from(folder("{{folder}}", "{{extensions}}"))
                 .routeConfigurationId(DeliveryPolicy.ID)
+                .process(watch::taking)
                 .process("mailgateReadFile");
     }
 

@@ -21,6 +21,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 
@@ -106,6 +107,35 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         return stalledAfter;
     }
 
+    /**
+     * The watched folders whose consumer has neither begun a poll nor taken a file for longer than {@code
+     * mailgate.outbox.stalled-after}, with when it last did: a consumer's thread that hangs (a read that never ends)
+     * stops both, while a long batch of files still takes a file every moment.
+     */
+    public Map<Path, Instant> silentFolders() {
+        Instant limit = clock.instant().minus(stalledAfter);
+        Map<Path, Instant> silent = new TreeMap<>();
+        folders.values().forEach(folder -> {
+            Instant seen = folder.lastActive;
+            if (seen != null && seen.isBefore(limit)) {
+                silent.put(folder.path, seen);
+            }
+        });
+        return silent;
+    }
+
+    /** The consumer of the exchange's folder is at work: it takes this file (see {@link #silentFolders()}). */
+    public void taking(Exchange exchange) {
+        String path = exchange.getIn().getHeader(Exchange.FILE_PATH, String.class);
+        if (path == null) {
+            return;
+        }
+        Folder folder = folders.get(Path.of(path).toAbsolutePath().normalize().getParent());
+        if (folder != null) {
+            folder.lastActive = clock.instant();
+        }
+    }
+
     /** Every watched folder's backlog, now. */
     public List<OutboxBacklog> backlog() {
         List<OutboxBacklog> result = new ArrayList<>();
@@ -137,6 +167,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
     @Override
     public boolean begin(Consumer consumer, Endpoint endpoint) {
         Folder folder = folder(endpoint);
+        folder.lastActive = clock.instant();
         if (!folder.reconciled) {
             folder.reconciled = true;
             queued.settle(folder.path);
@@ -186,6 +217,8 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         private final Set<String> extensions;
         /** Only the consumer's thread reads and sets it. */
         private boolean reconciled;
+        /** When the consumer last began a poll or took a file; the health check reads it. */
+        private volatile Instant lastActive;
 
         private Folder(Path path, Set<String> extensions) {
             this.path = path;
