@@ -198,27 +198,33 @@ public final class OutboxFiles {
                 moveAndRecord(file, channel, channel, folder, suffix, json);
                 return;
             }
-            IOException unusable = null;
-            try (OpenFolder queued = channel.sub(QUEUED, false)) {
-                if (queued.has(name)) {
-                    moveAndRecord(file, queued, channel, folder, suffix, json);
-                    return;
+            // The outbox's own thread puts the request on the queue first and moves its file into .queued/ after,
+            // so a quick outcome may find the file still where it was dropped, or look there just after the move: it
+            // looks in .queued/, then where it was dropped, then in .queued/ again. The file only ever moves forward,
+            // once, so a file found in neither place twice was moved by another outcome (a queue message finishing
+            // it while the start settles it from the journal).
+            for (int look = 0; look < 3; look++) {
+                IOException unusable = null;
+                try (OpenFolder queued = channel.sub(QUEUED, false)) {
+                    if (queued.has(name)) {
+                        if (moveAndRecord(file, queued, channel, folder, suffix, json)) {
+                            return;
+                        }
+                        continue;
+                    }
+                } catch (IOException e) {
+                    unusable = e;
                 }
-            } catch (IOException e) {
-                unusable = e;
+                if (stillWhereDropped(channel, name, id)) {
+                    // the same file: a new one dropped under the same name has another id
+                    if (moveAndRecord(channel.path().resolve(name), channel, channel, folder, suffix, json)) {
+                        return;
+                    }
+                } else if (unusable != null) {
+                    throw unusable;
+                }
             }
-            if (stillWhereDropped(channel, name, id)) {
-                // a crash between putting the request on the queue and moving its file, or a move into .queued/ that
-                // failed: it is still where it was dropped (the same file: a new one dropped under the same name has
-                // another id)
-                moveAndRecord(channel.path().resolve(name), channel, channel, folder, suffix, json);
-            } else if (unusable != null) {
-                throw unusable;
-            } else {
-                // the other one of two outcomes arriving together (a queue message finishing the file while the start
-                // settles it from the journal) moved it first
-                LOG.debug("{} was moved meanwhile; nothing to record", file);
-            }
+            LOG.debug("{} was moved meanwhile; nothing to record", file);
         } catch (IOException | RuntimeException e) {
             notMoved(file, folder, e, suffix, json);
         }
@@ -240,7 +246,7 @@ public final class OutboxFiles {
      * Moves {@code file} from {@code from} into {@code channel}'s outcome {@code folder} and writes its record; logs
      * what fails.
      */
-    private static void moveAndRecord(Path file, OpenFolder from, OpenFolder channel, String folder, String suffix,
+    private static boolean moveAndRecord(Path file, OpenFolder from, OpenFolder channel, String folder, String suffix,
             ObjectNode json) {
         String name = file.getFileName().toString();
         OpenFolder outcome;
@@ -249,7 +255,7 @@ public final class OutboxFiles {
         } catch (IOException e) {
             // nothing is written into a folder that is not a real one
             notMoved(file, folder, e, suffix, json);
-            return;
+            return true;
         }
         try (outcome) {
             String target = freeName(outcome, name, suffix);
@@ -262,10 +268,8 @@ public final class OutboxFiles {
                 from.move(name, outcome, target);
             } catch (IOException | RuntimeException e) {
                 if (e instanceof NoSuchFileException && !from.has(name)) {
-                    // the other one of two outcomes arriving together (a queue message finishing the file while the
-                    // start settles it from the journal) moved it first
-                    LOG.debug("{} was moved meanwhile; nothing to record", file);
-                    return;
+                    // moved on meanwhile, into .queued/ or by another outcome: the caller looks again
+                    return false;
                 }
                 LOG.error("{} could not be moved to {}/ ({}); it is not picked up again until Mailgate restarts",
                         Text.printable(file.toString()), folder, Text.printable(e.toString()));
@@ -279,6 +283,7 @@ public final class OutboxFiles {
         } catch (IOException | RuntimeException e) {
             notMoved(file, folder, e, suffix, json);
         }
+        return true;
     }
 
     /** A name in {@code dir} that neither a file nor (with {@code suffix}) a record has yet. */
