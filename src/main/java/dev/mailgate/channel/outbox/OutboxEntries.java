@@ -11,29 +11,20 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import dev.mailgate.Text;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.KnownFailure;
+import dev.mailgate.request.BoundedOpen;
 
 /**
  * What an outbox entry is, and reading one safely. Whoever may write to the outbox must not be able to make Mailgate
  * read anything but a plain file of their own: an entry is looked at itself, never through a link, before anything
- * opens it ({@link #refusal}), and it is read once, into a copy, opened without following links and within a time
- * limit ({@link #snapshot}).
+ * opens it ({@link #refusal}), and it is read once, into a copy, opened without following links, as a regular file only
+ * and within a time limit ({@link #snapshot}).
  */
 public final class OutboxEntries {
 
-    private static final Logger LOG = LoggerFactory.getLogger(OutboxEntries.class);
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
     /** {@code st_mode}'s file type bits ({@code unix:mode}): what {@link BasicFileAttributes#isOther()} lumps together. */
     private static final int TYPE_BITS = 0170000;
@@ -44,16 +35,6 @@ public final class OutboxEntries {
 
     private final Duration readTimeout;
     private final long maxReadBytes;
-    /**
-     * Reads outbox files, so that a read that never ends (a FIFO swapped in after the check) holds one of these
-     * threads, never the channel's consumer. Daemon threads: one stuck in a FIFO's open() must not keep the JVM alive.
-     */
-    private final ExecutorService readers = Executors.newCachedThreadPool(task -> {
-        Thread thread = new Thread(task, "mailgate-outbox-read");
-        thread.setDaemon(true);
-        return thread;
-    });
-
     /**
      * @param readTimeout  how long reading one outbox file may take ({@code mailgate.outbox.read-timeout})
      * @param maxReadBytes files larger than this cannot make a mail within the size limit and are not read further
@@ -120,11 +101,6 @@ public final class OutboxEntries {
         };
     }
 
-    private static boolean isFifo(Path file) {
-        Object mode = unixAttribute(file, "mode");
-        return mode instanceof Integer m && (m & TYPE_BITS) == FIFO;
-    }
-
     /** A {@code unix:} attribute of the entry itself, or {@code null} where the file system has none. */
     static Object unixAttribute(Path file, String name) {
         try {
@@ -136,53 +112,59 @@ public final class OutboxEntries {
 
     /**
      * Copies an outbox file into a new folder inside {@code into} and returns the copy, under the file's own name: the
-     * request is read from the copy, which nobody else can swap. The file is opened without following a link, and read
-     * on a helper thread for at most {@code mailgate.outbox.read-timeout}: checking it first does not stop someone from
-     * putting a FIFO or a link in its place in between, and a read from a FIFO can wait for ever.
+     * request is read from the copy, which nobody else can swap. The file is opened without following a link, refused
+     * unless it is a regular file once open, and read on an opener thread for at most
+     * {@code mailgate.outbox.read-timeout} ({@link BoundedOpen}): checking it first does not stop someone from putting
+     * a FIFO or a link in its place in between, and opening a FIFO, or reading from one, can wait for ever.
      */
     public Path snapshot(Path file, Path into) throws IOException {
         Files.createDirectories(into);
         Path folder = Files.createTempDirectory(into, "outbox-");
         Path copy = folder.resolve(file.getFileName().toString());
-        Future<Long> read = readers.submit(() -> copy(file, copy));
+        long size;
         try {
-            long size = read.get(readTimeout.toMillis(), TimeUnit.MILLISECONDS);
-            if (size > maxReadBytes) {
-                throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, "the file is larger than "
-                        + maxReadBytes + " bytes, twice mailgate.limits.max-message-size; Mailgate stopped reading it",
-                        "send smaller attachments, or raise mailgate.limits.max-message-size if the mail server "
-                                + "accepts larger messages"));
+            size = BoundedOpen.run(file.toAbsolutePath().normalize().getParent(), "Reading outbox file "
+                    + Text.printable(file.toString()), () -> copy(file, copy), readTimeout,
+                    () -> BoundedOpen.releaseFifo(file), copied -> { });
+        } catch (BoundedOpen.NotAPlainFile e) {
+            throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, Text.printable(String.valueOf(
+                    file.getFileName())) + " was replaced by something that is not a plain file (a FIFO) while "
+                    + "Mailgate opened it; nothing was read from it", "write requests as plain files"));
+        } catch (BoundedOpen.Stuck e) {
+            if (e.exhausted()) {
+                throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, "the file was not read: "
+                        + e.getMessage(), "someone who may write to the outbox swaps files for FIFOs; stop that, then "
+                                + "restart Mailgate and move the file back into the outbox"));
             }
-            return copy;
-        } catch (TimeoutException e) {
-            read.cancel(true);
-            release(file);
             throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, "the file could not be read within "
                     + readTimeout.toMillis() + " ms (mailgate.outbox.read-timeout): it was replaced by something "
                     + "that is not a plain file (a FIFO) while Mailgate read it, or its file system does not answer",
                     "write requests as plain files; for a slow network share raise mailgate.outbox.read-timeout"));
         } catch (InterruptedException e) {
-            read.cancel(true);
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while reading " + file, e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof FileSystemException && Files.isSymbolicLink(file)) {
+        } catch (FileSystemException e) {
+            if (Files.isSymbolicLink(file)) {
                 // replaced by a link since the check: opening without following it failed (ELOOP)
                 throw new KnownFailure(refusal(file).orElseThrow().failure(file));
             }
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException(e.getCause());
+            throw e;
         }
+        if (size > maxReadBytes) {
+            throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, "the file is larger than "
+                    + maxReadBytes + " bytes, twice mailgate.limits.max-message-size; Mailgate stopped reading it",
+                    "send smaller attachments, or raise mailgate.limits.max-message-size if the mail server "
+                            + "accepts larger messages"));
+        }
+        return copy;
     }
 
     private long copy(Path file, Path copy) throws IOException {
         long total = 0;
-        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, NOFOLLOW);
+        try (FileChannel in = BoundedOpen.requirePlain(FileChannel.open(file, StandardOpenOption.READ, NOFOLLOW));
                 FileChannel out = FileChannel.open(copy, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
-            // FileChannel reads are interruptible: cancelling the task ends a read from a FIFO that never ends
+            // FileChannel reads are interruptible: a read given up on (a hanging share) ends
             while (in.read(buffer) >= 0) {
                 buffer.flip();
                 total += buffer.remaining();
@@ -196,21 +178,5 @@ public final class OutboxEntries {
             }
         }
         return total;
-    }
-
-    /**
-     * A reader stuck in {@code open()} of a FIFO (which waits for a writer, and no interrupt ends it) is let go by
-     * opening the FIFO for reading and writing: on Linux that never blocks, it counts as the writer, and closing it
-     * again gives the reader an empty file.
-     */
-    private static void release(Path file) {
-        if (!isFifo(file)) {
-            return;
-        }
-        try (FileChannel ignored = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE, NOFOLLOW)) {
-            LOG.debug("Released the reader of FIFO {}", file);
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("Could not release the reader of FIFO {}: {}", file, e.toString());
-        }
     }
 }
