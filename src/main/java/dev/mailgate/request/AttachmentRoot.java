@@ -18,6 +18,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
 /**
@@ -37,14 +38,35 @@ public final class AttachmentRoot {
     private final Path root;
     /** How error messages name the root: the folder itself, or e.g. "the files uploaded with this request". */
     private final String where;
+    /** Folders right below the root that paths may not lead into, as written or after following links. */
+    private final Predicate<String> reserved;
+    /** Why, and where files go instead: the error message after the path. */
+    private final String reservedWhy;
 
     public AttachmentRoot(Path root) {
         this(root, null);
     }
 
     public AttachmentRoot(Path root, String description) {
-        this.root = root.toAbsolutePath().normalize();
-        this.where = description != null ? description : "the attachments folder " + this.root;
+        this(root.toAbsolutePath().normalize(), description != null ? description
+                : "the attachments folder " + root.toAbsolutePath().normalize(), name -> false, null);
+    }
+
+    private AttachmentRoot(Path root, String where, Predicate<String> reserved, String reservedWhy) {
+        this.root = root;
+        this.where = where;
+        this.reserved = reserved;
+        this.reservedWhy = reservedWhy;
+    }
+
+    /**
+     * This root, where a path whose first folder {@code reserved} matches is refused, with {@code why} after the path
+     * in the error: the folders of one user of the root that another may not name (the JMS attachments folder holds
+     * the files of the requests Mailgate queued itself, in folders named by their delivery ids, next to the files of
+     * the programs that send to the queue).
+     */
+    public AttachmentRoot reserving(Predicate<String> reserved, String why) {
+        return new AttachmentRoot(root, where, reserved, why);
     }
 
     public Path path() {
@@ -97,6 +119,7 @@ public final class AttachmentRoot {
         if (!candidate.startsWith(root) || candidate.equals(root)) {
             throw new InvalidRequestException(field, "'" + relative + "' is outside " + where);
         }
+        refuseReserved(field, relative, root.relativize(candidate));
         if (!Files.exists(candidate)) {
             throw new InvalidRequestException(field, "'" + relative + "' does not exist in " + where);
         }
@@ -107,6 +130,8 @@ public final class AttachmentRoot {
                 throw new InvalidRequestException(field, "'" + relative + "' is a link that leads outside "
                         + where + "; copy the file in instead");
             }
+            // a link of one's own into a reserved folder leads there too
+            refuseReserved(field, relative, realRoot.relativize(real));
             if (!Files.isRegularFile(real)) {
                 throw new InvalidRequestException(field, "'" + relative + "' is not a regular file");
             }
@@ -118,6 +143,12 @@ public final class AttachmentRoot {
         } catch (IOException e) {
             throw new InvalidRequestException(field, "'" + relative + "' cannot be opened ("
                     + e.getClass().getSimpleName() + ")");
+        }
+    }
+
+    private void refuseReserved(String field, String relative, Path inside) {
+        if (inside.getNameCount() > 1 && reserved.test(inside.getName(0).toString())) {
+            throw new InvalidRequestException(field, "'" + printable(relative) + "' " + reservedWhy);
         }
     }
 

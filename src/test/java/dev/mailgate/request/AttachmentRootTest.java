@@ -185,6 +185,36 @@ class AttachmentRootTest {
         assertThat(root.resolve(FIELD, "latest.txt")).isEqualTo(target.toRealPath());
     }
 
+    // --- reserved folders: another user's files below the same root ------------------------------------------------
+
+    private AttachmentRoot reservingMine() {
+        return root.reserving(name -> name.equalsIgnoreCase("mine"), "is in a reserved folder; use your own");
+    }
+
+    @Test
+    void a_path_into_a_reserved_folder_is_refused_before_anything_is_looked_up() {
+        // no file is there: the answer must not tell whether one is
+        Throwable thrown = catchThrowable(() -> reservingMine().resolve(FIELD, "./MINE/missing.pdf"));
+
+        assertThat(thrown).isInstanceOf(InvalidRequestException.class);
+        assertThat(((InvalidRequestException) thrown).problems().get(0).message())
+                .isEqualTo("'./MINE/missing.pdf' is in a reserved folder; use your own");
+    }
+
+    @Test
+    void a_link_of_ones_own_into_a_reserved_folder_is_refused() throws IOException {
+        Files.writeString(Files.createDirectories(folder.resolve("mine")).resolve("secret.pdf"), "theirs");
+        Files.createSymbolicLink(folder.resolve("shortcut"), folder.resolve("mine"));
+
+        Throwable thrown = catchThrowable(() -> reservingMine().resolve(FIELD, "shortcut/secret.pdf"));
+
+        assertThat(thrown).isInstanceOf(InvalidRequestException.class);
+        assertThat(((InvalidRequestException) thrown).problems().get(0).message())
+                .isEqualTo("'shortcut/secret.pdf' is in a reserved folder; use your own");
+        assertThat(root.resolve(FIELD, "mine/secret.pdf")).as("the root without the reservation")
+                .isEqualTo(folder.resolve("mine/secret.pdf").toRealPath());
+    }
+
     @Test
     void rejects_a_directory() throws IOException {
         Files.createDirectories(folder.resolve("reports"));
