@@ -343,4 +343,53 @@ class BrokerPasswordTest {
                 .contains("put them in a folder of your own");
         assertThat(mailgate.smtp().received()).isEmpty();
     }
+
+    @Test
+    void an_http_dead_letter_sent_back_reaches_its_uploaded_file_only_with_mailgates_replay_property()
+            throws Exception {
+        Gateway gateway = mailgate.gateway();
+        mailgate.smtp().replyToNext(TestSmtpServer.Stage.RCPT_TO, 550, "5.1.1 User unknown");
+        var accepted = mailgate.http().postMultipart(MailgateExtension.API_KEY, "{\"to\": \"bob@example.com\", "
+                + "\"subject\": \"Contract\", \"text\": \"attached\"}", Map.of("contract.txt",
+                        "the signed contract".getBytes(StandardCharsets.UTF_8)));
+        String id = Http.json(accepted).path("id").asText();
+        gateway.awaitState(id, Journal.State.FAILED);
+
+        // the operator takes the dead letter and sends it back as it is, properties and all
+        String replay;
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort,
+                "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
+            connection.start();
+            Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            TextMessage letter;
+            try (MessageConsumer consumer = session.createConsumer(session.createQueue(DLQ))) {
+                letter = (TextMessage) consumer.receive(10_000);
+            }
+            assertThat(letter.getStringProperty("mailgateId")).isEqualTo(id);
+            // the body alone, as anyone could write it, does not reach the request's files
+            TextMessage bare = session.createTextMessage(letter.getText());
+            try (MessageProducer producer = session.createProducer(session.createQueue(QUEUE))) {
+                producer.send(bare);
+            }
+            assertThat(outcome(idOf(bare.getJMSMessageID())).state()).isEqualTo(Journal.State.FAILED);
+            assertThat(deadLetter(idOf(bare.getJMSMessageID())).getStringProperty("mailgateErrors"))
+                    .contains("is in a folder Mailgate keeps for a request it queued itself");
+            TextMessage again = session.createTextMessage(letter.getText());
+            for (String name : Collections.list((java.util.Enumeration<?>) letter.getPropertyNames()).stream()
+                    .map(String::valueOf).filter(n -> n.startsWith("mailgate")).toList()) {
+                again.setObjectProperty(name, letter.getObjectProperty(name));
+            }
+            try (MessageProducer producer = session.createProducer(session.createQueue(QUEUE))) {
+                producer.send(again);
+            }
+            replay = again.getJMSMessageID();
+        }
+
+        gateway.awaitState(idOf(replay), Journal.State.SENT);
+        TestSmtpServer.Received mail = mailgate.smtp().awaitReceived(1).get(0);
+        assertThat(mail.recipients()).containsExactly("bob@example.com");
+        Multipart parts = (Multipart) mail.message().getContent();
+        assertThat(new String(parts.getBodyPart(1).getInputStream().readAllBytes(), StandardCharsets.UTF_8))
+                .isEqualTo("the signed contract");
+    }
 }

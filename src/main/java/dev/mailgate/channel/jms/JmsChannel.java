@@ -141,8 +141,9 @@ public final class JmsChannel implements OutcomeHandler {
         exchange.setProperty(BODY, body);
         byte[] json = body;
         // another program's request (a retry of one too) may not name the files of the requests Mailgate queued
-        // itself: their delivery ids, and so their folders, can be learnt or computed
-        boolean own = queuedByMailgate.isPresent() && !channel.equals("jms");
+        // itself: their delivery ids, and so their folders, can be learnt or computed. A dead letter of Mailgate's own
+        // sent back by the operator may (it carries Mailgate's signature of its body)
+        boolean own = queuedByMailgate.isPresent() && !channel.equals("jms") || signer.isReplay(message, body);
         AttachmentRoot root = own ? attachments : clientAttachments;
         MailRequest request = validator.forChannel(channel).readAndValidate(
                 () -> MailRequestReader.fromJson(new ByteArrayInputStream(json), root,
@@ -286,6 +287,10 @@ public final class JmsChannel implements OutcomeHandler {
         properties.put("mailgateSource", DeliveryExchange.source(exchange));
         if (failure.serverReply() != null) {
             properties.put("mailgateServerReply", failure.serverReply());
+        }
+        if (body != null && !"jms".equals(exchange.getProperty(DeliveryExchange.CHANNEL))) {
+            // an HTTP request's files stay in its folder for a replay: the operator may send this letter back
+            properties.put(QueuedRequest.REPLAY, signer.replay(new String(body, StandardCharsets.UTF_8)));
         }
         if (!failure.problems().isEmpty()) {
             properties.put("mailgateErrors", String.join("; ", failure.problems().stream().map(Object::toString)
