@@ -49,6 +49,8 @@ public final class JmsChannel implements OutcomeHandler {
     private static final String BODY = "mailgate.jmsBody";
     private static final String WAITING_FILE = "mailgate.outboxFile";
     private static final String QUEUE = "mailgate.queue";
+    /** Whether the request may name the files in Mailgate's own folders of the uploads (a Boolean). */
+    private static final String OWN_FILES = "mailgate.ownFiles";
     /** Artemis's property for a message that becomes deliverable only at the given epoch millisecond. */
     private static final String SCHEDULED_DELIVERY = "_AMQ_SCHED_DELIVERY";
     private static final String WHERE = "the JMS attachments folder (mailgate.jms.attachments-dir)";
@@ -144,6 +146,7 @@ public final class JmsChannel implements OutcomeHandler {
         // itself: their delivery ids, and so their folders, can be learnt or computed. A dead letter of Mailgate's own
         // sent back by the operator may (it carries Mailgate's signature of its body)
         boolean own = queuedByMailgate.isPresent() && !channel.equals("jms") || signer.isReplay(message, body);
+        exchange.setProperty(OWN_FILES, own);
         AttachmentRoot root = own ? attachments : clientAttachments;
         MailRequest request = validator.forChannel(channel).readAndValidate(
                 () -> MailRequestReader.fromJson(new ByteArrayInputStream(json), root,
@@ -288,8 +291,8 @@ public final class JmsChannel implements OutcomeHandler {
         if (failure.serverReply() != null) {
             properties.put("mailgateServerReply", failure.serverReply());
         }
-        if (body != null && !"jms".equals(exchange.getProperty(DeliveryExchange.CHANNEL))) {
-            // an HTTP request's files stay in its folder for a replay: the operator may send this letter back
+        if (body != null && Boolean.TRUE.equals(exchange.getProperty(OWN_FILES))) {
+            // an HTTP request's files stay in its folder for a replay: the operator may send this letter back (again)
             properties.put(QueuedRequest.REPLAY, signer.replay(new String(body, StandardCharsets.UTF_8)));
         }
         if (!failure.problems().isEmpty()) {
