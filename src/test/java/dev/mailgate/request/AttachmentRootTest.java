@@ -320,8 +320,8 @@ class AttachmentRootTest {
 
     /**
      * Calls {@link AttachmentRoot#open} {@value #OPENS} times on a helper thread while {@code x} flips, and reads what
-     * it opened: every call must return (the whole run within a generous bound) with the plain file's bytes or a refusal
-     * naming the field; a call stuck in {@code open()} or {@code read()} of the FIFO fails the test.
+     * it opened: every call must return (the whole run within a generous bound) with the plain file's bytes or a
+     * refusal naming the field; a call stuck in {@code open()} or {@code read()} of the FIFO fails the test.
      */
     private void assertEveryOpenEndsWithTheFileOrARefusal(Path checked, FifoFlipper flipper) throws Exception {
         AtomicInteger calls = new AtomicInteger();

@@ -99,9 +99,9 @@ class AttachmentSwapRaceTest {
 
     /**
      * The FIFO race of the review: {@code fx} flips between a plain file and a FIFO nobody writes to. Opening a FIFO
-     * for reading waits for a writer, so a copy that opened it in the moment after its look held the outbox's one consumer
-     * thread for ever: no later file was taken until a restart. Now every request ends, sent with the plain file or
-     * failed naming the attachment, and the outbox goes on taking files.
+     * for reading waits for a writer, so a copy that opened it in the moment after its look held the outbox's one
+     * consumer thread for ever: no later file was taken until a restart. Now every request ends, sent with the plain
+     * file or failed naming the attachment, and the outbox goes on taking files.
      */
     @Test
     void flipping_an_outbox_attachment_between_a_file_and_a_fifo_never_stops_the_outbox() throws Exception {

@@ -241,7 +241,7 @@ class BrokerPasswordTest {
         assertThat(victimEntry.events()).extracting(Journal.Event::state).filteredOn(s -> s == Journal.State.SENT)
                 .hasSize(1);
     }
-    // --- issue 14 review: the files of other channels' requests in data/uploads ---------------------------------------
+    // --- issue 14 review: the files of other channels' requests in data/uploads -------------------------------------
 
     /** What the victim's attachment holds: it must reach the victim's recipient only. */
     private static final String PAYSLIP = "PAYSLIP-of-the-victim: net 4711.00, account DE02 1203 0000 0000 2020 51";
