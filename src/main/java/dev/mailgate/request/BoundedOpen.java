@@ -50,6 +50,8 @@ public final class BoundedOpen {
     /** An open not done by then is helped along: the entry is released if it is a FIFO, and again every so often. */
     private static final long GRACE_MILLIS = 10;
     private static final long RELEASE_EVERY_MILLIS = 20;
+    /** Looks (and opens) in a row per release: see {@link #releaseFifo}. */
+    private static final int RELEASE_TRIES = 64;
 
     private static final ThreadPoolExecutor OPENERS = openers();
     /** Openers given up on that have not returned yet. */
@@ -209,19 +211,37 @@ public final class BoundedOpen {
      * or another file that is not regular): opening it for reading and writing never blocks on Linux and counts as its
      * writer, and closing it again gives the waiting reader a FIFO without a writer, which {@link #requirePlain}
      * refuses. Nothing is written. Best effort: an entry that is gone, or that cannot be opened so, is left alone.
+     * <p>
+     * Whoever swaps the FIFO in may swap it out again at once, and between the look and the open: the look and the
+     * open are tried {@value #RELEASE_TRIES} times in a row (some 0.1 ms) until what was opened is a FIFO. A FIFO that
+     * is never there again cannot be released; {@link #run} caps what that costs.
      */
     public static void releaseFifo(IoTask<BasicFileAttributes> look, IoTask<? extends Channel> openReadWrite) {
+        for (int i = 0; i < RELEASE_TRIES; i++) {
+            try {
+                if (!look.run().isOther()) {
+                    continue;
+                }
+                try (Channel opened = openReadWrite.run()) {
+                    if (!(opened instanceof FileChannel file) || !seeks(file)) {
+                        LOG.debug("Released the opener of a FIFO");
+                        return;
+                    }
+                    // a regular file was swapped back in between the look and the open: closed unread and unwritten
+                }
+            } catch (IOException | RuntimeException e) {
+                // gone, swapped again, not openable for writing, or its directory handle closed meanwhile
+                LOG.debug("Could not release the opener of a FIFO: {}", e.toString());
+            }
+        }
+    }
+
+    private static boolean seeks(FileChannel channel) {
         try {
-            BasicFileAttributes attributes = look.run();
-            if (!attributes.isOther()) {
-                return;
-            }
-            try (Channel ignored = openReadWrite.run()) {
-                LOG.debug("Released the opener of a FIFO");
-            }
-        } catch (IOException | RuntimeException e) {
-            // gone, swapped again, not openable for writing, or its directory handle closed meanwhile
-            LOG.debug("Could not release the opener of a FIFO: {}", e.toString());
+            channel.position();
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
