@@ -41,10 +41,17 @@ public final class QueuedRequest {
     public static final String COUNTING_SINCE = "mailgateCountingSince";
     /** The signature of the properties above and the body (Base64). */
     public static final String SIGNATURE = "mailgateSignature";
+    /**
+     * On a dead letter of a request Mailgate queued itself: the signature of its body alone (Base64), so that the body
+     * sent back to the queue by an operator may still name the request's files in Mailgate's own folders.
+     */
+    public static final String REPLAY = "mailgateReplay";
 
     private static final String ALGORITHM = "HmacSHA256";
     /** Changes when what is signed changes, so that an old signature never verifies under a new meaning. */
     private static final String VERSION = "mailgate-queued-request-1";
+    /** What a replay signature signs first: never the same bytes as a queued request's signature. */
+    private static final String REPLAY_VERSION = "mailgate-replay-1";
 
     /** What Mailgate said about a request it queued itself; {@code null}: not said. */
     public record Stamp(String id, String file, Long pacedSlot, Long countingSince) {
@@ -100,6 +107,38 @@ public final class QueuedRequest {
         } catch (JMSException | RuntimeException e) {
             // a property of the wrong type, a signature that is not Base64: not signed by Mailgate
             return Optional.empty();
+        }
+    }
+
+    /** The {@value #REPLAY} property's value for a dead letter with this body. */
+    public String replay(String body) {
+        return Base64.getEncoder().encodeToString(replayMac(body.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /**
+     * Whether {@code message} is a dead letter of a request Mailgate queued itself, sent back with its body unchanged
+     * and its {@value #REPLAY} property. Only Mailgate can make that property, and only who may read dead letters (the
+     * operator) sees it: a program that may only send to the queue cannot have it for a body of its own making.
+     */
+    public boolean isReplay(Message message, byte[] body) {
+        try {
+            String signature = message.getStringProperty(REPLAY);
+            return signature != null && MessageDigest.isEqual(replayMac(body), Base64.getDecoder().decode(signature));
+        } catch (JMSException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    private byte[] replayMac(byte[] body) {
+        try {
+            ByteArrayOutputStream signed = new ByteArrayOutputStream();
+            field(signed, REPLAY_VERSION);
+            signed.writeBytes(MessageDigest.getInstance("SHA-256").digest(body));
+            Mac mac = Mac.getInstance(ALGORITHM);
+            mac.init(key);
+            return mac.doFinal(signed.toByteArray());
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -9,14 +9,29 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.mailgate.support.FifoFlipper;
+import dev.mailgate.support.SpecialFiles;
+
 class AttachmentRootTest {
 
     private static final String FIELD = "attachments[2].path";
+    private static final String INSIDE = "inside: the quarterly figures";
+    /** Enough calls that code which opens without a bound hits the FIFO (the review saw it after 454). */
+    private static final int OPENS = 4000;
 
     @TempDir
     Path tmp;
@@ -170,6 +185,36 @@ class AttachmentRootTest {
         assertThat(root.resolve(FIELD, "latest.txt")).isEqualTo(target.toRealPath());
     }
 
+    // --- reserved folders: another user's files below the same root ------------------------------------------------
+
+    private AttachmentRoot reservingMine() {
+        return root.reserving(name -> name.equalsIgnoreCase("mine"), "is in a reserved folder; use your own");
+    }
+
+    @Test
+    void a_path_into_a_reserved_folder_is_refused_before_anything_is_looked_up() {
+        // no file is there: the answer must not tell whether one is
+        Throwable thrown = catchThrowable(() -> reservingMine().resolve(FIELD, "./MINE/missing.pdf"));
+
+        assertThat(thrown).isInstanceOf(InvalidRequestException.class);
+        assertThat(((InvalidRequestException) thrown).problems().get(0).message())
+                .isEqualTo("'./MINE/missing.pdf' is in a reserved folder; use your own");
+    }
+
+    @Test
+    void a_link_of_ones_own_into_a_reserved_folder_is_refused() throws IOException {
+        Files.writeString(Files.createDirectories(folder.resolve("mine")).resolve("secret.pdf"), "theirs");
+        Files.createSymbolicLink(folder.resolve("shortcut"), folder.resolve("mine"));
+
+        Throwable thrown = catchThrowable(() -> reservingMine().resolve(FIELD, "shortcut/secret.pdf"));
+
+        assertThat(thrown).isInstanceOf(InvalidRequestException.class);
+        assertThat(((InvalidRequestException) thrown).problems().get(0).message())
+                .isEqualTo("'shortcut/secret.pdf' is in a reserved folder; use your own");
+        assertThat(root.resolve(FIELD, "mine/secret.pdf")).as("the root without the reservation")
+                .isEqualTo(folder.resolve("mine/secret.pdf").toRealPath());
+    }
+
     @Test
     void rejects_a_directory() throws IOException {
         Files.createDirectories(folder.resolve("reports"));
@@ -238,15 +283,91 @@ class AttachmentRootTest {
     }
 
     @Test
-    void a_fifo_swapped_in_after_the_check_is_refused_without_opening_it() throws Exception {
+    void a_fifo_that_is_already_in_place_when_open_looks_is_refused_without_opening_it() throws Exception {
         Path file = Files.writeString(folder.resolve("x"), "inside");
         Path checked = root.resolve(FIELD, "x");
         Files.delete(file);
-        Process mkfifo = new ProcessBuilder("mkfifo", file.toString()).start();
-        assertThat(mkfifo.waitFor()).isZero();
+        SpecialFiles.mkfifo(file);
 
-        // opening a FIFO for reading would block until a writer comes: the walk looks before it opens
+        // opening a FIFO for reading would block until a writer comes: the walk looks before it opens. A FIFO that
+        // comes between the look and the open is the race below
         assertOpenRefused(checked, "is not a regular file");
+    }
+
+    @Test
+    void a_fifo_flipped_in_between_the_look_and_the_open_never_blocks_open_and_is_never_read() throws Exception {
+        Path x = folder.resolve("x");
+        Files.writeString(x, INSIDE);
+        Path checked = root.resolve(FIELD, "x");
+
+        try (FifoFlipper flipper = new FifoFlipper(x, INSIDE)) {
+            assertEveryOpenEndsWithTheFileOrARefusal(checked, flipper);
+        }
+    }
+
+    @Test
+    void a_fifo_with_a_writer_flipped_in_between_the_look_and_the_open_is_refused_before_it_is_read() throws Exception {
+        Path x = folder.resolve("x");
+        Files.writeString(x, INSIDE);
+        Path checked = root.resolve(FIELD, "x");
+
+        // the attacker holds the FIFO open for writing and writes nothing: open() returns at once, a read waits
+        // for ever
+        try (FifoFlipper flipper = new FifoFlipper(x, INSIDE).withWriter()) {
+            assertEveryOpenEndsWithTheFileOrARefusal(checked, flipper);
+        }
+    }
+
+    /**
+     * Calls {@link AttachmentRoot#open} {@value #OPENS} times on a helper thread while {@code x} flips, and reads what
+     * it opened: every call must return (the whole run within a generous bound) with the plain file's bytes or a
+     * refusal naming the field; a call stuck in {@code open()} or {@code read()} of the FIFO fails the test.
+     */
+    private void assertEveryOpenEndsWithTheFileOrARefusal(Path checked, FifoFlipper flipper) throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        Map<String, Integer> outcomes = new ConcurrentHashMap<>();
+        ExecutorService caller = Executors.newSingleThreadExecutor(task -> {
+            Thread thread = new Thread(task, "attachment-opener");
+            thread.setDaemon(true);
+            return thread;
+        });
+        try {
+            Future<?> run = caller.submit(() -> {
+                for (int i = 0; i < OPENS; i++) {
+                    outcomes.merge(outcome(checked), 1, Integer::sum);
+                    calls.incrementAndGet();
+                }
+                return null;
+            });
+            try {
+                Awaitility.await().atMost(Duration.ofSeconds(60)).until(run::isDone);
+            } catch (ConditionTimeoutException e) {
+                throw new AssertionError("open() or the read of what it opened did not return: stuck after "
+                        + calls.get() + " calls (" + outcomes + ")", e);
+            }
+            run.get();
+        } finally {
+            flipper.close();
+            caller.shutdownNow();
+        }
+        // for the record: how often the race was won (the refusal while opening), in the test's output file
+        System.out.println(OPENS + " opens while x flipped " + flipper.flips() + " times: " + outcomes);
+        assertThat(flipper.flips()).as("x was flipped while it was opened").isGreaterThan(100);
+        assertThat(outcomes.keySet()).as("what the calls gave (the plain file's bytes, or a refusal)").isSubsetOf(
+                INSIDE, "refused: 'x' is not a regular file",
+                "refused: 'x' was replaced by something that is not a plain file while Mailgate opened it");
+        assertThat(outcomes.get(INSIDE)).as("the plain file was read while it was in place").isPositive();
+    }
+
+    /** The bytes read through {@link AttachmentRoot#open}, or the refusal: its message up to the first '(' or '.'. */
+    private String outcome(Path checked) throws IOException {
+        try (FileChannel channel = AttachmentRoot.open(FIELD, root.realPath(), checked)) {
+            return read(channel);
+        } catch (InvalidRequestException e) {
+            Problem problem = e.problems().get(0);
+            assertThat(problem.field()).isEqualTo(FIELD);
+            return "refused: " + problem.message().split(" \\(|[.;:]", 2)[0];
+        }
     }
 
     @Test

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -14,18 +15,23 @@ import java.util.UUID;
 import jakarta.jms.Connection;
 import jakarta.jms.JMSException;
 import jakarta.jms.JMSSecurityException;
+import jakarta.jms.Message;
 import jakarta.jms.MessageConsumer;
 import jakarta.jms.MessageProducer;
 import jakarta.jms.QueueBrowser;
 import jakarta.jms.Session;
 import jakarta.jms.TextMessage;
 
+import jakarta.mail.Multipart;
+
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import dev.mailgate.channel.outbox.OutboxFiles;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.Http;
@@ -251,5 +257,156 @@ class BrokerPasswordTest {
         Journal.Entry victimEntry = gateway.journal().find(victim).orElseThrow();
         assertThat(victimEntry.events()).extracting(Journal.Event::state).filteredOn(s -> s == Journal.State.SENT)
                 .hasSize(1);
+    }
+    // --- issue 14 review: the files of other channels' requests in data/uploads -------------------------------------
+
+    /** What the victim's attachment holds: it must reach the victim's recipient only. */
+    private static final String PAYSLIP = "PAYSLIP-of-the-victim: net 4711.00, account DE02 1203 0000 0000 2020 51";
+
+    /** The dead letter whose {@code mailgateId} is {@code id}, once it is there (as the operator sees it). */
+    private Message deadLetter(String id) throws Exception {
+        try (Jms operator = new Jms("tcp://127.0.0.1:" + brokerPort)) {
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> operator.browse(DLQ).stream()
+                    .anyMatch(m -> id.equals(property(m, "mailgateId"))));
+            return operator.browse(DLQ).stream().filter(m -> id.equals(property(m, "mailgateId"))).findFirst()
+                    .orElseThrow();
+        }
+    }
+
+    /** The journal entry of {@code id} once it is sent or failed. */
+    private Journal.Entry outcome(String id) {
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> mailgate.gateway().journal().find(id)
+                .map(e -> e.state() == Journal.State.SENT || e.state() == Journal.State.FAILED).orElse(false));
+        return mailgate.gateway().journal().find(id).orElseThrow();
+    }
+
+    private static String property(Message message, String name) {
+        try {
+            return message.getStringProperty(name);
+        } catch (JMSException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    void a_producer_naming_another_requests_copied_attachment_is_dead_lettered_and_its_bytes_never_reach_the_server()
+            throws Exception {
+        Gateway gateway = mailgate.gateway();
+        // the victim's mail is held in DATA, so that its copy in data/uploads/<id>/ is there while the attacker asks
+        TestSmtpServer.DataHold hold = mailgate.smtp().holdDataTo("victim@example.com");
+        String victim;
+        String attack;
+        Journal.Entry refused;
+        try {
+            gateway.attachment("payslip.pdf", PAYSLIP.getBytes(StandardCharsets.UTF_8));
+            Path victimFile = gateway.drop("payslip.json", "{\"to\": \"victim@example.com\", \"subject\": "
+                    + "\"Payslip\", \"text\": \"attached\", \"attachments\": [{\"path\": \"payslip.pdf\"}]}");
+            // anyone who can stat the outbox file knows its delivery id (path, inode, size, time): the copy's folder
+            victim = OutboxFiles.deliveryId(victimFile);
+            assertThat(hold.awaitHeld(Duration.ofSeconds(30))).as("the victim's mail is being sent").isTrue();
+            assertThat(mailgate.dir().resolve("data/uploads").resolve(victim).resolve(".payslip.pdf"))
+                    .as("the copy the attacker names").exists();
+
+            attack = send(QUEUE, "{\"to\": \"attacker@example.com\", \"subject\": \"Stolen\", \"text\": "
+                    + "\"x\", \"attachments\": [{\"path\": \"" + victim + "/.payslip.pdf\"}]}", Map.of());
+
+            refused = outcome(idOf(attack));
+        } finally {
+            // a held DATA would also keep the test server from stopping
+            hold.release();
+        }
+        gateway.awaitSent("payslip.json");
+        assertThat(refused.state()).as("the attacker's request").isEqualTo(Journal.State.FAILED);
+        assertThat(refused.failureCategory()).isEqualTo("invalid-request");
+        Message letter = deadLetter(idOf(attack));
+        assertThat(letter.getStringProperty("mailgateErrors")).isEqualTo("attachments[0].path: '" + victim
+                + "/.payslip.pdf' is in a folder Mailgate keeps for a request it queued itself (named by its delivery "
+                + "id); a JMS client may attach only its own files: put them in a folder of your own in the JMS "
+                + "attachments folder (mailgate.jms.attachments-dir), e.g. <your application>/report.pdf");
+        List<TestSmtpServer.Received> received = mailgate.smtp().received();
+        assertThat(received).as("only the victim's mail reached the server").extracting(r -> r.recipients())
+                .containsExactly(List.of("victim@example.com"));
+    }
+
+    @Test
+    void a_producer_naming_its_own_file_in_data_uploads_is_still_sent() throws Exception {
+        Path own = Files.createDirectories(mailgate.dir().resolve("data/uploads/nightly-export"));
+        Files.writeString(own.resolve("report.csv"), "day;count\nmonday;42\n");
+
+        String jmsId = send(QUEUE, "{\"to\": \"alice@example.com\", \"subject\": \"Export\", \"text\": \"x\", "
+                + "\"attachments\": [{\"path\": \"nightly-export/report.csv\"}]}", Map.of());
+
+        mailgate.gateway().awaitState(idOf(jmsId), Journal.State.SENT);
+        TestSmtpServer.Received mail = mailgate.smtp().awaitReceived(1).get(0);
+        Multipart parts = (Multipart) mail.message().getContent();
+        assertThat(new String(parts.getBodyPart(1).getInputStream().readAllBytes(), StandardCharsets.UTF_8))
+                .isEqualTo("day;count\nmonday;42\n");
+    }
+
+    @Test
+    void a_producer_file_in_a_folder_named_like_a_delivery_id_is_refused_saying_where_client_files_go()
+            throws Exception {
+        // the rule that keeps Mailgate's folders out of reach, also for a client that chose such a name itself
+        String lookalike = UUID.randomUUID().toString().toUpperCase(java.util.Locale.ROOT);
+        Files.writeString(Files.createDirectories(mailgate.dir().resolve("data/uploads").resolve(lookalike))
+                .resolve("mine.txt"), "mine");
+
+        String jmsId = send(QUEUE, "{\"to\": \"alice@example.com\", \"subject\": \"Mine\", \"text\": \"x\", "
+                + "\"attachments\": [{\"path\": \"" + lookalike + "/mine.txt\"}]}", Map.of());
+
+        assertThat(outcome(idOf(jmsId)).state()).isEqualTo(Journal.State.FAILED);
+        assertThat(deadLetter(idOf(jmsId)).getStringProperty("mailgateErrors")).startsWith("attachments[0].path: '"
+                + lookalike + "/mine.txt' is in a folder Mailgate keeps for a request it queued itself")
+                .contains("put them in a folder of your own");
+        assertThat(mailgate.smtp().received()).isEmpty();
+    }
+
+    @Test
+    void an_http_dead_letter_sent_back_reaches_its_uploaded_file_only_with_mailgates_replay_property()
+            throws Exception {
+        Gateway gateway = mailgate.gateway();
+        mailgate.smtp().replyToNext(TestSmtpServer.Stage.RCPT_TO, 550, "5.1.1 User unknown");
+        var accepted = mailgate.http().postMultipart(MailgateExtension.API_KEY, "{\"to\": \"bob@example.com\", "
+                + "\"subject\": \"Contract\", \"text\": \"attached\"}", Map.of("contract.txt",
+                        "the signed contract".getBytes(StandardCharsets.UTF_8)));
+        String id = Http.json(accepted).path("id").asText();
+        gateway.awaitState(id, Journal.State.FAILED);
+
+        // the operator takes the dead letter and sends it back as it is, properties and all
+        String replay;
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort,
+                "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
+            connection.start();
+            Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            TextMessage letter;
+            try (MessageConsumer consumer = session.createConsumer(session.createQueue(DLQ))) {
+                letter = (TextMessage) consumer.receive(10_000);
+            }
+            assertThat(letter.getStringProperty("mailgateId")).isEqualTo(id);
+            // the body alone, as anyone could write it, does not reach the request's files
+            TextMessage bare = session.createTextMessage(letter.getText());
+            try (MessageProducer producer = session.createProducer(session.createQueue(QUEUE))) {
+                producer.send(bare);
+            }
+            assertThat(outcome(idOf(bare.getJMSMessageID())).state()).isEqualTo(Journal.State.FAILED);
+            assertThat(deadLetter(idOf(bare.getJMSMessageID())).getStringProperty("mailgateErrors"))
+                    .contains("is in a folder Mailgate keeps for a request it queued itself");
+            TextMessage again = session.createTextMessage(letter.getText());
+            for (String name : Collections.list((java.util.Enumeration<?>) letter.getPropertyNames()).stream()
+                    .map(String::valueOf).filter(n -> n.startsWith("mailgate")).toList()) {
+                again.setObjectProperty(name, letter.getObjectProperty(name));
+            }
+            try (MessageProducer producer = session.createProducer(session.createQueue(QUEUE))) {
+                producer.send(again);
+            }
+            replay = again.getJMSMessageID();
+        }
+
+        gateway.awaitState(idOf(replay), Journal.State.SENT);
+        TestSmtpServer.Received mail = mailgate.smtp().awaitReceived(1).get(0);
+        assertThat(mail.recipients()).containsExactly("bob@example.com");
+        Multipart parts = (Multipart) mail.message().getContent();
+        assertThat(new String(parts.getBodyPart(1).getInputStream().readAllBytes(), StandardCharsets.UTF_8))
+                .isEqualTo("the signed contract");
     }
 }

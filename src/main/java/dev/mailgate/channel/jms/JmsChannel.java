@@ -49,14 +49,20 @@ public final class JmsChannel implements OutcomeHandler {
     private static final String BODY = "mailgate.jmsBody";
     private static final String WAITING_FILE = "mailgate.outboxFile";
     private static final String QUEUE = "mailgate.queue";
+    /** Whether the request may name the files in Mailgate's own folders of the uploads (a Boolean). */
+    private static final String OWN_FILES = "mailgate.ownFiles";
     /** Artemis's property for a message that becomes deliverable only at the given epoch millisecond. */
     private static final String SCHEDULED_DELIVERY = "_AMQ_SCHED_DELIVERY";
+    private static final String WHERE = "the JMS attachments folder (mailgate.jms.attachments-dir)";
 
     private final MailRequestValidator validator;
     private final Journal journal;
     private final Uploads uploads;
     private final OutboxFiles outboxFiles;
+    /** Where Mailgate's own requests name their files: their folders in the uploads included. */
     private final AttachmentRoot attachments;
+    /** Where other programs' requests name files: Mailgate's folders for the requests it queued are not theirs. */
+    private final AttachmentRoot clientAttachments;
     private final ProducerTemplate producer;
     private final String deadLetterUri;
     private final QueuedRequest signer;
@@ -77,7 +83,10 @@ public final class JmsChannel implements OutcomeHandler {
         this.journal = journal;
         this.uploads = uploads;
         this.outboxFiles = outboxFiles;
-        this.attachments = new AttachmentRoot(uploads.root(), "the JMS attachments folder (mailgate.jms.attachments-dir)");
+        this.attachments = new AttachmentRoot(uploads.root(), WHERE);
+        this.clientAttachments = attachments.reserving(Uploads::isRequestFolder, "is in a folder Mailgate keeps for a "
+                + "request it queued itself (named by its delivery id); a JMS client may attach only its own files: "
+                + "put them in a folder of your own in " + WHERE + ", e.g. <your application>/report.pdf");
         this.producer = producer;
         this.deadLetterUri = "jms:queue:" + deadLetterQueue;
     }
@@ -133,8 +142,14 @@ public final class JmsChannel implements OutcomeHandler {
         }
         exchange.setProperty(BODY, body);
         byte[] json = body;
+        // another program's request (a retry of one too) may not name the files of the requests Mailgate queued
+        // itself: their delivery ids, and so their folders, can be learnt or computed. A dead letter of Mailgate's own
+        // sent back by the operator may (it carries Mailgate's signature of its body)
+        boolean own = queuedByMailgate.isPresent() && !channel.equals("jms") || signer.isReplay(message, body);
+        exchange.setProperty(OWN_FILES, own);
+        AttachmentRoot root = own ? attachments : clientAttachments;
         MailRequest request = validator.forChannel(channel).readAndValidate(
-                () -> MailRequestReader.fromJson(new ByteArrayInputStream(json), attachments,
+                () -> MailRequestReader.fromJson(new ByteArrayInputStream(json), root,
                         validator.limits().maxMessageBytes()));
         if (queuedByMailgate.isPresent()) {
             if (queuedByMailgate.get().state() == Journal.State.SENT) {
@@ -275,6 +290,10 @@ public final class JmsChannel implements OutcomeHandler {
         properties.put("mailgateSource", DeliveryExchange.source(exchange));
         if (failure.serverReply() != null) {
             properties.put("mailgateServerReply", failure.serverReply());
+        }
+        if (body != null && Boolean.TRUE.equals(exchange.getProperty(OWN_FILES))) {
+            // an HTTP request's files stay in its folder for a replay: the operator may send this letter back (again)
+            properties.put(QueuedRequest.REPLAY, signer.replay(new String(body, StandardCharsets.UTF_8)));
         }
         if (!failure.problems().isEmpty()) {
             properties.put("mailgateErrors", String.join("; ", failure.problems().stream().map(Object::toString)

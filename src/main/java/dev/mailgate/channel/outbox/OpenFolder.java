@@ -4,7 +4,6 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
@@ -27,11 +26,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeoutException;
 
 import dev.mailgate.Text;
+import dev.mailgate.request.BoundedOpen;
 
 /**
  * An outbox folder held open, and its outcome folders ({@code .queued/}, {@code .sent/}, {@code .failed/}) opened
@@ -44,7 +41,7 @@ import dev.mailgate.Text;
  * refused (opening it without following links fails).
  * <p>
  * Opening a folder is {@code open(O_RDONLY)}, which waits for ever on a FIFO put in its place after the look: it runs
- * on {@link BlockingFileCalls} threads, for at most {@value #OPEN_SECONDS} s. Where the JDK offers no
+ * on {@link BoundedOpen}'s opener threads, for at most {@value #OPEN_SECONDS} s. Where the JDK offers no
  * {@link SecureDirectoryStream} (on Linux it always does), folders are used by path after a look that does not follow
  * links, as before.
  */
@@ -52,8 +49,6 @@ final class OpenFolder implements Closeable {
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
     private static final int OPEN_SECONDS = 10;
-    private static final BlockingFileCalls OPENS = new BlockingFileCalls("outbox folder opener",
-            "mailgate-outbox-folder", 8);
 
     private final Path path;
     /** The open folder, or {@code null} where the file system offers no {@link SecureDirectoryStream}. */
@@ -72,7 +67,7 @@ final class OpenFolder implements Closeable {
         if (!Files.isDirectory(path)) {
             throw new FileSystemException(path.toString(), null, "is not a folder");
         }
-        DirectoryStream<Path> opened = opened(path, () -> Files.newDirectoryStream(path), () -> releaseFifo(path));
+        DirectoryStream<Path> opened = opened(path, () -> Files.newDirectoryStream(path), () -> BoundedOpen.releaseFifo(path));
         if (opened instanceof SecureDirectoryStream<Path> secure) {
             return new OpenFolder(path, secure);
         }
@@ -125,21 +120,15 @@ final class OpenFolder implements Closeable {
         }
     }
 
-    private static <T extends DirectoryStream<Path>> T opened(Path what, Callable<T> open,
+    private static <T extends DirectoryStream<Path>> T opened(Path what, BoundedOpen.IoTask<T> open,
             Runnable release) throws IOException {
         try {
-            return OPENS.call(Text.printable(what.toString()), open, Duration.ofSeconds(OPEN_SECONDS), release,
-                    OpenFolder::closeQuietly);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException(e.getCause());
-        } catch (TimeoutException e) {
-            throw new NotOpened(what, "did not open within " + OPEN_SECONDS + " s (it was replaced by a FIFO after "
-                    + "Mailgate looked at it, or its file system does not answer)");
-        } catch (BlockingFileCalls.NoneFree e) {
-            throw new NotOpened(what, e.getMessage());
+            return BoundedOpen.run(what.toAbsolutePath().normalize().getParent(), "Opening outbox folder "
+                    + Text.printable(what.toString()), open, Duration.ofSeconds(OPEN_SECONDS), release,
+                    BoundedOpen::closeQuietly);
+        } catch (BoundedOpen.Stuck e) {
+            throw new NotOpened(what, e.exhausted() ? e.getMessage() : "did not open within " + OPEN_SECONDS
+                    + " s (it was replaced by a FIFO after Mailgate looked at it, or its file system does not answer)");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while opening " + what);
@@ -245,33 +234,11 @@ final class OpenFolder implements Closeable {
      * Lets go of an open stuck on a FIFO that took a folder's place: opening it for reading and writing never blocks
      * on Linux and counts as its writer. Only what is (still) a FIFO there is opened.
      */
+    /** Lets go of an opener stuck on a FIFO put in the place of the folder {@code name} (see {@link BoundedOpen}). */
     private void releaseFifo(String name) {
-        try {
-            if (look(name).map(BasicFileAttributes::isOther).orElse(false)) {
-                dir.newByteChannel(Path.of(name), Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, NOFOLLOW))
-                        .close();
-            }
-        } catch (IOException | RuntimeException e) {
-            // gone meanwhile: nothing to release here
-        }
-    }
-
-    private static void releaseFifo(Path path) {
-        try {
-            if (Files.readAttributes(path, BasicFileAttributes.class).isOther()) {
-                FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE).close();
-            }
-        } catch (IOException | RuntimeException e) {
-            // gone meanwhile: nothing to release here
-        }
-    }
-
-    private static void closeQuietly(DirectoryStream<Path> stream) {
-        try {
-            stream.close();
-        } catch (IOException e) {
-            // it was only opened
-        }
+        BoundedOpen.releaseFifo(() -> dir.getFileAttributeView(Path.of(name), BasicFileAttributeView.class, NOFOLLOW)
+                .readAttributes(), () -> dir.newByteChannel(Path.of(name), Set.of(StandardOpenOption.READ,
+                        StandardOpenOption.WRITE, NOFOLLOW)));
     }
 
     @Override

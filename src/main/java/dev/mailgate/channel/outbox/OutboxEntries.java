@@ -12,15 +12,12 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeoutException;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import dev.mailgate.Text;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.KnownFailure;
+import dev.mailgate.request.BoundedOpen;
 
 /**
  * What an outbox entry is, and reading one safely. Whoever may write to the outbox must not be able to make Mailgate
@@ -30,7 +27,6 @@ import dev.mailgate.outcome.KnownFailure;
  */
 public final class OutboxEntries {
 
-    private static final Logger LOG = LoggerFactory.getLogger(OutboxEntries.class);
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
     /** {@code st_mode}'s file type bits ({@code unix:mode}): what {@link BasicFileAttributes#isOther()} lumps together. */
     private static final int TYPE_BITS = 0170000;
@@ -41,28 +37,14 @@ public final class OutboxEntries {
 
     private final Duration readTimeout;
     private final long maxReadBytes;
-    /**
-     * Reads outbox files, so that a read that never ends (a FIFO swapped in after the check) holds one of these
-     * threads, never the channel's consumer; at most {@link #READERS} of them, so that FIFOs swapped in and out again
-     * cannot make a new stuck thread at every attempt.
-     */
-    private final BlockingFileCalls readers;
-
-    /** Outbox reader threads: each folder route reads one file at a time, so a few more than folders are plenty. */
-    private static final int READERS = 8;
 
     /**
      * @param readTimeout  how long reading one outbox file may take ({@code mailgate.outbox.read-timeout})
      * @param maxReadBytes files larger than this cannot make a mail within the size limit and are not read further
      */
     public OutboxEntries(Duration readTimeout, long maxReadBytes) {
-        this(readTimeout, maxReadBytes, READERS);
-    }
-
-    OutboxEntries(Duration readTimeout, long maxReadBytes, int readers) {
         this.readTimeout = readTimeout;
         this.maxReadBytes = maxReadBytes;
-        this.readers = new BlockingFileCalls("outbox reader", "mailgate-outbox-read", readers);
     }
 
     /** Why Mailgate does not read an outbox entry (it is not a plain file of its own), and what to do about it. */
@@ -126,11 +108,6 @@ public final class OutboxEntries {
         };
     }
 
-    private static boolean isFifo(Path file) {
-        Object mode = unixAttribute(file, "mode");
-        return mode instanceof Integer m && (m & TYPE_BITS) == FIFO;
-    }
-
     /** A {@code unix:} attribute of the entry itself, or {@code null} where the file system has none. */
     static Object unixAttribute(Path file, String name) {
         try {
@@ -151,24 +128,21 @@ public final class OutboxEntries {
         Path folder = Files.createTempDirectory(into, "outbox-");
         Path copy = folder.resolve(file.getFileName().toString());
         Map<String, Object> before = look(file);
+        long size;
         try {
-            long size = readers.call(Text.printable(file.toString()), () -> copy(file, copy), readTimeout,
-                    () -> release(file), late -> { });
-            if (size > maxReadBytes) {
-                throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, "the file is larger than "
-                        + maxReadBytes + " bytes, twice mailgate.limits.max-message-size; Mailgate stopped reading it",
-                        "send smaller attachments, or raise mailgate.limits.max-message-size if the mail server "
-                                + "accepts larger messages"));
+            size = BoundedOpen.run(file.toAbsolutePath().normalize().getParent(), "Reading outbox file "
+                    + Text.printable(file.toString()), () -> copy(file, copy), readTimeout,
+                    () -> BoundedOpen.releaseFifo(file), copied -> { });
+        } catch (BoundedOpen.NotAPlainFile e) {
+            throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, Text.printable(String.valueOf(
+                    file.getFileName())) + " was replaced by something that is not a plain file (a FIFO) while "
+                    + "Mailgate opened it; nothing was read from it", "write requests as plain files"));
+        } catch (BoundedOpen.Stuck e) {
+            if (e.exhausted()) {
+                throw new KnownFailure(new Failure(Failure.Category.TRANSIENT, "the file was not read: "
+                        + e.getMessage(), "someone who may write to the outbox swaps files for FIFOs; stop that, then "
+                                + "restart Mailgate to free the threads (the file is taken again at the next poll)"));
             }
-            recheck(file, before, size, copy);
-            return copy;
-        } catch (BlockingFileCalls.NoneFree e) {
-            throw new KnownFailure(new Failure(Failure.Category.TRANSIENT, e.getMessage()
-                    + " (mailgate.outbox.read-timeout)", e.stuck() > 0 ? "restart Mailgate to free them, and remove "
-                            + "whatever puts FIFOs into the outbox (the ERROR lines about stuck outbox readers name "
-                            + "the files)" : "the outbox's file system answers slowly: raise "
-                                    + "mailgate.outbox.read-timeout"));
-        } catch (TimeoutException e) {
             throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, "the file could not be read within "
                     + readTimeout.toMillis() + " ms (mailgate.outbox.read-timeout): it was replaced by something "
                     + "that is not a plain file (a FIFO) while Mailgate read it, or its file system does not answer",
@@ -176,16 +150,21 @@ public final class OutboxEntries {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while reading " + file, e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof FileSystemException && Files.isSymbolicLink(file)) {
+        } catch (FileSystemException e) {
+            if (Files.isSymbolicLink(file)) {
                 // replaced by a link since the check: opening without following it failed (ELOOP)
                 throw new KnownFailure(refusal(file).orElseThrow().failure(file));
             }
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException(e.getCause());
+            throw e;
         }
+        if (size > maxReadBytes) {
+            throw new KnownFailure(new Failure(Failure.Category.INVALID_REQUEST, "the file is larger than "
+                    + maxReadBytes + " bytes, twice mailgate.limits.max-message-size; Mailgate stopped reading it",
+                    "send smaller attachments, or raise mailgate.limits.max-message-size if the mail server "
+                            + "accepts larger messages"));
+        }
+        recheck(file, before, size, copy);
+        return copy;
     }
 
     /**
@@ -223,10 +202,10 @@ public final class OutboxEntries {
 
     private long copy(Path file, Path copy) throws IOException {
         long total = 0;
-        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, NOFOLLOW);
+        try (FileChannel in = BoundedOpen.requirePlain(FileChannel.open(file, StandardOpenOption.READ, NOFOLLOW));
                 FileChannel out = FileChannel.open(copy, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
-            // FileChannel reads are interruptible: cancelling the task ends a read from a FIFO that never ends
+            // FileChannel reads are interruptible: a read given up on (a hanging share) ends
             while (in.read(buffer) >= 0) {
                 buffer.flip();
                 total += buffer.remaining();
@@ -240,21 +219,5 @@ public final class OutboxEntries {
             }
         }
         return total;
-    }
-
-    /**
-     * A reader stuck in {@code open()} of a FIFO (which waits for a writer, and no interrupt ends it) is let go by
-     * opening the FIFO for reading and writing: on Linux that never blocks, it counts as the writer, and closing it
-     * again gives the reader an empty file.
-     */
-    private static void release(Path file) {
-        if (!isFifo(file)) {
-            return;
-        }
-        try (FileChannel ignored = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE, NOFOLLOW)) {
-            LOG.debug("Released the reader of FIFO {}", file);
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("Could not release the reader of FIFO {}: {}", file, e.toString());
-        }
     }
 }
