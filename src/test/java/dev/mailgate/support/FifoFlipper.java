@@ -8,8 +8,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -23,12 +21,13 @@ import java.util.concurrent.locks.LockSupport;
  * reachable, so that {@link #close} can let go of whoever is still stuck in its {@code open()} (code without the fix)
  * and the test ends.
  */
-public final class FifoFlipper implements AutoCloseable {
+public final class FifoFlipper extends Flipper {
 
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final AtomicInteger flips = new AtomicInteger();
+    private final Path target;
+    private final Path file;
     private final Path fifo;
-    private final Thread thread;
+    private final Path next;
+    private final long fifoPauseNanos;
     private FileChannel writer;
 
     public FifoFlipper(Path target, String inside) throws IOException, InterruptedException {
@@ -44,31 +43,28 @@ public final class FifoFlipper implements AutoCloseable {
     }
 
     private FifoFlipper(Path target, String inside, long fifoPauseNanos) throws IOException, InterruptedException {
+        this.target = target;
+        this.fifoPauseNanos = fifoPauseNanos;
         Files.writeString(target, inside);
         String name = target.getFileName().toString();
-        Path file = Files.writeString(target.resolveSibling("." + name + ".file"), inside);
-        fifo = SpecialFiles.mkfifo(target.resolveSibling("." + name + ".fifo"));
-        Path next = target.resolveSibling("." + name + ".next");
-        thread = new Thread(() -> {
-            try {
-                while (running.get()) {
-                    Files.deleteIfExists(next);
-                    Files.createLink(next, fifo);
-                    Files.move(next, target, StandardCopyOption.ATOMIC_MOVE);
-                    if (fifoPauseNanos > 0) {
-                        LockSupport.parkNanos(fifoPauseNanos);
-                    }
-                    Files.createLink(next, file);
-                    Files.move(next, target, StandardCopyOption.ATOMIC_MOVE);
-                    LockSupport.parkNanos(100_000);
-                    flips.addAndGet(2);
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }, "fifo-flipper");
-        thread.setDaemon(true);
-        thread.start();
+        this.file = Files.writeString(target.resolveSibling("." + name + ".file"), inside);
+        this.fifo = SpecialFiles.mkfifo(target.resolveSibling("." + name + ".fifo"));
+        this.next = target.resolveSibling("." + name + ".next");
+        start("fifo-flipper");
+    }
+
+    @Override
+    protected int round() throws IOException {
+        Files.deleteIfExists(next);
+        Files.createLink(next, fifo);
+        Files.move(next, target, StandardCopyOption.ATOMIC_MOVE);
+        if (fifoPauseNanos > 0) {
+            LockSupport.parkNanos(fifoPauseNanos);
+        }
+        Files.createLink(next, file);
+        Files.move(next, target, StandardCopyOption.ATOMIC_MOVE);
+        LockSupport.parkNanos(100_000);
+        return 2;
     }
 
     /**
@@ -78,11 +74,6 @@ public final class FifoFlipper implements AutoCloseable {
     public FifoFlipper withWriter() throws IOException {
         writer = FileChannel.open(fifo, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
         return this;
-    }
-
-    /** How often the target changed so far. */
-    public int flips() {
-        return flips.get();
     }
 
     /** Lets go of every reader waiting in {@code open()} of the FIFO now: it gets a writer that leaves at once. */
@@ -100,9 +91,8 @@ public final class FifoFlipper implements AutoCloseable {
      * leaves: the reader gets the end of the file).
      */
     @Override
-    public void close() throws InterruptedException, IOException {
-        running.set(false);
-        thread.join(10_000);
+    public void close() throws Exception {
+        super.close();
         if (writer != null) {
             writer.close();
         }

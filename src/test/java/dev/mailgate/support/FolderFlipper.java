@@ -5,8 +5,6 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -15,38 +13,35 @@ import java.util.concurrent.locks.LockSupport;
  * with a pause of 0.2 ms after each step, until closed. Mailgate may make a new folder while the real one is aside;
  * the real one's entries are then moved into it, so that no file is lost by the flipping itself.
  */
-public final class FolderFlipper implements AutoCloseable {
+public final class FolderFlipper extends Flipper {
 
     private final Path folder;
     private final Path aside;
     private final Path target;
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final AtomicInteger links = new AtomicInteger();
-    private final Thread thread;
 
     public FolderFlipper(Path folder, Path target) throws IOException {
         this.folder = folder;
         this.aside = folder.resolveSibling(folder.getFileName() + ".aside");
         this.target = target;
         Files.createDirectories(folder);
-        thread = new Thread(this::flip, "folder-flipper-" + folder.getFileName());
-        thread.setDaemon(true);
-        thread.start();
+        start("folder-flipper-" + folder.getFileName());
     }
 
-    private void flip() {
-        while (running.get()) {
-            try {
-                Files.move(folder, aside);
-                Files.createSymbolicLink(folder, target);
-                links.incrementAndGet();
-            } catch (IOException e) {
-                // Mailgate made the folder again meanwhile, or it is aside already
-            }
-            LockSupport.parkNanos(200_000);
-            restore();
-            LockSupport.parkNanos(200_000);
+    /** The folder aside and a link in its place, then the folder back: one flip to a link. */
+    @Override
+    protected int round() {
+        int linked = 0;
+        try {
+            Files.move(folder, aside);
+            Files.createSymbolicLink(folder, target);
+            linked = 1;
+        } catch (IOException e) {
+            // Mailgate made the folder again meanwhile, or it is aside already
         }
+        LockSupport.parkNanos(200_000);
+        restore();
+        LockSupport.parkNanos(200_000);
+        return linked;
     }
 
     /** The real folder back in its place (its entries moved into a folder Mailgate made meanwhile). */
@@ -75,14 +70,13 @@ public final class FolderFlipper implements AutoCloseable {
 
     /** How often the folder was a link so far. */
     public int links() {
-        return links.get();
+        return flips();
     }
 
     /** Stops flipping and leaves the real folder in its place. */
     @Override
-    public void close() throws InterruptedException {
-        running.set(false);
-        thread.join(10_000);
+    public void close() throws Exception {
+        super.close();
         for (int i = 0; i < 100 && (Files.exists(aside, LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(folder));
                 i++) {
             restore();
