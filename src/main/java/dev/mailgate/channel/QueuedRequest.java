@@ -130,27 +130,25 @@ public final class QueuedRequest {
     }
 
     private byte[] replayMac(byte[] body) {
-        try {
-            ByteArrayOutputStream signed = new ByteArrayOutputStream();
-            field(signed, REPLAY_VERSION);
-            signed.writeBytes(MessageDigest.getInstance("SHA-256").digest(body));
-            Mac mac = Mac.getInstance(ALGORITHM);
-            mac.init(key);
-            return mac.doFinal(signed.toByteArray());
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
+        return mac(body, REPLAY_VERSION);
     }
 
     private byte[] mac(Stamp stamp, byte[] body) {
+        return mac(body, VERSION, stamp.id(), stamp.file(),
+                stamp.pacedSlot() == null ? null : stamp.pacedSlot().toString(),
+                stamp.countingSince() == null ? null : stamp.countingSince().toString());
+    }
+
+    /**
+     * The HMAC of {@code fields} (the first says what is signed, so that no signature verifies under another meaning)
+     * and the body's SHA-256. Every field is written with its length, or -1 for none: no two lists sign the same bytes.
+     */
+    private byte[] mac(byte[] body, String... fields) {
         try {
-            // every field with its length (or -1 for none): no two stamps sign the same bytes
             ByteArrayOutputStream signed = new ByteArrayOutputStream();
-            field(signed, VERSION);
-            field(signed, stamp.id());
-            field(signed, stamp.file());
-            field(signed, stamp.pacedSlot() == null ? null : stamp.pacedSlot().toString());
-            field(signed, stamp.countingSince() == null ? null : stamp.countingSince().toString());
+            for (String value : fields) {
+                field(signed, value);
+            }
             signed.writeBytes(MessageDigest.getInstance("SHA-256").digest(body));
             Mac mac = Mac.getInstance(ALGORITHM);
             mac.init(key);
