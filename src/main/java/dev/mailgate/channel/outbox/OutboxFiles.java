@@ -8,6 +8,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -215,9 +217,9 @@ public final class OutboxFiles {
                 } catch (IOException e) {
                     unusable = e;
                 }
-                if (stillWhereDropped(channel, name, id)) {
-                    // the same file: a new one dropped under the same name has another id
-                    if (moveAndRecord(channel.path().resolve(name), channel, channel, folder, suffix, json)) {
+                Optional<String> dropped = stillWhereDropped(channel, name, id);
+                if (dropped.isPresent()) {
+                    if (moveAndRecord(channel.path().resolve(dropped.get()), channel, channel, folder, suffix, json)) {
                         return;
                     }
                 } else if (unusable != null) {
@@ -237,9 +239,22 @@ public final class OutboxFiles {
                 json);
     }
 
-    private static boolean stillWhereDropped(OpenFolder channel, String name, String id) throws IOException {
-        Optional<BasicFileAttributes> there = channel.look(name);
-        return id != null && there.isPresent() && id.equals(deliveryId(channel.path().resolve(name), there.get()));
+    /**
+     * The name the file still has where it was dropped, when it is there: its name in {@code .queued/}, or that name
+     * without the {@code -2} a name already taken in {@code .queued/} gave it. The same file only: a new one dropped
+     * under the same name has another id (which counts its path, inode, size and time).
+     */
+    private static Optional<String> stillWhereDropped(OpenFolder channel, String name, String id) throws IOException {
+        if (id == null) {
+            return Optional.empty();
+        }
+        for (String candidate : new LinkedHashSet<>(List.of(name, OutboxNames.withoutNumber(name)))) {
+            Optional<BasicFileAttributes> there = channel.look(candidate);
+            if (there.isPresent() && id.equals(deliveryId(channel.path().resolve(candidate), there.get()))) {
+                return Optional.of(candidate);
+            }
+        }
+        return Optional.empty();
     }
 
     /**

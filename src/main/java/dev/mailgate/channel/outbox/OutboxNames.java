@@ -41,6 +41,11 @@ final class OutboxNames {
         return name.getBytes(ENCODING).length;
     }
 
+    /** {@code report.pdf} for {@code report-2.pdf}: the name {@link #free} gave a second file of that name. */
+    static String withoutNumber(String name) {
+        return name.replaceFirst("-\\d+(\\.[^.]*)?$", "$1");
+    }
+
     /**
      * {@code report.pdf}, or {@code report-2.pdf} if {@code taken} says a report.pdf (or its record, {@code <name>
      * <suffix>}) is there already, and so on; shortened when the name with its record ({@code .<name><suffix>.tmp}

@@ -84,7 +84,7 @@ final class QueuedReconciliation {
     /** The journal entry of a file in {@code .queued/}: under its name, or its name before {@code -2} was added. */
     private Optional<Journal.Entry> journalEntry(Path folder, Path file, BasicFileAttributes attributes) {
         String name = file.getFileName().toString();
-        Set<String> names = new LinkedHashSet<>(List.of(name, name.replaceFirst("-\\d+(\\.[^.]*)?$", "$1")));
+        Set<String> names = new LinkedHashSet<>(List.of(name, OutboxNames.withoutNumber(name)));
         for (String candidate : names) {
             Optional<Journal.Entry> entry = journal.find(OutboxFiles.deliveryId(folder.resolve(candidate), attributes))
                     .filter(e -> "outbox".equals(e.channel()));

@@ -37,12 +37,29 @@ class OutcomeBeforeHandOffTest {
 
     @Test
     void an_outcome_racing_the_move_into_queued_always_finishes_the_file() throws Exception {
+        race(false);
+    }
+
+    /**
+     * A file of the same name still waits in {@code .queued/} (an earlier request of a scanner that always writes
+     * {@code scan.pdf}): this one waits there as {@code scan-2.pdf}, and the outcome must find it under its own name
+     * where it was dropped.
+     */
+    @Test
+    void an_outcome_racing_the_move_into_queued_finishes_a_file_whose_name_was_taken_there() throws Exception {
+        race(true);
+    }
+
+    private void race(boolean nameTakenInQueued) throws Exception {
         OutboxFiles files = new OutboxFiles(null);
         ExecutorService threads = Executors.newFixedThreadPool(2);
         List<String> unfinished = new ArrayList<>();
         try {
             for (int i = 0; i < ROUNDS; i++) {
                 String name = "race-" + i + ".json";
+                if (nameTakenInQueued) {
+                    Files.writeString(Files.createDirectories(dir.resolve(".queued")).resolve(name), "earlier");
+                }
                 Path dropped = Files.writeString(dir.resolve(name), "{\"to\": \"a@example.com\"}");
                 String id = OutboxFiles.deliveryId(dropped);
                 Path place = files.queuedPlace(dropped);
@@ -68,8 +85,12 @@ class OutcomeBeforeHandOffTest {
                 handOff.get(10, TimeUnit.SECONDS);
                 outcome.get(10, TimeUnit.SECONDS);
 
+                // in .sent/ under the name it had where the outcome found it: dropped, or in .queued/
+                String waited = place.getFileName().toString();
                 boolean finished = Files.exists(dir.resolve(".sent").resolve(name))
-                        && Files.exists(dir.resolve(".sent").resolve(name + ".receipt.json"));
+                        && Files.exists(dir.resolve(".sent").resolve(name + ".receipt.json"))
+                        || Files.exists(dir.resolve(".sent").resolve(waited))
+                        && Files.exists(dir.resolve(".sent").resolve(waited + ".receipt.json"));
                 if (!finished || Files.exists(place) || Files.exists(dropped)) {
                     unfinished.add(name + (Files.exists(place) ? " (left in .queued/)" : "")
                             + (Files.exists(dropped) ? " (left in the outbox)" : ""));
