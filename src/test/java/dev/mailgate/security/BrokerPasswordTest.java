@@ -204,6 +204,18 @@ class BrokerPasswordTest {
 
         assertThat(refused).isInstanceOf(JMSException.class).hasMessageContaining("_AMQ_LARGE_SIZE")
                 .hasMessageContaining("only the broker sets");
+
+        // the same with the compressed flag, which the selector reads as well (a string "true" slipped past the check)
+        Throwable compressed = attempt(session -> {
+            try (MessageProducer producer = session.createProducer(session.createQueue(QUEUE))) {
+                TextMessage message = session.createTextMessage("{\"to\": \"alice@example.com\", \"subject\": "
+                        + "\"posing\", \"text\": \"small\"}");
+                message.setStringProperty("_AMQ_LARGE_COMPRESSED", "true");
+                producer.send(message);
+            }
+        });
+        assertThat(compressed).isInstanceOf(JMSException.class).hasMessageContaining("_AMQ_LARGE_COMPRESSED")
+                .hasMessageContaining("only the broker sets");
     }
 
     @Test

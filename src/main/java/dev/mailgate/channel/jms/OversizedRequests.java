@@ -72,12 +72,13 @@ public final class OversizedRequests implements ActiveMQServerMessagePlugin {
             // the gateway's own dead letters: what was refused here never got as far
             return;
         }
-        String problem = !(message instanceof LargeServerMessage) && message.containsProperty(LARGE_SIZE)
-                // the size the consumer's selector trusts is the broker's to set: on an ordinary message a client
-                // could make a small request look too large to be received, and it would wait unread on the queue
-                ? "it carries " + LARGE_SIZE + ", a property only the broker sets on large messages; send the "
-                        + "request without it"
-                : problem(message);
+        // the properties the consumer's selector trusts are the broker's to set: on an ordinary message a client could
+        // make a small request look too large (or compressed) to be received, and it would wait unread on the queue
+        SimpleString forged = message instanceof LargeServerMessage ? null
+                : message.containsProperty(Message.HDR_LARGE_BODY_SIZE) ? Message.HDR_LARGE_BODY_SIZE
+                : message.containsProperty(COMPRESSED) ? COMPRESSED : null;
+        String problem = forged != null ? "it carries " + forged + ", a property only the broker sets on large "
+                + "messages; send the request without it" : problem(message);
         if (problem != null) {
             throw new ActiveMQException(ActiveMQExceptionType.GENERIC_EXCEPTION, "Mailgate refused the message: "
                     + problem);
