@@ -27,6 +27,7 @@ import dev.mailgate.auth.TokenException;
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.outcome.Failure.Category;
 import dev.mailgate.request.InvalidRequestException;
+import dev.mailgate.request.OpenersExhausted;
 import dev.mailgate.transport.XOAuth2MailSender;
 
 /**
@@ -75,6 +76,11 @@ public final class FailureClassifier {
         for (Throwable e : chain) {
             if (e instanceof KnownFailure known) {
                 return known.failure();
+            }
+            if (e instanceof OpenersExhausted exhausted) {
+                return new Failure(Category.TRANSIENT, exhausted.getMessage(), "someone who may write to an "
+                        + "attachments folder swaps files for FIFOs: stop that, then restart Mailgate to free the "
+                        + "threads; the request is tried again");
             }
             if (e instanceof InvalidRequestException invalid) {
                 return new Failure(Category.INVALID_REQUEST, "the request is invalid: " + invalid.getMessage(),

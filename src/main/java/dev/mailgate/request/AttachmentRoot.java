@@ -183,15 +183,16 @@ public final class AttachmentRoot {
         }
         Walk walk = new Walk(field, folder, target, relative, shown);
         try {
-            return BoundedOpen.run(folder, "Opening " + field + " '" + shown + "'", walk::open, timeout, walk::release,
+            // stuck openers are counted per folder below the root: a producer's FIFOs in its own files cannot use up
+            // the openers of the request folders Mailgate keeps next to them (data/uploads/<id>/)
+            Path counted = relative.getNameCount() > 1 ? folder.resolve(relative.getName(0)) : folder;
+            return BoundedOpen.run(counted, "Opening " + field + " '" + shown + "'", walk::open, timeout, walk::release,
                     BoundedOpen::closeQuietly);
         } catch (BoundedOpen.NotAPlainFile e) {
             throw replaced(field, shown, "it is a FIFO or a socket");
         } catch (BoundedOpen.Stuck e) {
             if (e.exhausted()) {
-                throw new InvalidRequestException(field, "'" + shown + "' was not opened: " + e.getMessage() + ". "
-                        + "Someone who may write to an attachments folder swaps files for FIFOs; stop that, then "
-                        + "restart Mailgate and send the request again");
+                throw new OpenersExhausted(field + " '" + shown + "' was not opened: " + e.getMessage());
             }
             throw replaced(field, shown, "it could not be opened within " + timeout.toMillis() + " ms: a FIFO, or a "
                     + "file system that does not answer");

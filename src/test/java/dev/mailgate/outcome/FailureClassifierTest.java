@@ -25,6 +25,7 @@ import dev.mailgate.auth.TokenException;
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.outcome.Failure.Category;
 import dev.mailgate.request.InvalidRequestException;
+import dev.mailgate.request.OpenersExhausted;
 import dev.mailgate.request.Problem;
 
 class FailureClassifierTest {
@@ -56,6 +57,16 @@ class FailureClassifierTest {
 
         assertThat(f.category()).isEqualTo(Category.INVALID_REQUEST);
         assertThat(f.problems()).extracting(Problem::field).containsExactly("data");
+    }
+
+    @Test
+    void a_file_not_opened_because_openers_are_held_by_fifos_is_temporary_not_the_requests_fault() {
+        Failure f = classifier.classify(new RuntimeException(new OpenersExhausted("attachments[0].path 'x' was not "
+                + "opened: 4 earlier opens in its folder of files replaced by FIFOs never returned")));
+
+        assertThat(f.category()).isEqualTo(Failure.Category.TRANSIENT);
+        assertThat(f.reason()).contains("attachments[0].path 'x' was not opened");
+        assertThat(f.advice()).contains("FIFOs", "restart Mailgate", "tried again");
     }
 
     @Test
