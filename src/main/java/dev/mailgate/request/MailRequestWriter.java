@@ -3,8 +3,11 @@ package dev.mailgate.request;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.Channels;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Locale;
 
@@ -100,8 +103,31 @@ public final class MailRequestWriter {
         return copy;
     }
 
+    /**
+     * Creates a request's own folder (e.g. {@code data/uploads/<id>/}) readable by Mailgate's user only, where the file
+     * system has POSIX permissions: a JMS attachments folder shared with a group of producers
+     * ({@code mailgate.jms.attachments-dir} outside {@code data/}) must not let them read, or replace, the files of
+     * another principal's request.
+     */
+    public static void createRequestFolder(Path folder) throws IOException {
+        if (Files.isDirectory(folder, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Files.createDirectories(folder.getParent());
+        try {
+            Files.createDirectory(folder, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
+                    "rwx------")));
+        } catch (UnsupportedOperationException e) {
+            Files.createDirectory(folder);
+        } catch (FileAlreadyExistsException e) {
+            if (!Files.isDirectory(folder, LinkOption.NOFOLLOW_LINKS)) {
+                throw e;
+            }
+        }
+    }
+
     private static Path free(Path folder, String name) throws IOException {
-        Files.createDirectories(folder);
+        createRequestFolder(folder);
         Path candidate = folder.resolve(name);
         for (int n = 2; Files.exists(candidate); n++) {
             candidate = folder.resolve(name + "-" + n);

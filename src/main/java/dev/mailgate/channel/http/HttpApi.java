@@ -245,7 +245,7 @@ public final class HttpApi {
         }
         byte[] json = null;
         List<Path> files = new ArrayList<>();
-        Files.createDirectories(folder);
+        MailRequestWriter.createRequestFolder(folder);
         for (Map.Entry<String, DataHandler> part : parts.entrySet()) {
             if (part.getKey().equals("request")) {
                 try (InputStream in = part.getValue().getInputStream()) {

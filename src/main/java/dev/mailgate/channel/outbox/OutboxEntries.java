@@ -18,6 +18,7 @@ import dev.mailgate.Text;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.KnownFailure;
 import dev.mailgate.request.BoundedOpen;
+import dev.mailgate.request.MailRequestWriter;
 
 /**
  * What an outbox entry is, and reading one safely. Whoever may write to the outbox must not be able to make Mailgate
@@ -124,7 +125,7 @@ public final class OutboxEntries {
      * putting a FIFO or a link in its place in between, and a read from a FIFO can wait for ever.
      */
     public Path snapshot(Path file, Path into) throws IOException {
-        Files.createDirectories(into);
+        MailRequestWriter.createRequestFolder(into);
         Path folder = Files.createTempDirectory(into, "outbox-");
         Path copy = folder.resolve(file.getFileName().toString());
         Map<String, Object> before = look(file);
