@@ -307,6 +307,7 @@ class BrokerPasswordTest {
         // the victim's mail is held in DATA, so that its copy in data/uploads/<id>/ is there while the attacker asks
         TestSmtpServer.DataHold hold = mailgate.smtp().holdDataTo("victim@example.com");
         String victim;
+        String copied;
         String attack;
         Journal.Entry refused;
         try {
@@ -316,11 +317,16 @@ class BrokerPasswordTest {
             // anyone who can stat the outbox file knows its delivery id (path, inode, size, time): the copy's folder
             victim = OutboxFiles.deliveryId(victimFile);
             assertThat(hold.awaitHeld(Duration.ofSeconds(30))).as("the victim's mail is being sent").isTrue();
-            assertThat(mailgate.dir().resolve("data/uploads").resolve(victim).resolve(".payslip.pdf"))
-                    .as("the copy the attacker names").exists();
+            Path uploads = mailgate.dir().resolve("data/uploads");
+            Path copy;
+            try (var files = Files.walk(uploads.resolve(victim))) {
+                copy = files.filter(p -> p.getFileName().toString().equals(".payslip.pdf")).findFirst()
+                        .orElseThrow(() -> new AssertionError("no copy of the victim's attachment in its folder"));
+            }
+            copied = uploads.relativize(copy).toString();
 
             attack = send(QUEUE, "{\"to\": \"attacker@example.com\", \"subject\": \"Stolen\", \"text\": "
-                    + "\"x\", \"attachments\": [{\"path\": \"" + victim + "/.payslip.pdf\"}]}", Map.of());
+                    + "\"x\", \"attachments\": [{\"path\": \"" + copied + "\"}]}", Map.of());
 
             refused = outcome(idOf(attack));
         } finally {
@@ -331,8 +337,8 @@ class BrokerPasswordTest {
         assertThat(refused.state()).as("the attacker's request").isEqualTo(Journal.State.FAILED);
         assertThat(refused.failureCategory()).isEqualTo("invalid-request");
         Message letter = deadLetter(idOf(attack));
-        assertThat(letter.getStringProperty("mailgateErrors")).isEqualTo("attachments[0].path: '" + victim
-                + "/.payslip.pdf' is in a folder Mailgate keeps for a request it queued itself (named by its delivery "
+        assertThat(letter.getStringProperty("mailgateErrors")).isEqualTo("attachments[0].path: '" + copied
+                + "' is in a folder Mailgate keeps for a request it queued itself (named by its delivery "
                 + "id); a JMS client may attach only its own files: put them in a folder of your own in the JMS "
                 + "attachments folder (mailgate.jms.attachments-dir), e.g. <your application>/report.pdf");
         List<TestSmtpServer.Received> received = mailgate.smtp().received();

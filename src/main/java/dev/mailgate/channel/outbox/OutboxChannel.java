@@ -2,11 +2,14 @@ package dev.mailgate.channel.outbox;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.stream.Stream;
 
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
@@ -43,6 +46,8 @@ import dev.mailgate.request.MailRequestWriter;
 public final class OutboxChannel implements OutcomeHandler {
 
     private static final Logger LOG = LoggerFactory.getLogger(OutboxChannel.class);
+    /** Set once the request is given to the queue: from then on its files may be needed by the queue's consumer. */
+    private static final String HANDED_TO_QUEUE = "mailgate.outboxHandedToQueue";
 
     private final AttachmentRoot attachments;
     private final TemplateRenderer renderer;
@@ -75,22 +80,53 @@ public final class OutboxChannel implements OutcomeHandler {
         Path file = begin(exchange);
         // read from a copy taken without following links: the file itself may be swapped meanwhile
         Path copy = entries.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
-        MailRequest request;
-        if (file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".eml")) {
-            // the copy is what is sent, from the queue's attachment folder
-            request = validator.readAndValidate(() -> MailRequestReader.fromEml(copy));
-        } else {
-            try {
-                request = validator.readAndValidate(() -> {
-                    try (InputStream in = Files.newInputStream(copy)) {
-                        return MailRequestReader.fromJson(in, attachments, validator.limits().maxMessageBytes());
-                    }
-                });
-            } finally {
-                discard(copy);
+        try {
+            MailRequest request;
+            if (file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".eml")) {
+                // the copy is what is sent, from the queue's attachment folder
+                request = validator.readAndValidate(() -> MailRequestReader.fromEml(copy));
+            } else {
+                try {
+                    request = validator.readAndValidate(() -> {
+                        try (InputStream in = Files.newInputStream(copy)) {
+                            return MailRequestReader.fromJson(in, attachments, validator.limits().maxMessageBytes());
+                        }
+                    });
+                } finally {
+                    discard(copy);
+                }
             }
+            handOff(exchange, file, request, copy);
+        } catch (IOException | RuntimeException e) {
+            abandon(exchange, copy);
+            throw e;
         }
-        handOff(exchange, file, request, copy);
+    }
+
+    /**
+     * Removes what this reading of a file wrote (its copy, the attachments copied next to it) when the request did not
+     * reach the queue: a file that fails as temporary is read again at a later poll, and must not leave a copy behind
+     * each time. Not once the request was handed to the queue, even when that failed: the broker may have stored it
+     * after all, and its consumer would need the files.
+     */
+    private static void abandon(Exchange exchange, Path copy) {
+        if (exchange.getProperty(HANDED_TO_QUEUE, false, Boolean.class)) {
+            return;
+        }
+        Path attempt = copy.getParent();
+        try (Stream<Path> written = Files.walk(attempt)) {
+            written.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    LOG.debug("Could not remove {}: {}", p, e.toString());
+                }
+            });
+        } catch (NoSuchFileException e) {
+            // removed already
+        } catch (IOException | UncheckedIOException e) {
+            LOG.debug("Could not remove {}: {}", attempt, e.toString());
+        }
     }
 
     /** Removes a copy taken by {@link OutboxEntries#snapshot} that is not needed (any more). */
@@ -127,7 +163,12 @@ public final class OutboxChannel implements OutcomeHandler {
             Path file = begin(exchange);
             // the copy is the attachment, under the file's own name
             Path copy = entries.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
-            handOff(exchange, file, validator.validate(forFile(copy, route)), copy);
+            try {
+                handOff(exchange, file, validator.validate(forFile(copy, route)), copy);
+            } catch (IOException | RuntimeException e) {
+                abandon(exchange, copy);
+                throw e;
+            }
         };
     }
 
@@ -163,8 +204,10 @@ public final class OutboxChannel implements OutcomeHandler {
             files.duplicate(file, earlier.get(), earlier.get().equals(id));
             return;
         }
-        String json = MailRequestWriter.toJson(request, uploads.root(), uploads.folder(id));
+        // the attachments go next to the file's copy: all that this reading wrote is in one folder
+        String json = MailRequestWriter.toJson(request, uploads.root(), copy.getParent());
         Path place = files.queuedPlace(file);
+        exchange.setProperty(HANDED_TO_QUEUE, true);
         producer.sendBodyAndHeaders(queueUri, json, signer.properties(new QueuedRequest.Stamp(id, place.toString(),
                 null, null), json));
         try {
