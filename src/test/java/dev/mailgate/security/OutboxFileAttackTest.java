@@ -244,6 +244,28 @@ class OutboxFileAttackTest {
     }
 
     @Test
+    void a_file_that_keeps_changing_holds_the_channel_in_its_read_lock_but_keeps_the_gateway_ready() throws Exception {
+        // Camel's read lock waits up to its timeout (10 s here) for a file to stop changing: longer than
+        // stalled-after (3 s). Whoever may write to the outbox can keep files changing; the gateway must stay ready
+        Path busy = mailgate.gateway().outbox().resolve("busy.json");
+        long until = System.nanoTime() + Duration.ofSeconds(8).toNanos();
+        int notReady = 0;
+        int samples = 0;
+        while (System.nanoTime() < until) {
+            Files.writeString(busy, NEXT + " ".repeat(samples % 7));
+            if (mailgate.http().get(null, "/health/ready").statusCode() != 200) {
+                notReady++;
+            }
+            samples++;
+            Thread.sleep(100);
+        }
+        assertThat(notReady).as("readiness answers that were not 200, of %d", samples).isZero();
+
+        // once it stops changing it is taken like any other
+        mailgate.gateway().awaitSent("busy.json");
+    }
+
+    @Test
     void an_outbox_channel_that_stops_looking_at_its_folder_turns_readiness_down_naming_it() throws Exception {
         // what a hanging read did to the consumer's thread, before reads were bounded: no poll, no file taken
         mailgate.gateway().context().getRouteController().suspendRoute("outbox");

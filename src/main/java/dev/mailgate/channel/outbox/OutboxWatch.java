@@ -111,17 +111,36 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
      * The watched folders whose consumer has neither begun a poll nor taken a file for longer than {@code
      * mailgate.outbox.stalled-after}, with when it last did: a consumer's thread that hangs (a read that never ends)
      * stops both, while a long batch of files still takes a file every moment.
+     * <p>
+     * One wait is the channel at work, not hanging: Camel's read lock ({@code readLock=changed}) holds the consumer on
+     * a file that keeps changing for up to its {@code readLockTimeout} before it goes on to the next file, and whoever
+     * may write to the folder can keep many files changing. A consumer whose thread is in that wait now is not
+     * silent; the files it waits for are named by the {@code outbox-backlog} check instead.
      */
     public Map<Path, Instant> silentFolders() {
         Instant limit = clock.instant().minus(stalledAfter);
         Map<Path, Instant> silent = new TreeMap<>();
         folders.values().forEach(folder -> {
             Instant seen = folder.lastActive;
-            if (seen != null && seen.isBefore(limit)) {
+            if (seen != null && seen.isBefore(limit) && !waitsForAFileToSettle(folder.consumer)) {
                 silent.put(folder.path, seen);
             }
         });
         return silent;
+    }
+
+    /** Whether {@code thread} is in Camel's wait for a file to stop changing, which ends by itself. */
+    private static boolean waitsForAFileToSettle(Thread thread) {
+        if (thread == null || !thread.isAlive()) {
+            return false;
+        }
+        for (StackTraceElement frame : thread.getStackTrace()) {
+            if (frame.getMethodName().equals("acquireExclusiveReadLock")
+                    && frame.getClassName().startsWith("org.apache.camel.component.file.strategy.")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The consumer of the exchange's folder is at work: it takes this file (see {@link #silentFolders()}). */
@@ -168,6 +187,7 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
     public boolean begin(Consumer consumer, Endpoint endpoint) {
         Folder folder = folder(endpoint);
         folder.lastActive = clock.instant();
+        folder.consumer = Thread.currentThread();
         if (!folder.reconciled) {
             folder.reconciled = true;
             queued.settle(folder.path);
@@ -219,6 +239,8 @@ public final class OutboxWatch extends DefaultPollingConsumerPollStrategy implem
         private boolean reconciled;
         /** When the consumer last began a poll or took a file; the health check reads it. */
         private volatile Instant lastActive;
+        /** The thread of the consumer's last poll, for the health check to see what it waits for. */
+        private volatile Thread consumer;
 
         private Folder(Path path, Set<String> extensions) {
             this.path = path;
