@@ -231,10 +231,10 @@ final class OpenFolder implements Closeable {
     }
 
     /**
-     * Lets go of an open stuck on a FIFO that took a folder's place: opening it for reading and writing never blocks
-     * on Linux and counts as its writer. Only what is (still) a FIFO there is opened.
+     * Lets go of an opener stuck on a FIFO put in the place of the folder {@code name}: opening it for reading and
+     * writing never blocks on Linux and counts as its writer; only what is (still) a FIFO there is opened
+     * ({@link BoundedOpen#releaseFifo}).
      */
-    /** Lets go of an opener stuck on a FIFO put in the place of the folder {@code name} (see {@link BoundedOpen}). */
     private void releaseFifo(String name) {
         BoundedOpen.releaseFifo(() -> dir.getFileAttributeView(Path.of(name), BasicFileAttributeView.class, NOFOLLOW)
                 .readAttributes(), () -> dir.newByteChannel(Path.of(name), Set.of(StandardOpenOption.READ,
