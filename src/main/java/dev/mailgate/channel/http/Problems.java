@@ -127,14 +127,20 @@ final class Problems {
         }
     }
 
-    private static void vertxError(RoutingContext context, int status, long maxBodyBytes, int maxParts) {
+    private static void vertxError(RoutingContext context, int given, long maxBodyBytes, int maxParts) {
         Throwable failure = context.failure();
+        int status = given;
         if (context.response().ended() || context.response().closed()) {
             // answered already: the body handler fails once more for every upload it still had open ("Pipe
             // closed") after the first failure, or the client went away
             LOG.debug("HTTP {} {} failed after its answer: {}", context.request().method().name(),
                     context.request().path(), failure == null ? status : failure.toString());
             return;
+        }
+        if (isAbortedUpload(failure)) {
+            cancelUploads(context);
+            failure = lostBodyFailure(context, maxBodyBytes, maxParts);
+            status = failure == null ? 400 : 413;
         }
         if (failure instanceof HttpPostRequestDecoder.TooManyFormFieldsException) {
             answer(context, 413, "too-many-parts", "Too many parts", "the multipart form has more than " + maxParts
@@ -170,6 +176,52 @@ final class Problems {
             answer(context, status, title.toLowerCase(java.util.Locale.ROOT).replace(' ', '-'), title,
                     "the request was refused: " + title);
         }
+    }
+
+    /**
+     * An upload Vert.x Web cancelled because the body failed ({@code HttpServerFileUploadImpl} fails its future with
+     * "Streaming aborted", or with "Pipe closed" when the cancel closed its pipe mid-file). It is not the failure
+     * itself: Vert.x 4.5's {@code BodyHandlerImpl} cancels every upload before it reports why the body failed, and
+     * when one upload's file has just been closed but not yet handed over, that cancel throws ({@code IllegalStateException: File handle is closed}, logged by Vert.x as an unhandled
+     * exception) and the real failure (too many parts, a body over the limit) is never reported; the cancelled
+     * upload's failure then arrives alone, as a 500.
+     */
+    private static boolean isAbortedUpload(Throwable failure) {
+        return failure != null
+                && ("Streaming aborted".equals(failure.getMessage()) || "Pipe closed".equals(failure.getMessage()));
+    }
+
+    /**
+     * What Vert.x' own cancel did not finish after the throw: each upload is cancelled (its file is then deleted when
+     * its stream ends) or, when it was complete, its file deleted; the one whose file was closed under the cancel
+     * throws again and is passed over (its file is deleted by its own aborted stream).
+     */
+    private static void cancelUploads(RoutingContext context) {
+        for (var upload : List.copyOf(context.fileUploads())) {
+            try {
+                if (!upload.cancel()) {
+                    upload.delete();
+                }
+            } catch (IllegalStateException closedUnderTheCancel) {
+                // the same race as Vert.x' own: nothing left to cancel
+            }
+        }
+    }
+
+    /**
+     * The body failure an {@linkplain #isAbortedUpload aborted upload} stands for, told from what the request shows:
+     * as many parts as the limit allows (Netty refuses the one after), a body read past the size limit, or else
+     * {@code null}, a body that could not be read.
+     */
+    private static Throwable lostBodyFailure(RoutingContext context, long maxBodyBytes, int maxParts) {
+        HttpServerRequest request = context.request();
+        if (context.fileUploads().size() + request.formAttributes().size() >= maxParts) {
+            return new HttpPostRequestDecoder.TooManyFormFieldsException();
+        }
+        if (request.bytesRead() > maxBodyBytes) {
+            return new java.io.IOException("body over mailgate.http.max-body-size");
+        }
+        return null;
     }
 
     /**
