@@ -172,14 +172,15 @@ class CliIT {
     }
 
     @Test
-    void token_warns_when_admin_consent_is_missing_and_exits_78() throws Exception {
+    void token_without_roles_is_rbac_for_applications_and_exits_0() throws Exception {
         mailgate.entra().tokens().roles(List.of());
 
         Result token = mailgate.command(tenant(), "token");
 
-        assertThat(token.code()).isEqualTo(78);
-        assertThat(token.out()).contains("roles      (none)", "WARNING: the token has no SMTP.SendAsApp role",
-                "Grant admin consent");
+        assertThat(token.code()).isZero();
+        assertThat(token.out()).contains("roles      (none)", "permission no Entra permission: Exchange decides "
+                + "through RBAC for Applications or mailbox permissions", "OK: this token is for Exchange Online")
+                .doesNotContain("WARNING");
     }
 
     @Test

@@ -16,7 +16,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * a token to an operator, never to trust it: Exchange Online checks the signature.
  *
  * @param audience {@code aud}
- * @param roles    {@code roles}: application permissions granted with admin consent (client credentials)
+ * @param roles    {@code roles}: application permissions granted in Entra ID with admin consent (the classic setup);
+ *                 none when Exchange grants the app through RBAC for Applications
  * @param scopes   {@code scp}: delegated permissions (a user's token, not what Mailgate asks for)
  * @param tenantId {@code tid}
  * @param appId    {@code appid} (v1 tokens) or {@code azp} (v2)
@@ -80,14 +81,12 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
         }
         if (exchange && !scopes.isEmpty() && roles.isEmpty()) {
             problems.add(new Problem("scp", "the token carries delegated scopes (" + String.join(" ", scopes)
-                    + ") instead of application roles", "Mailgate sends as an application: add the application "
-                            + "permission SMTP.SendAsApp (not the delegated SMTP.Send) and grant admin consent"));
-        } else if (exchange && !roles.contains(SEND_AS_APP) && !scopes.contains(SEND)) {
-            problems.add(new Problem("roles", "the token has no " + SEND_AS_APP + " role"
-                    + (roles.isEmpty() ? " (no roles at all)" : " (roles: " + String.join(", ", roles) + ")"),
-                    "in App registrations > API permissions, add Office 365 Exchange Online > Application "
-                            + "permissions > SMTP.SendAsApp, then press \"Grant admin consent\""));
+                    + ") instead of application roles", "Mailgate sends as an application (client credentials): use "
+                            + "the app's own credentials, not a user's token, and never the delegated SMTP.Send"));
         }
+        // no roles, or roles without SMTP.SendAsApp, is no problem: with RBAC for Applications Exchange grants the
+        // app in its own role assignments and the token carries no roles claim at all (Microsoft says not to add
+        // the Entra permission then); only the server's answer to AUTH and MAIL FROM decides
         if (isGuid(configuredTenant) && !tenantId.isEmpty() && !tenantId.equalsIgnoreCase(configuredTenant)) {
             problems.add(new Problem("tid", "the token was issued by tenant " + tenantId + ", not the configured "
                     + configuredTenant, "set mailgate.entra.tenant-id to the tenant that holds the mailboxes"));
@@ -98,6 +97,23 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
         }
         return problems;
     }
+
+    /**
+     * Where the token says the app's right to send comes from, in one line: the Entra application permission
+     * {@code SMTP.SendAsApp} (the classic setup), or none, when Exchange decides in its own role assignments (RBAC
+     * for Applications) or mailbox permissions.
+     */
+    public String permission() {
+        if (roles.contains(SEND_AS_APP)) {
+            return "Entra permission " + SEND_AS_APP + " (Exchange also needs the service principal and access to "
+                    + "the mailbox)";
+        }
+        return NO_ENTRA_PERMISSION;
+    }
+
+    /** {@link #permission()} of a token without {@code SMTP.SendAsApp}. */
+    public static final String NO_ENTRA_PERMISSION = "no Entra permission: Exchange decides through RBAC for "
+            + "Applications or mailbox permissions";
 
     /** A GUID such as Entra's tenant and client ids. */
     public static boolean isGuid(String value) {

@@ -147,7 +147,8 @@ final class DoctorCommand extends OneShotCommand implements Callable<Integer> {
                 lineStart = out.length();
             }
             for (String word : line.strip().split(" ")) {
-                if (out.length() - lineStart + word.length() > 100 && out.length() > lineStart) {
+                // the word and the space before it must fit in 100 characters
+                if (out.length() - lineStart + 1 + word.length() > 100 && out.length() > lineStart) {
                     out.append(CONTINUATION);
                     lineStart = out.length();
                 } else if (out.length() > lineStart) {

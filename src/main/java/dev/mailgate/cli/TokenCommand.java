@@ -88,6 +88,7 @@ final class TokenCommand extends OneShotCommand implements Callable<Integer> {
         claims.ifPresent(c -> {
             row(out, "audience", c.audience());
             row(out, "roles", c.roles().isEmpty() ? "(none)" : String.join(" ", c.roles()));
+            row(out, "permission", c.permission());
             if (!c.scopes().isEmpty()) {
                 row(out, "scopes", String.join(" ", c.scopes()));
             }
@@ -98,7 +99,8 @@ final class TokenCommand extends OneShotCommand implements Callable<Integer> {
         row(out, "expires", TIME.format(token.expiresAt()) + " (in " + minutes(token.remainingAt(Instant.now()))
                 + ")");
         if (problems.isEmpty()) {
-            out.println("OK: this token lets the app send mail through Exchange Online (SMTP.SendAsApp).");
+            out.println("OK: this token is for Exchange Online. Whether the app may send as a mailbox is Exchange's "
+                    + "answer to AUTH and MAIL FROM: mailgate doctor tries it.");
         }
         for (TokenClaims.Problem p : problems) {
             out.println("WARNING: " + p.finding());
@@ -119,6 +121,7 @@ final class TokenCommand extends OneShotCommand implements Callable<Integer> {
         claims.ifPresent(c -> {
             body.put("audience", c.audience());
             body.put("roles", c.roles());
+            body.put("permission", c.permission());
             body.put("scopes", c.scopes());
             body.put("tenantId", c.tenantId());
             body.put("appId", c.appId());

@@ -334,7 +334,7 @@ public final class Doctor {
         String summary = "aud " + claims.audience() + ", roles " + (claims.roles().isEmpty() ? "(none)"
                 : String.join(" ", claims.roles())) + (claims.scopes().isEmpty() ? ""
                         : ", scp " + String.join(" ", claims.scopes())) + ", tid " + claims.tenantId() + ", appid "
-                + claims.appId();
+                + claims.appId() + "; " + claims.permission();
         if (problems.isEmpty()) {
             checks.add(Check.pass("claims", summary, List.of()));
         } else {
@@ -418,14 +418,8 @@ public final class Doctor {
 
     /** 535 5.7.3 with a token whose claims are right: Exchange does not connect the app to the mailbox. */
     private String exchangeAccessFix(String mailbox) {
-        String app = options.settings().entra().clientId();
-        return "the token is right, so Exchange Online does not let the app use " + mailbox + ". In Exchange Online "
-                + "PowerShell (Connect-ExchangeOnline): 1) register the app's service principal: New-ServicePrincipal "
-                + "-AppId " + app + " -ObjectId <Object ID from Entra admin center > Enterprise applications (not "
-                + "App registrations)>; 2) give it the mailbox: Add-MailboxPermission -Identity " + mailbox
-                + " -User <that Object ID> -AccessRights FullAccess; 3) make sure SMTP AUTH is on for the mailbox: "
-                + "Set-CASMailbox -Identity " + mailbox + " -SmtpClientAuthenticationDisabled $false. New permissions "
-                + "can take up to an hour to apply";
+        return "the token is right, so " + FailureClassifier.exchangeAccessAdvice(
+                options.settings().entra().clientId(), mailbox);
     }
 
     private boolean sender(SmtpDialogue session) {

@@ -37,13 +37,28 @@ import dev.mailgate.transport.XOAuth2MailSender;
  */
 public final class FailureClassifier {
 
-    static final String EXCHANGE_AUTH_ADVICE = "check, in this order: the app registration has the application "
-            + "permission Office 365 Exchange Online > SMTP.SendAsApp with admin consent granted; the app's service "
-            + "principal is registered in Exchange Online (New-ServicePrincipal -AppId <client id> -ObjectId "
-            + "<Enterprise application object id>); it has access to the mailbox (Add-MailboxPermission -Identity "
-            + "<mailbox> -User <service principal id> -AccessRights FullAccess); SMTP AUTH is enabled for the mailbox "
-            + "(Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false); and the token's "
-            + "tenant is the mailbox's tenant";
+    static final String EXCHANGE_AUTH_ADVICE = exchangeAccessAdvice("<client id>", "<mailbox>");
+
+    /**
+     * How to let app {@code app} send as {@code mailbox}, in both of Exchange Online's permission models: RBAC for
+     * Applications first (Microsoft's current guidance, which adds no permission in Entra ID and issues tokens
+     * without a {@code roles} claim), then the classic Entra permission {@code SMTP.SendAsApp} with mailbox
+     * permissions. Either way SMTP AUTH has to be on for the mailbox.
+     */
+    public static String exchangeAccessAdvice(String app, String mailbox) {
+        return "Exchange Online does not let the app send as " + mailbox + ". In Exchange Online PowerShell "
+                + "(Connect-ExchangeOnline), either with RBAC for Applications (no API permission in Entra ID): "
+                + "New-ServicePrincipal -AppId " + app + " -ObjectId <Object ID from Entra admin center > Enterprise "
+                + "applications>; New-ManagementScope -Name 'Mailgate senders' -RecipientRestrictionFilter "
+                + "\"PrimarySmtpAddress -eq '" + mailbox + "'\"; New-ManagementRoleAssignment -App " + app
+                + " -Role 'Application SMTP.SendAsApp' -CustomResourceScope 'Mailgate senders'; check it with "
+                + "Test-ServicePrincipalAuthorization -Identity " + app + " -Resource " + mailbox + ". Or the classic "
+                + "way: the application permission Office 365 Exchange Online > SMTP.SendAsApp with admin consent, "
+                + "New-ServicePrincipal as above, and Add-MailboxPermission -Identity " + mailbox + " -User <that "
+                + "Object ID> -AccessRights FullAccess. Either way SMTP AUTH must be on for the mailbox: "
+                + "Set-CASMailbox -Identity " + mailbox + " -SmtpClientAuthenticationDisabled $false, and the token "
+                + "must come from the mailbox's tenant. New grants can take up to two hours to apply";
+    }
 
     /** What to check for an authentication refusal; a 5.7.139 says exactly which switch is off. */
     static String authAdvice(String reply) {

@@ -86,6 +86,14 @@ public final class SandboxTokens {
 
     /** Empty when the token is one of ours, unexpired, for Exchange Online and with SMTP.SendAsApp. */
     public Optional<String> problem(String token) {
+        return problem(token, true);
+    }
+
+    /**
+     * The same, with the {@code SMTP.SendAsApp} role asked for only when {@code roleNeeded}: a server that grants
+     * the app in its own role assignments (Exchange's RBAC for Applications) takes a token without roles.
+     */
+    public Optional<String> problem(String token, boolean roleNeeded) {
         String[] parts = token.split("\\.");
         if (parts.length != 3) {
             return Optional.of("not a JWT");
@@ -112,7 +120,7 @@ public final class SandboxTokens {
             for (JsonNode role : claims.path("roles")) {
                 sendAsApp |= SEND_AS_APP.equals(role.asText());
             }
-            return sendAsApp ? Optional.empty() : Optional.of("no " + SEND_AS_APP + " role");
+            return sendAsApp || !roleNeeded ? Optional.empty() : Optional.of("no " + SEND_AS_APP + " role");
         } catch (java.io.IOException e) {
             return Optional.of("claims are not JSON");
         }

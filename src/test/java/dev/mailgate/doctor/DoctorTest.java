@@ -421,22 +421,36 @@ class DoctorTest {
     // --- the token's claims -----------------------------------------------------------------------------------
 
     @Test
-    void missing_admin_consent_fails_claims_and_auth_points_to_the_claims() {
+    void rbac_for_applications_token_without_roles_passes_claims_and_the_server_decides() throws Exception {
+        TestSmtpServer smtp = smtp();
+        entra.tokens().roles(List.of());
+        smtp.grantThroughRbac(SENDER);
+
+        Run run = doctor(settings(smtp), "--send-to", "bob@example.com");
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS");
+        assertThat(run.code()).isZero();
+        assertThat(run.check("claims").path("summary").asText()).contains("roles (none)",
+                "no Entra permission: Exchange decides through RBAC for Applications or mailbox permissions");
+        assertThat(smtp.received()).singleElement().satisfies(m -> assertThat(m.mailbox()).isEqualTo(SENDER));
+    }
+
+    @Test
+    void token_without_roles_refused_by_exchange_fails_auth_naming_both_permission_models() {
         TestSmtpServer smtp = smtp();
         entra.tokens().roles(List.of());
 
         Run run = doctor(settings(smtp));
 
-        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "FAIL", "FAIL", "SKIP", "SKIP");
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "FAIL", "SKIP", "SKIP");
         assertThat(run.code()).isEqualTo(78);
-        JsonNode claims = run.check("claims");
-        assertThat(claims.path("summary").asText()).contains("roles (none)");
-        assertThat(claims.path("cause").asText()).contains("SMTP.SendAsApp");
-        assertThat(claims.path("fix").asText()).contains("SMTP.SendAsApp", "Grant admin consent");
         JsonNode auth = run.check("auth");
         assertThat(auth.path("summary").asText()).startsWith("535");
-        assertThat(auth.path("cause").asText()).contains("the token's claims explain it", "SMTP.SendAsApp");
-        assertThat(auth.path("fix").asText()).contains("Grant admin consent").doesNotContain("New-ServicePrincipal");
+        assertThat(auth.path("fix").asText()).contains(
+                "New-ManagementRoleAssignment -App " + TestEntra.CLIENT_ID + " -Role 'Application SMTP.SendAsApp'",
+                "Test-ServicePrincipalAuthorization -Identity " + TestEntra.CLIENT_ID + " -Resource " + SENDER,
+                "PrimarySmtpAddress -eq '" + SENDER + "'",
+                "Add-MailboxPermission -Identity " + SENDER, "Set-CASMailbox -Identity " + SENDER);
     }
 
     @Test

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -70,6 +71,7 @@ public final class TestSmtpServer implements AutoCloseable {
     private final AtomicInteger authRejections = new AtomicInteger();
     private final Queue<RejectException> authReplies = new ConcurrentLinkedQueue<>();
     private final List<String> refusedMailboxes = new CopyOnWriteArrayList<>();
+    private final List<String> rbacMailboxes = new CopyOnWriteArrayList<>();
     private final AtomicInteger gmailRejections = new AtomicInteger();
     private volatile int authLineLimit = Integer.MAX_VALUE;
     private final AtomicInteger twoLineAuths = new AtomicInteger();
@@ -117,7 +119,8 @@ public final class TestSmtpServer implements AutoCloseable {
                     if (authRejections.getAndUpdate(n -> Math.max(0, n - 1)) > 0 || refusedMailboxes.contains(mailbox)) {
                         return Optional.of("scripted rejection");
                     }
-                    return tokens.problem(token);
+                    // RBAC for Applications: the grant is the server's, the token needs no role for such a mailbox
+                    return tokens.problem(token, !rbacMailboxes.contains(mailbox.toLowerCase(Locale.ROOT)));
                 }, sasl::add));
         SMTPServer.Builder builder = SMTPServer.port(0)
                 .bindAddress(InetAddress.getLoopbackAddress())
@@ -205,6 +208,15 @@ public final class TestSmtpServer implements AutoCloseable {
     /** The next AUTH is answered with this reply, e.g. {@code 454, "4.7.0 Temporary authentication failure"}. */
     public void replyToNextAuth(int code, String text) {
         authReplies.add(new RejectException(code, text));
+    }
+
+    /**
+     * Grants the app this mailbox the way Exchange's RBAC for Applications does ({@code New-ManagementRoleAssignment
+     * -Role 'Application SMTP.SendAsApp' -CustomResourceScope ...}): held by the server, so a token without any
+     * roles claim is accepted for it; other mailboxes still need the token's {@code SMTP.SendAsApp} role.
+     */
+    public void grantThroughRbac(String mailbox) {
+        rbacMailboxes.add(mailbox.toLowerCase(Locale.ROOT));
     }
 
     /** Every AUTH as this mailbox is refused, whatever the token: the app has no access to it. */
