@@ -296,7 +296,8 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
         }
         return switch (failure.category()) {
             case INVALID_REQUEST -> ExitCodes.DATAERR;
-            case TRANSIENT, QUOTA -> ExitCodes.TEMPFAIL;
+            // a full sending mailbox: try again once it has room
+            case TRANSIENT, QUOTA, MAILBOX_FULL -> ExitCodes.TEMPFAIL;
             case AUTH -> ExitCodes.NOPERM;
             case CONFIGURATION -> ExitCodes.CONFIG;
             case PERMANENT -> FailureClassifier.recipientRefused(code, reply) ? ExitCodes.NOUSER

@@ -24,10 +24,12 @@ import dev.mailgate.config.Settings;
 @Command(name = "token", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
         description = {"Acquire an access token with the configured credentials and print its decoded claims: "
                 + "audience, roles or scopes, tenant, app id, issued and expiry times.",
-                "Warns when the audience is not Exchange Online or SMTP.SendAsApp is missing. The token itself is "
-                        + "never printed unless --show-token is given."},
+                "Warns when the audience is not Exchange Online, the token is a user's, or its tenant or app are "
+                        + "not the configured ones. No roles is fine: with RBAC for Applications Exchange grants the "
+                        + "app itself (mailgate doctor asks it). The token itself is never printed unless "
+                        + "--show-token is given."},
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:the token can send mail", "69:Entra ID cannot be reached",
+        exitCodeList = {"0:the token is for Exchange Online and this app", "69:Entra ID cannot be reached",
                 "78:Entra ID refused the request, or the token cannot send mail (see the warnings)"})
 final class TokenCommand extends OneShotCommand implements Callable<Integer> {
 

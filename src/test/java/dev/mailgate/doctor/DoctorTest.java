@@ -541,7 +541,7 @@ class DoctorTest {
         assertThat(run.code()).isEqualTo(78);
         JsonNode sender = run.check("sender");
         assertThat(sender.path("summary").asText()).startsWith("550 5.7.60");
-        assertThat(sender.path("cause").asText()).contains("may not send as this mailbox", SENDER);
+        assertThat(sender.path("cause").asText()).contains("refused to send as the message's from address", SENDER);
         assertThat(sender.path("fix").asText()).contains("Add-MailboxPermission -Identity " + SENDER);
     }
 
