@@ -119,8 +119,7 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
             TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
             Settings.Senders senders = settings.senders().get("cli");
             MailRequestValidator validator = new MailRequestValidator(settings.sender(), settings.limits(),
-                    renderer::exists, Map.of("cli", new SenderRules(senders.allowed(), senders.forced(),
-                            senders.recipientDomains()))).forChannel("cli");
+                    renderer::exists, Map.of("cli", SenderRules.of(senders))).forChannel("cli");
             MailRequest mail;
             try {
                 mail = validator.readAndValidate(() -> read(settings.limits().maxMessageBytes()));
@@ -130,7 +129,8 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
                 return invalid(e.problems());
             }
             String id = UUID.randomUUID().toString();
-            OutgoingMessage message = new MimeComposer(renderer).compose(mail, id);
+            OutgoingMessage message = new MimeComposer(renderer).compose(mail, id,
+                    validator.mailboxFor(new jakarta.mail.internet.InternetAddress(mail.from()).getAddress()));
             try (message) {
                 send(target, message);
             } catch (Exception e) {

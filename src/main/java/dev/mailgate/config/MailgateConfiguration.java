@@ -154,7 +154,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
         MailRequestValidator validator = new MailRequestValidator(settings.sender(), settings.limits(),
                 renderer::exists, senderRules(settings));
-        Journal journal = journal(context, early.journal());
+        JdbcJournal journal = journal(context, early.journal())
+                .mailboxes((channel, from) -> validator.forChannel(channel).mailboxFor(from));
         Settings.Smtp smtp = settings.smtp();
         MailboxPacing pacing = new MailboxPacing(settings.limits(), settings.delivery(), journal, Clock.systemUTC());
         FailureClassifier classifier = new FailureClassifier();
@@ -298,7 +299,7 @@ public class MailgateConfiguration implements CamelConfiguration {
     private static Map<String, SenderRules> senderRules(Settings settings) {
         Map<String, SenderRules> rules = new LinkedHashMap<>();
         settings.senders().forEach((channel, s) -> {
-            rules.put(channel, new SenderRules(s.allowed(), s.forced(), s.recipientDomains()));
+            rules.put(channel, SenderRules.of(s));
             if (channel.equals("cli")) {
                 return;
             }
@@ -306,12 +307,14 @@ public class MailgateConfiguration implements CamelConfiguration {
                     .orElse(s.allowed().equals(List.of("*")) ? "any sender (mailgate.allowed-senders)"
                             : String.join(", ", s.allowed())),
                     s.recipientDomains().isEmpty() ? "" : ", to " + String.join(", ", s.recipientDomains()));
+            s.authenticateAs().forEach(rule -> LOG.info("The {} channel authenticates as {} for {} (Send As)",
+                    channel, rule.mailbox(), rule.senders().equals("*") ? "every sender" : rule.senders()));
         });
         return rules;
     }
 
     /** The journal, once opened, in Camel's registry and closed when Camel stops. */
-    private static Journal journal(CamelContext context, Background<OpenJournal> opening) throws Exception {
+    private static JdbcJournal journal(CamelContext context, Background<OpenJournal> opening) throws Exception {
         OpenJournal open = opening.join();
         context.addService(new Closer(open.dataSource()), true, true);
         if (open.housekeeping()) {

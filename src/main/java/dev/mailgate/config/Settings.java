@@ -49,7 +49,19 @@ public record Settings(
      * Whom a channel may send as ({@code *}: anyone), the one sender it is forced to, and the recipient domains it
      * may send to (empty: any).
      */
-    public record Senders(List<String> allowed, Optional<String> forced, List<String> recipientDomains) {
+    public record Senders(List<String> allowed, Optional<String> forced, List<String> recipientDomains,
+            List<SendAs> authenticateAs) {
+
+        public Senders(List<String> allowed, Optional<String> forced, List<String> recipientDomains) {
+            this(allowed, forced, recipientDomains, List.of());
+        }
+    }
+
+    /**
+     * A request whose {@code from} matches {@code senders} (an address, a domain, or {@code *}) authenticates as
+     * {@code mailbox}, which must have Send As on it ({@code mailgate.authenticate-as}).
+     */
+    public record SendAs(String senders, String mailbox) {
     }
 
     public enum SandboxMode { AUTO, ON, OFF }
@@ -301,20 +313,48 @@ public record Settings(
      * by default the domain of {@code mailgate.sender} when sending for real, and anyone in the sandbox (nothing
      * leaves the machine there).
      */
+    /**
+     * {@code mailgate[.<channel>].authenticate-as}: one mailbox (every sender of the channel authenticates as it), or
+     * rules {@code <sender>=<mailbox>}, the sender an address, a domain or {@code *}; the first that matches wins, and
+     * a sender no rule matches authenticates as itself.
+     */
+    private static List<SendAs> sendAs(Reader r, String key) {
+        List<SendAs> rules = new java.util.ArrayList<>();
+        for (String rule : r.list(key)) {
+            int equals = rule.lastIndexOf('=');
+            String senders = equals < 0 ? "*" : rule.substring(0, equals).strip();
+            String mailbox = equals < 0 ? rule : rule.substring(equals + 1).strip();
+            if (senders.isEmpty()) {
+                r.problems.add(key + ": '" + rule + "' names no sender before '='; write <sender>=<mailbox>, e.g. "
+                        + "noreply@contoso.com=mailer@contoso.com, or only the mailbox");
+                continue;
+            }
+            int before = r.problems.size();
+            r.mailbox(key, mailbox);
+            if (r.problems.size() == before) {
+                rules.add(new SendAs(senders, mailbox));
+            }
+        }
+        return List.copyOf(rules);
+    }
+
     private static Map<String, Senders> senders(Reader r, Optional<String> sender, SandboxMode mode, String tenantId) {
         boolean sandbox = mode == SandboxMode.ON || mode == SandboxMode.AUTO && tenantId.isBlank();
         List<String> byDefault = sandbox ? List.of("*") : sender.map(Settings::domainOf).map(List::of)
                 .orElse(List.of("*"));
         List<String> allowed = r.list("mailgate.allowed-senders");
         List<String> domains = r.list("mailgate.allowed-recipient-domains");
+        List<SendAs> sendAs = sendAs(r, "mailgate.authenticate-as");
         Map<String, Senders> senders = new java.util.LinkedHashMap<>();
         for (String channel : CHANNELS) {
             List<String> own = r.list("mailgate." + channel + ".allowed-senders");
             List<String> ownDomains = r.list("mailgate." + channel + ".allowed-recipient-domains");
             Optional<String> forced = r.optional("mailgate." + channel + ".forced-sender");
             forced.ifPresent(f -> r.mailbox("mailgate." + channel + ".forced-sender", f));
+            String sendAsKey = "mailgate." + channel + ".authenticate-as";
             senders.put(channel, new Senders(!own.isEmpty() ? own : !allowed.isEmpty() ? allowed : byDefault, forced,
-                    !ownDomains.isEmpty() ? ownDomains : domains));
+                    !ownDomains.isEmpty() ? ownDomains : domains,
+                    r.optional(sendAsKey).isPresent() ? sendAs(r, sendAsKey) : sendAs));
         }
         return Map.copyOf(senders);
     }

@@ -69,10 +69,10 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
             paced(exchange, ref, notYet);
             return;
         }
-        Failure failure = classifier.classify(caught(exchange));
         int attempts = DeliveryExchange.attempts(exchange);
         Instant now = clock.instant();
         String mailbox = DeliveryExchange.mailbox(exchange);
+        Failure failure = filled(classifier.classify(caught(exchange)), mailbox, DeliveryExchange.sendAs(exchange));
         if (failure.category().holdsMailbox() && mailbox != null) {
             Instant probe = now.plus(delivery.authProbeInterval());
             DeliveryExchange.waitedUntil(exchange, now);
@@ -156,6 +156,16 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
                             ? "lets one of them through as a trial" : "tries to authenticate",
                     delivery.authProbeInterval());
         }
+    }
+
+    /** The advice with its {@code <mailbox>} and {@code <from address>} filled in, as far as they are known. */
+    private static Failure filled(Failure failure, String mailbox, String sendAs) {
+        if (failure.advice() == null || mailbox == null) {
+            return failure;
+        }
+        String advice = failure.advice().replace("<mailbox>", mailbox)
+                .replace("<from address>", sendAs != null ? sendAs : mailbox);
+        return new Failure(failure.category(), failure.reason(), advice, failure.serverReply(), failure.problems());
     }
 
     /** 30 s, 1 min, 2 min, ... up to the maximum (with the defaults). */

@@ -66,6 +66,36 @@ class SettingsTest {
     }
 
     @Test
+    void authenticate_as_is_one_mailbox_or_sender_rules_per_channel_with_a_default() {
+        Settings s = read(Map.of("mailgate.authenticate-as", "noreply@contoso.com=mailer@contoso.com, "
+                + "billing.contoso.com=billing@contoso.com", "mailgate.outbox.authenticate-as", "scanner@contoso.com"));
+
+        SenderRulesView http = new SenderRulesView(s, "http");
+        assertThat(http.mailboxFor("noreply@contoso.com")).isEqualTo("mailer@contoso.com");
+        assertThat(http.mailboxFor("Invoices@Billing.Contoso.com")).isEqualTo("billing@contoso.com");
+        assertThat(http.mailboxFor("alice@contoso.com")).isEqualTo("alice@contoso.com");
+        SenderRulesView outbox = new SenderRulesView(s, "outbox");
+        assertThat(outbox.mailboxFor("noreply@contoso.com")).isEqualTo("scanner@contoso.com");
+        assertThat(outbox.mailboxFor("anyone@contoso.com")).isEqualTo("scanner@contoso.com");
+    }
+
+    @Test
+    void an_authenticate_as_that_is_not_a_mailbox_is_named_with_the_form_to_write() {
+        assertThat(problems(Map.of("mailgate.authenticate-as", "noreply@contoso.com=mailer, =x@contoso.com")))
+                .containsExactly("mailgate.authenticate-as='mailer' is not a mailbox address; write it like "
+                        + "mailgate@contoso.com", "mailgate.authenticate-as: '=x@contoso.com' names no sender before "
+                        + "'='; write <sender>=<mailbox>, e.g. noreply@contoso.com=mailer@contoso.com, or only the "
+                        + "mailbox");
+    }
+
+    /** A channel's rules as the gateway builds them. */
+    private record SenderRulesView(Settings settings, String channel) {
+        String mailboxFor(String from) {
+            return dev.mailgate.request.SenderRules.of(settings.senders().get(channel)).mailboxFor(from);
+        }
+    }
+
+    @Test
     void an_unknown_xoauth2_form_names_the_choices() {
         assertThat(problems(Map.of("mailgate.smtp.xoauth2-form", "three-line"))).containsExactly(
                 "mailgate.smtp.xoauth2-form='three-line' must be one of auto, initial-response, two-line");

@@ -545,6 +545,62 @@ class DoctorTest {
         assertThat(sender.path("fix").asText()).contains("Add-MailboxPermission -Identity " + SENDER);
     }
 
+    // --- Send As: --from an address another mailbox authenticates for --------------------------------------------
+
+    @Test
+    void from_a_shared_mailbox_with_send_as_authenticates_as_the_mailbox_and_sends_from_the_shared_one()
+            throws Exception {
+        TestSmtpServer smtp = smtp();
+        smtp.enforceSendAs();
+        smtp.grantSendAs("noreply@contoso.test", SENDER);
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.authenticate-as", "noreply@contoso.test=" + SENDER);
+
+        Run run = doctor(settings, "--from", "noreply@contoso.test", "--send-to", "bob@example.com");
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS");
+        assertThat(run.check("auth").path("summary").asText()).contains("authenticated as " + SENDER);
+        assertThat(run.check("send").path("summary").asText()).contains("from noreply@contoso.test");
+        assertThat(smtp.received()).singleElement().satisfies(received -> {
+            assertThat(received.mailbox()).isEqualTo(SENDER);
+            assertThat(received.mailFrom()).isEqualTo("noreply@contoso.test");
+            assertThat(((InternetAddress) received.message().getFrom()[0]).getAddress())
+                    .isEqualTo("noreply@contoso.test");
+        });
+    }
+
+    @Test
+    void from_an_address_without_send_as_fails_send_naming_add_recipientpermission() {
+        TestSmtpServer smtp = smtp();
+        smtp.enforceSendAs();
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.authenticate-as", "noreply@contoso.test=" + SENDER);
+
+        Run run = doctor(settings, "--from", "noreply@contoso.test", "--send-to", "bob@example.com");
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "FAIL");
+        assertThat(run.code()).isEqualTo(78);
+        JsonNode send = run.check("send");
+        assertThat(send.path("summary").asText()).startsWith("554 5.2.252 SendAsDenied");
+        assertThat(send.path("cause").asText()).contains(SENDER + " sending as noreply@contoso.test");
+        assertThat(send.path("fix").asText()).contains("Add-RecipientPermission -Identity noreply@contoso.test "
+                + "-AccessRights SendAs -Trustee " + SENDER);
+        assertThat(smtp.received()).isEmpty();
+    }
+
+    @Test
+    void from_a_send_as_address_without_send_to_warns_that_only_a_message_checks_it() {
+        TestSmtpServer smtp = smtp();
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.authenticate-as", SENDER);
+
+        Run run = doctor(settings, "--from", "noreply@contoso.test");
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "WARN", "SKIP");
+        assertThat(run.code()).isZero();
+        assertThat(run.check("sender").path("fix").asText()).contains("--send-to");
+    }
+
     @Test
     void mail_from_refused_5_7_708_fails_sender_with_a_support_request() {
         TestSmtpServer smtp = smtp();
