@@ -36,7 +36,7 @@ public final class EntraErrors {
                     + "mailgate.entra.client-id (Application (client) ID) and mailgate.entra.tenant-id, and that "
                     + "the app has been consented in this tenant"),
             Map.entry("90002", "tenant '%tenant%' does not exist: set mailgate.entra.tenant-id to the Directory "
-                    + "(tenant) ID or a verified domain, and check mailgate.entra.authority-host for national clouds"),
+                    + "(tenant) ID or a verified domain, and for a national cloud set mailgate.cloud (usgov-gcchigh, usgov-dod, china)"),
             Map.entry("900023", "'%tenant%' is not a valid tenant identifier: use the Directory (tenant) ID GUID "
                     + "or a verified domain in mailgate.entra.tenant-id"),
             Map.entry("700027", "the certificate was not accepted: upload its public part (.cer/.pem) to the app "
@@ -45,10 +45,11 @@ public final class EntraErrors {
                     + "machine's clock"),
             Map.entry("7000112", "the application is disabled in this tenant: enable it under Enterprise "
                     + "applications > Properties"),
-            Map.entry("70011", "the scope is invalid: mailgate.entra.scope must be "
-                    + "https://outlook.office365.com/.default"),
+            Map.entry("70011", "the scope is invalid: mailgate.entra.scope must be Exchange Online's, "
+                    + "https://outlook.office365.com/.default (mailgate.cloud sets a national cloud's)"),
             Map.entry("500011", "the resource in mailgate.entra.scope is not available in this tenant: use "
-                    + "https://outlook.office365.com/.default and check the tenant has Exchange Online"),
+                    + "https://outlook.office365.com/.default, or the tenant's cloud with mailgate.cloud (a "
+                    + "national cloud's tenant does not know the global resource), and check it has Exchange Online"),
             Map.entry("53003", "a Conditional Access policy blocks this app: exclude the app's service "
                     + "principal or allow its location"),
             Map.entry("7000218", "no client credential reached Entra ID: configure a client secret or certificate"));

@@ -62,22 +62,37 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
     }
 
     public boolean audienceIsExchange() {
-        String a = audience.toLowerCase(Locale.ROOT).replaceAll("/+$", "");
-        return a.equals(EXCHANGE_AUDIENCE) || a.equals(EXCHANGE_APP_ID) || a.equals("https://outlook.office.com");
+        return audienceIsExchange(Cloud.GLOBAL);
+    }
+
+    /** Whether the token is for Exchange Online in {@code cloud}. */
+    public boolean audienceIsExchange(Cloud cloud) {
+        return cloud.isExchange(audience);
+    }
+
+    /** Why this token will not open an SMTP session in the global cloud ({@link #problems(String, String, Cloud)}). */
+    public List<Problem> problems(String configuredClientId, String configuredTenant) {
+        return problems(configuredClientId, configuredTenant, Cloud.GLOBAL);
     }
 
     /**
      * Why this token will not open an SMTP session for the app configured with {@code clientId} in
-     * {@code tenantId} (a GUID, or a domain that cannot be compared), or nothing.
+     * {@code tenantId} (a GUID, or a domain that cannot be compared) in {@code cloud}, or nothing.
      */
-    public List<Problem> problems(String configuredClientId, String configuredTenant) {
+    public List<Problem> problems(String configuredClientId, String configuredTenant, Cloud cloud) {
         List<Problem> problems = new ArrayList<>();
         // a token for another resource never carries Exchange's roles: its audience is the one thing to fix
-        boolean exchange = audienceIsExchange();
-        if (!exchange) {
+        boolean exchange = audienceIsExchange(cloud);
+        Optional<Cloud> other = exchange ? Optional.empty() : Cloud.ofAudience(audience);
+        if (other.isPresent()) {
+            problems.add(new Problem("aud", "the token is for Exchange Online in the " + other.get().key()
+                    + " cloud (" + audience + "), not the configured " + cloud.key() + " cloud ("
+                    + cloud.exchangeResource() + ")", "set mailgate.cloud=" + other.get().key() + " if the tenant is "
+                            + "there, or else mailgate.entra.scope=" + cloud.scope()));
+        } else if (!exchange) {
             problems.add(new Problem("aud", "the token is for " + (audience.isEmpty() ? "no audience" : audience)
-                    + ", not Exchange Online (" + EXCHANGE_AUDIENCE + ")",
-                    "set mailgate.entra.scope=https://outlook.office365.com/.default (not Microsoft Graph's scope)"));
+                    + ", not Exchange Online (" + cloud.exchangeResource() + ")",
+                    "set mailgate.entra.scope=" + cloud.scope() + " (not Microsoft Graph's scope)"));
         }
         if (exchange && !scopes.isEmpty() && roles.isEmpty()) {
             problems.add(new Problem("scp", "the token carries delegated scopes (" + String.join(" ", scopes)

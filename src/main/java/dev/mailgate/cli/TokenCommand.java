@@ -67,9 +67,10 @@ final class TokenCommand extends OneShotCommand implements Callable<Integer> {
                 return e.kind() == TokenException.Kind.UNREACHABLE ? ExitCodes.UNAVAILABLE : ExitCodes.CONFIG;
             }
             Optional<TokenClaims> claims = TokenClaims.of(token.value());
-            List<TokenClaims.Problem> problems = claims.map(c -> c.problems(entra.clientId(), entra.tenantId()))
+            List<TokenClaims.Problem> problems = claims.map(c -> c.problems(entra.clientId(), entra.tenantId(),
+                    entra.cloud()))
                     .orElse(List.of(new TokenClaims.Problem("token", "the token is not a JWT, so its claims cannot be "
-                            + "read", "check mailgate.entra.scope=https://outlook.office365.com/.default")));
+                            + "read", "check mailgate.entra.scope=" + entra.cloud().scope())));
             if (json) {
                 out.println(json(claimsJson(target, token, claims, problems)));
             } else {

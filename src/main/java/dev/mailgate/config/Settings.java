@@ -15,6 +15,8 @@ import jakarta.mail.internet.InternetAddress;
 
 import org.apache.camel.util.TimeUtils;
 
+import dev.mailgate.auth.Cloud;
+
 /**
  * Every setting Mailgate reads, typed and checked in one place. Keys follow Camel Main conventions
  * ({@code application.properties}, overridable by environment variables such as
@@ -71,12 +73,12 @@ public record Settings(
             Optional<String> clientSecret, Optional<Path> clientSecretFile,
             Optional<Path> certificateFile, Optional<Path> privateKeyFile, Optional<String> privateKeyPassword,
             Optional<Path> pkcs12File, Optional<String> pkcs12Password,
-            Duration connectTimeout, Duration readTimeout) {
+            Duration connectTimeout, Duration readTimeout, Cloud cloud) {
 
         public Entra withEndpoint(String authorityHost, String tenantId, String clientId, String clientSecret) {
             return new Entra(authorityHost, tenantId, clientId, scope, Optional.of(clientSecret), Optional.empty(),
                     Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
-                    connectTimeout, readTimeout);
+                    connectTimeout, readTimeout, cloud);
         }
     }
 
@@ -200,6 +202,7 @@ public record Settings(
         SandboxMode sandboxMode = r.sandboxMode();
         Optional<String> sender = r.optional("mailgate.sender");
         String tenantId = r.string("mailgate.entra.tenant-id", "");
+        Cloud cloud = r.cloud();
         Settings settings = new Settings(
                 sandboxMode,
                 sender,
@@ -207,10 +210,10 @@ public record Settings(
                 r.path("mailgate.templates.dir", "templates"),
                 r.path("mailgate.routes.dir", "routes"),
                 new Entra(
-                        r.string("mailgate.entra.authority-host", "https://login.microsoftonline.com"),
+                        r.string("mailgate.entra.authority-host", cloud.authorityHost()),
                         r.string("mailgate.entra.tenant-id", ""),
                         r.string("mailgate.entra.client-id", ""),
-                        r.string("mailgate.entra.scope", "https://outlook.office365.com/.default"),
+                        r.string("mailgate.entra.scope", cloud.scope()),
                         r.optional("mailgate.entra.client-secret"),
                         r.optionalPath("mailgate.entra.client-secret-file"),
                         r.optionalPath("mailgate.entra.certificate-file"),
@@ -219,13 +222,14 @@ public record Settings(
                         r.optionalPath("mailgate.entra.pkcs12-file"),
                         r.optional("mailgate.entra.pkcs12-password"),
                         r.timeout("mailgate.entra.connect-timeout", "10s"),
-                        r.timeout("mailgate.entra.read-timeout", "15s")),
+                        r.timeout("mailgate.entra.read-timeout", "15s"),
+                        cloud),
                 new Token(
                         r.duration("mailgate.token.refresh-margin", "10m"),
                         r.duration("mailgate.token.refresh-ahead", "5m"),
                         r.duration("mailgate.token.failure-backoff", "5s")),
                 new Smtp(
-                        r.string("mailgate.smtp.host", "smtp.office365.com"),
+                        r.string("mailgate.smtp.host", cloud.smtpHost()),
                         r.port("mailgate.smtp.port", 587),
                         r.timeout("mailgate.smtp.connect-timeout", "15s"),
                         r.timeout("mailgate.smtp.read-timeout", "60s"),
@@ -478,6 +482,16 @@ public record Settings(
         }
 
         /** Comma-separated values, blanks dropped. */
+        /** {@code mailgate.cloud}: global (the default, GCC too), usgov-gcchigh, usgov-dod or china. */
+        Cloud cloud() {
+            String value = string("mailgate.cloud", Cloud.GLOBAL.key());
+            return Cloud.of(value).orElseGet(() -> {
+                problems.add("mailgate.cloud='" + value + "' must be one of " + String.join(", ", Cloud.keys())
+                        + " (global includes GCC)");
+                return Cloud.GLOBAL;
+            });
+        }
+
         List<String> list(String key) {
             return optional(key).map(v -> java.util.Arrays.stream(v.split(",")).map(String::trim)
                     .filter(x -> !x.isEmpty()).toList()).orElse(List.of());

@@ -28,6 +28,7 @@ import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 
 import dev.mailgate.auth.AccessToken;
+import dev.mailgate.auth.Cloud;
 import dev.mailgate.auth.TokenClaims;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.auth.TokenSource;
@@ -46,7 +47,6 @@ import dev.mailgate.outcome.FailureClassifier;
  */
 public final class Doctor {
 
-    private static final String EXCHANGE_HOST = "smtp.office365.com";
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'")
             .withZone(ZoneOffset.UTC);
 
@@ -134,17 +134,31 @@ public final class Doctor {
         List<String> warnings = new ArrayList<>(SecretFiles.warnings(settings));
         List<String> fixes = new ArrayList<>();
         boolean sandbox = settings.sandbox();
-        if (!smtp.host().equalsIgnoreCase(EXCHANGE_HOST) && !sandbox) {
-            warnings.add("mailgate.smtp.host is " + smtp.host() + ", not Exchange Online's " + EXCHANGE_HOST);
-            fixes.add("fine for a relay that does XOAUTH2; for Exchange Online set mailgate.smtp.host=" + EXCHANGE_HOST);
+        Cloud cloud = entra.cloud();
+        String exchangeHost = cloud.smtpHost();
+        if (!smtp.host().equalsIgnoreCase(exchangeHost) && !sandbox) {
+            warnings.add("mailgate.smtp.host is " + smtp.host() + ", not Exchange Online's " + exchangeHost
+                    + (cloud == Cloud.GLOBAL ? "" : " (mailgate.cloud=" + cloud.key() + ")"));
+            fixes.add("fine for a relay that does XOAUTH2; for Exchange Online set mailgate.smtp.host=" + exchangeHost);
         }
-        if (smtp.port() != 587 && smtp.host().equalsIgnoreCase(EXCHANGE_HOST)) {
+        if (smtp.port() != 587 && smtp.host().equalsIgnoreCase(exchangeHost)) {
             warnings.add("mailgate.smtp.port is " + smtp.port() + "; Exchange Online's submission port is 587");
             fixes.add("set mailgate.smtp.port=587 (STARTTLS); 25 is for receiving and 465 (implicit TLS) is not offered");
         }
-        if (!entra.scope().toLowerCase(Locale.ROOT).startsWith(TokenClaims.EXCHANGE_AUDIENCE)) {
-            warnings.add("mailgate.entra.scope is " + entra.scope() + ", not Exchange Online's");
-            fixes.add("set mailgate.entra.scope=https://outlook.office365.com/.default");
+        if (!entra.scope().toLowerCase(Locale.ROOT).startsWith(cloud.exchangeResource())) {
+            warnings.add("mailgate.entra.scope is " + entra.scope() + ", not Exchange Online's"
+                    + (cloud == Cloud.GLOBAL ? "" : " in the " + cloud.key() + " cloud"));
+            fixes.add("set mailgate.entra.scope=" + cloud.scope());
+        }
+        String authority = entra.authorityHost().replaceAll("/+$", "");
+        java.util.Optional<Cloud> otherCloud = java.util.Arrays.stream(Cloud.values())
+                .filter(c -> c.authorityHost().equalsIgnoreCase(authority)).findFirst();
+        if (otherCloud.isPresent() && !otherCloud.get().authorityHost().equals(cloud.authorityHost())) {
+            // another cloud's login host with this cloud's Exchange: the token would be for no Exchange at all
+            warnings.add("mailgate.entra.authority-host is " + authority + ", the " + otherCloud.get().key()
+                    + " cloud's, but mailgate.cloud is " + cloud.key());
+            fixes.add("remove mailgate.entra.authority-host and set mailgate.cloud to the tenant's cloud ("
+                    + String.join(", ", Cloud.keys()) + ")");
         }
         if (!TokenClaims.isGuid(entra.clientId()) && !sandbox) {
             warnings.add("mailgate.entra.client-id '" + entra.clientId() + "' is not a GUID");
@@ -196,7 +210,7 @@ public final class Doctor {
         } catch (UnknownHostException e) {
             checks.add(Check.unreachable("dns", smtp.host() + " does not resolve",
                     "the host name in mailgate.smtp.host is misspelt, or this machine's DNS cannot resolve it",
-                    "set mailgate.smtp.host=" + EXCHANGE_HOST + " and check the resolver (getent hosts "
+                    "set mailgate.smtp.host=" + exchangeHost() + " and check the resolver (getent hosts "
                             + smtp.host() + ")", List.of()));
             return skipAfter("dns");
         }
@@ -243,7 +257,7 @@ public final class Doctor {
                 checks.add(Check.fail("starttls", "the server does not offer STARTTLS",
                         "this is not a submission endpoint with TLS (a port 25 relay, or a proxy in the way); "
                                 + "Mailgate never sends a token over a cleartext connection",
-                        "set mailgate.smtp.host=" + EXCHANGE_HOST + " and mailgate.smtp.port=587",
+                        "set mailgate.smtp.host=" + exchangeHost() + " and mailgate.smtp.port=587",
                         session.takeTranscript()));
                 return skipAfter("starttls");
             }
@@ -257,7 +271,7 @@ public final class Doctor {
         } catch (IOException e) {
             checks.add(Check.unreachable("starttls", "the conversation broke before TLS (" + oneLine(e.getMessage())
                     + ")", "the server or a proxy closed the connection",
-                    "check that mailgate.smtp.host/port is an SMTP submission server (" + EXCHANGE_HOST + ":587)",
+                    "check that mailgate.smtp.host/port is an SMTP submission server (" + exchangeHost() + ":587)",
                     session.takeTranscript()));
             return skipAfter("starttls");
         }
@@ -296,7 +310,7 @@ public final class Doctor {
                 checks.add(Check.fail("ehlo", mechanisms == null ? "the server offers no AUTH after STARTTLS"
                         : "the server offers AUTH " + mechanisms + " but not XOAUTH2",
                         "this server does not take OAuth2 tokens (it is not Exchange Online's submission endpoint)",
-                        "Mailgate authenticates only with OAuth2: set mailgate.smtp.host=" + EXCHANGE_HOST
+                        "Mailgate authenticates only with OAuth2: set mailgate.smtp.host=" + exchangeHost()
                                 + " and mailgate.smtp.port=587", session.takeTranscript()));
                 return skipAfter("ehlo");
             }
@@ -342,12 +356,12 @@ public final class Doctor {
         if (read.isEmpty()) {
             checks.add(Check.warn("claims", "the token is not a JWT; its claims cannot be read",
                     "Exchange Online's tokens are JWTs; this one may be for another resource",
-                    "check mailgate.entra.scope=https://outlook.office365.com/.default", List.of()));
+                    "check mailgate.entra.scope=" + options.settings().entra().cloud().scope(), List.of()));
             return List.of();
         }
         TokenClaims claims = read.get();
         Settings.Entra entra = options.settings().entra();
-        List<TokenClaims.Problem> problems = claims.problems(entra.clientId(), entra.tenantId());
+        List<TokenClaims.Problem> problems = claims.problems(entra.clientId(), entra.tenantId(), entra.cloud());
         String summary = "aud " + claims.audience() + ", roles " + (claims.roles().isEmpty() ? "(none)"
                 : String.join(" ", claims.roles())) + (claims.scopes().isEmpty() ? ""
                         : ", scp " + String.join(" ", claims.scopes())) + ", tid " + claims.tenantId() + ", appid "
@@ -431,6 +445,11 @@ public final class Doctor {
             throws IOException {
         SmtpDialogue.Reply reply = session.command("AUTH XOAUTH2");
         return reply.code() == 334 ? session.command(sasl, shown, sasl, token.value()) : reply;
+    }
+
+    /** Exchange Online's SMTP submission host in the configured cloud. */
+    private String exchangeHost() {
+        return options.settings().entra().cloud().smtpHost();
     }
 
     /** 535 5.7.3 with a token whose claims are right: Exchange does not connect the app to the mailbox. */

@@ -36,6 +36,7 @@ public final class SandboxTokens {
     private final String tenantId;
     private final Clock clock;
     private volatile List<String> roles = List.of(SEND_AS_APP);
+    private volatile String expectedAudience = AUDIENCE;
 
     public SandboxTokens(String tenantId, Clock clock) {
         new SecureRandom().nextBytes(key);
@@ -55,6 +56,14 @@ public final class SandboxTokens {
         this.roles = List.copyOf(granted);
     }
 
+    /**
+     * The audience a token must have for the server that checks it ({@link #problem}): Exchange Online's in the
+     * cloud the server stands for (global by default).
+     */
+    public void expectAudience(String audience) {
+        this.expectedAudience = audience;
+    }
+
     public String issue(String clientId, Duration lifetime) {
         return issue(clientId, AUDIENCE, lifetime);
     }
@@ -71,7 +80,7 @@ public final class SandboxTokens {
         claims.put("appid", clientId);
         claims.put("idtyp", "app");
         claims.put("oid", UUID.nameUUIDFromBytes(clientId.getBytes(StandardCharsets.UTF_8)).toString());
-        claims.put("roles", AUDIENCE.equals(audience) ? roles : List.of());
+        claims.put("roles", dev.mailgate.auth.Cloud.ofAudience(audience).isPresent() ? roles : List.of());
         claims.put("tid", tenantId);
         claims.put("ver", "1.0");
         claims.put("jti", UUID.randomUUID().toString());
@@ -113,8 +122,8 @@ public final class SandboxTokens {
             if (claims.path("exp").asLong() <= clock.instant().getEpochSecond()) {
                 return Optional.of("token expired");
             }
-            if (!AUDIENCE.equals(claims.path("aud").asText())) {
-                return Optional.of("audience is not " + AUDIENCE);
+            if (!expectedAudience.equals(claims.path("aud").asText())) {
+                return Optional.of("audience is not " + expectedAudience);
             }
             boolean sendAsApp = false;
             for (JsonNode role : claims.path("roles")) {

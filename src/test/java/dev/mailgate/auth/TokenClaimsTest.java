@@ -85,6 +85,22 @@ class TokenClaimsTest {
     }
 
     @Test
+    void a_national_cloud_token_passes_in_its_cloud_and_names_mailgate_cloud_elsewhere() {
+        TokenClaims gccHigh = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.us\",\"appid\":\"" + APP
+                + "\",\"tid\":\"" + TENANT + "\"}")).orElseThrow();
+
+        assertThat(gccHigh.problems(APP, TENANT, Cloud.USGOV_GCCHIGH)).isEmpty();
+        List<TokenClaims.Problem> inGlobal = gccHigh.problems(APP, TENANT, Cloud.GLOBAL);
+        assertThat(inGlobal).extracting(TokenClaims.Problem::claim).containsExactly("aud");
+        assertThat(inGlobal.get(0).finding()).contains("usgov-gcchigh cloud", "not the configured global cloud");
+        assertThat(inGlobal.get(0).fix()).contains("mailgate.cloud=usgov-gcchigh");
+        TokenClaims global = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.com\",\"appid\":\"" + APP
+                + "\",\"tid\":\"" + TENANT + "\"}")).orElseThrow();
+        assertThat(global.problems(APP, TENANT, Cloud.CHINA)).singleElement().satisfies(p -> assertThat(p.fix())
+                .contains("mailgate.cloud=global", "https://partner.outlook.cn/.default"));
+    }
+
+    @Test
     void a_delegated_token_is_not_what_an_application_sends_with() {
         TokenClaims claims = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.com\",\"scp\":\"IMAP.AccessAsUser.All"
                 + " Mail.Read\",\"tid\":\"" + TENANT + "\"}")).orElseThrow();

@@ -96,6 +96,38 @@ class SettingsTest {
     }
 
     @Test
+    void one_cloud_setting_sets_the_login_host_the_scope_and_the_smtp_host() {
+        Settings gccHigh = read(Map.of("mailgate.cloud", "usgov-gcchigh"));
+        Settings dod = read(Map.of("mailgate.cloud", "usgov-dod"));
+        Settings china = read(Map.of("mailgate.cloud", "China"));
+
+        assertThat(gccHigh.entra().authorityHost()).isEqualTo("https://login.microsoftonline.us");
+        assertThat(gccHigh.entra().scope()).isEqualTo("https://outlook.office365.us/.default");
+        assertThat(gccHigh.smtp().host()).isEqualTo("outlook.office365.us");
+        assertThat(dod.entra().authorityHost()).isEqualTo("https://login.microsoftonline.us");
+        assertThat(dod.entra().scope()).isEqualTo("https://webmail.apps.mil/.default");
+        assertThat(dod.smtp().host()).isEqualTo("outlook-dod.office365.us");
+        assertThat(china.entra().authorityHost()).isEqualTo("https://login.partner.microsoftonline.cn");
+        assertThat(china.entra().scope()).isEqualTo("https://partner.outlook.cn/.default");
+        assertThat(china.smtp().host()).isEqualTo("smtp.partner.outlook.cn");
+        assertThat(read(Map.of()).entra().cloud()).isEqualTo(dev.mailgate.auth.Cloud.GLOBAL);
+    }
+
+    @Test
+    void individual_keys_still_override_the_cloud() {
+        Settings s = read(Map.of("mailgate.cloud", "usgov-gcchigh", "mailgate.smtp.host", "smtp.office365.us"));
+
+        assertThat(s.smtp().host()).isEqualTo("smtp.office365.us");
+        assertThat(s.entra().scope()).isEqualTo("https://outlook.office365.us/.default");
+    }
+
+    @Test
+    void an_unknown_cloud_names_the_choices() {
+        assertThat(problems(Map.of("mailgate.cloud", "germany"))).containsExactly("mailgate.cloud='germany' must be "
+                + "one of global, usgov-gcchigh, usgov-dod, china (global includes GCC)");
+    }
+
+    @Test
     void an_unknown_xoauth2_form_names_the_choices() {
         assertThat(problems(Map.of("mailgate.smtp.xoauth2-form", "three-line"))).containsExactly(
                 "mailgate.smtp.xoauth2-form='three-line' must be one of auto, initial-response, two-line");

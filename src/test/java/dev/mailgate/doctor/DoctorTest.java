@@ -545,6 +545,43 @@ class DoctorTest {
         assertThat(sender.path("fix").asText()).contains("Add-MailboxPermission -Identity " + SENDER);
     }
 
+    // --- national clouds ----------------------------------------------------------------------------------------
+
+    @Test
+    void a_gcc_high_tenant_passes_with_mailgate_cloud_and_its_audience_is_the_government_exchange() {
+        TestSmtpServer smtp = smtp();
+        entra.tokens().expectAudience("https://outlook.office365.us");
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.cloud", "usgov-gcchigh");
+
+        Run run = doctor(settings, "--send-to", "bob@example.com");
+
+        assertThat(run.code()).isZero();
+        assertThat(run.check("claims").path("summary").asText()).contains("aud https://outlook.office365.us");
+        assertThat(run.check("configuration").path("cause").asText()).contains("not Exchange Online's "
+                + "outlook.office365.us (mailgate.cloud=usgov-gcchigh)");
+        assertThat(smtp.received()).hasSize(1);
+    }
+
+    @Test
+    void a_global_scope_in_a_gcc_high_setup_fails_claims_naming_the_cloud_fix() {
+        TestSmtpServer smtp = smtp();
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.cloud", "usgov-gcchigh");
+        settings.put("mailgate.entra.scope", "https://outlook.office365.com/.default");
+
+        Run run = doctor(settings);
+
+        assertThat(run.code()).isEqualTo(78);
+        assertThat(run.check("configuration").path("fix").asText())
+                .contains("mailgate.entra.scope=https://outlook.office365.us/.default");
+        JsonNode claims = run.check("claims");
+        assertThat(claims.path("status").asText()).isEqualTo("FAIL");
+        assertThat(claims.path("cause").asText()).contains("Exchange Online in the global cloud",
+                "not the configured usgov-gcchigh cloud");
+        assertThat(claims.path("fix").asText()).contains("mailgate.cloud=global");
+    }
+
     // --- Send As: --from an address another mailbox authenticates for --------------------------------------------
 
     @Test
