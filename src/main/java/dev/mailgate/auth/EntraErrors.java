@@ -68,6 +68,18 @@ public final class EntraErrors {
             if (e instanceof MsalServiceException service) {
                 return fromService(service, entra);
             }
+            String message = String.valueOf(e.getMessage());
+            if (message.startsWith("Unable to tunnel through proxy")) {
+                // the JDK's words for a proxy that refused CONNECT; its status line is quoted in them
+                String proxy = entra.proxy().map(Settings.Proxy::address).orElse("the proxy");
+                if (message.contains(" 407")) {
+                    String advice = "set mailgate.entra.proxy-user and MAILGATE_ENTRA_PROXY_PASSWORD to credentials "
+                            + "the proxy " + proxy + " takes (Basic)";
+                    return new TokenException(TokenException.Kind.REJECTED, "the proxy " + proxy + " wants "
+                            + "credentials for the tunnel to Entra ID (HTTP 407); " + advice, advice);
+                }
+                return unreachable(entra, "the proxy " + proxy + " refused the tunnel (" + oneLine(message) + ")");
+            }
             if (e instanceof UnknownHostException) {
                 return unreachable(entra, "its host name does not resolve");
             }
@@ -112,7 +124,8 @@ public final class EntraErrors {
     }
 
     private static TokenException unreachable(Settings.Entra entra, String why) {
-        String advice = "check DNS, firewall and proxy for outbound HTTPS, and mailgate.entra.authority-host";
+        String advice = "check DNS, firewall and proxy for outbound HTTPS (mailgate.entra.proxy), and "
+                + "mailgate.entra.authority-host";
         return new TokenException(TokenException.Kind.UNREACHABLE,
                 "cannot reach Entra ID at " + entra.authorityHost() + ": " + why + "; " + advice, advice);
     }

@@ -37,6 +37,7 @@ import dev.mailgate.request.MailRequestReader;
 import dev.mailgate.request.MailRequestValidator;
 import dev.mailgate.request.Problem;
 import dev.mailgate.request.SenderRules;
+import dev.mailgate.transport.ProxyTunnel;
 import dev.mailgate.transport.SmtpEndpoint;
 import dev.mailgate.transport.XOAuth2MailSender;
 
@@ -198,8 +199,11 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
             TokenCache tokens = TokenCache.of(target.tokenSource(), settings, refresher);
             context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens,
                     settings.sender().orElse(message.mailbox())));
-            context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, new XOAuth2MailSender()
-                    .form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form())));
+            XOAuth2MailSender sender = new XOAuth2MailSender()
+                    .form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form()));
+            settings.smtp().proxy().ifPresent(proxy -> sender.proxy(new ProxyTunnel(proxy,
+                    settings.smtp().connectTimeout())));
+            context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, sender);
             target.trust.ifPresent(t -> context.getRegistry().bind(SmtpEndpoint.TLS_BEAN, TrustStores.parameters(t)));
             context.start();
             context.createProducerTemplate().requestBody(SmtpEndpoint.uri(settings.smtp(), target.trust.isPresent()),

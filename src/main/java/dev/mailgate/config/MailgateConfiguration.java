@@ -82,6 +82,7 @@ import dev.mailgate.transport.DeliveryRoute;
 import dev.mailgate.transport.MailboxPacing;
 import dev.mailgate.transport.MailboxHealthCheck;
 import dev.mailgate.transport.MailboxProbe;
+import dev.mailgate.transport.ProxyTunnel;
 import dev.mailgate.transport.ShutdownCutoff;
 import dev.mailgate.transport.SmtpEndpoint;
 import dev.mailgate.transport.XOAuth2MailSender;
@@ -134,6 +135,7 @@ public class MailgateConfiguration implements CamelConfiguration {
                 new EntraTokenSource(settings.entra(), ClientCredentials.from(settings.entra()),
                         trust.map(TrustStores::sslContext).map(SSLContext::getSocketFactory)),
                 settings, context.getExecutorServiceManager().newSingleThreadExecutor(this, "mailgate-token"));
+        settings.entra().proxy().ifPresent(proxy -> LOG.info("Entra ID is reached through the proxy {}", proxy));
         String sender = settings.sender().orElseThrow();
         XOAuth2Authenticator authenticator = new XOAuth2Authenticator(tokens, sender);
         context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, authenticator);
@@ -142,6 +144,10 @@ public class MailgateConfiguration implements CamelConfiguration {
                         settings.smtp().validateAfter())
                 : new XOAuth2MailSender();
         mailSender.form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form()));
+        if (settings.smtp().proxy().isPresent()) {
+            mailSender.proxy(new ProxyTunnel(settings.smtp().proxy().get(), settings.smtp().connectTimeout()));
+            LOG.info("SMTP connections go through the proxy {}", settings.smtp().proxy().get());
+        }
         // camel-mail sets it too, but only when the endpoint makes its producer, on the thread of the first message
         // and into a plain field: the probe thread must not depend on seeing that
         mailSender.setAuthenticator(authenticator);

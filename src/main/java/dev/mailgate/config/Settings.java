@@ -73,12 +73,13 @@ public record Settings(
             Optional<String> clientSecret, Optional<Path> clientSecretFile,
             Optional<Path> certificateFile, Optional<Path> privateKeyFile, Optional<String> privateKeyPassword,
             Optional<Path> pkcs12File, Optional<String> pkcs12Password,
-            Duration connectTimeout, Duration readTimeout, Cloud cloud) {
+            Duration connectTimeout, Duration readTimeout, Cloud cloud, Optional<Proxy> proxy) {
 
+        /** The same settings for a local token endpoint (the sandbox's): reached directly, never through the proxy. */
         public Entra withEndpoint(String authorityHost, String tenantId, String clientId, String clientSecret) {
             return new Entra(authorityHost, tenantId, clientId, scope, Optional.of(clientSecret), Optional.empty(),
                     Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
-                    connectTimeout, readTimeout, cloud);
+                    connectTimeout, readTimeout, cloud, Optional.empty());
         }
     }
 
@@ -91,7 +92,8 @@ public record Settings(
      * {@code NOOP} before it carries a message.
      */
     public record Smtp(String host, int port, Duration connectTimeout, Duration readTimeout, Duration writeTimeout,
-            boolean debug, boolean pool, Duration idleTimeout, Duration validateAfter, String xoauth2Form) {
+            boolean debug, boolean pool, Duration idleTimeout, Duration validateAfter, String xoauth2Form,
+            Optional<Proxy> proxy) {
 
         /** How the token is sent: {@code auto}, {@code initial-response} or {@code two-line}. */
         public static final List<String> XOAUTH2_FORMS = List.of("auto", "initial-response", "two-line");
@@ -99,12 +101,35 @@ public record Settings(
         public Smtp(String host, int port, Duration connectTimeout, Duration readTimeout, Duration writeTimeout,
                 boolean debug) {
             this(host, port, connectTimeout, readTimeout, writeTimeout, debug, true, Duration.ofSeconds(30),
-                    Duration.ofSeconds(2), "auto");
+                    Duration.ofSeconds(2), "auto", Optional.empty());
         }
 
+        /** The same settings for a local server (the sandbox's): reached directly, never through the proxy. */
         public Smtp withEndpoint(String host, int port) {
             return new Smtp(host, port, connectTimeout, readTimeout, writeTimeout, debug, pool, idleTimeout,
-                    validateAfter, xoauth2Form);
+                    validateAfter, xoauth2Form, Optional.empty());
+        }
+    }
+
+    /**
+     * An outbound proxy ({@code mailgate.entra.proxy}, {@code mailgate.smtp.proxy}): an HTTP proxy that tunnels with
+     * {@code CONNECT}, or a SOCKS5 proxy, with an optional user and password (Basic for HTTP, RFC 1929 for SOCKS5).
+     * Its {@code toString} never shows the password.
+     */
+    public record Proxy(String scheme, String host, int port, Optional<String> user, Optional<String> password) {
+
+        public boolean socks() {
+            return scheme.equals("socks5");
+        }
+
+        /** {@code http://proxy.corp:3128}: what logs and reports may show. */
+        public String address() {
+            return scheme + "://" + host + ":" + port;
+        }
+
+        @Override
+        public String toString() {
+            return address() + user.map(u -> " as " + u).orElse("");
         }
     }
 
@@ -223,7 +248,8 @@ public record Settings(
                         r.optional("mailgate.entra.pkcs12-password"),
                         r.timeout("mailgate.entra.connect-timeout", "10s"),
                         r.timeout("mailgate.entra.read-timeout", "15s"),
-                        cloud),
+                        cloud,
+                        r.proxy("mailgate.entra.proxy", false)),
                 new Token(
                         r.duration("mailgate.token.refresh-margin", "10m"),
                         r.duration("mailgate.token.refresh-ahead", "5m"),
@@ -238,7 +264,8 @@ public record Settings(
                         r.bool("mailgate.smtp.pool.enabled", true),
                         r.timeout("mailgate.smtp.pool.idle-timeout", "30s"),
                         r.duration("mailgate.smtp.pool.validate-after", "2s"),
-                        r.oneOf("mailgate.smtp.xoauth2-form", "auto", Smtp.XOAUTH2_FORMS)),
+                        r.oneOf("mailgate.smtp.xoauth2-form", "auto", Smtp.XOAUTH2_FORMS),
+                        r.proxy("mailgate.smtp.proxy", true)),
                 r.optionalPath("mailgate.tls.truststore")
                         .map(p -> new Trust(p, r.string("mailgate.tls.truststore-password", ""))),
                 new Outbox(
@@ -482,6 +509,40 @@ public record Settings(
         }
 
         /** Comma-separated values, blanks dropped. */
+        /**
+         * {@code <key>}: {@code http://host:port} (or {@code socks5://host:port} where {@code socks} is allowed), with
+         * {@code <key>-user} and {@code <key>-password}. A user or password inside the URL is refused: it would be
+         * shown wherever the URL is.
+         */
+        Optional<Proxy> proxy(String key, boolean socks) {
+            Optional<String> value = optional(key);
+            if (value.isEmpty()) {
+                return Optional.empty();
+            }
+            String example = socks ? "http://proxy.corp:3128 or socks5://proxy.corp:1080" : "http://proxy.corp:3128";
+            java.net.URI uri;
+            try {
+                uri = new java.net.URI(value.get());
+            } catch (java.net.URISyntaxException e) {
+                problems.add(key + " is not a proxy URL; write it like " + example);
+                return Optional.empty();
+            }
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            if (uri.getRawUserInfo() != null) {
+                problems.add(key + " holds a user or password: put the user in " + key + "-user and the password in "
+                        + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_') + "_PASSWORD, never in "
+                        + "the URL");
+                return Optional.empty();
+            }
+            if (!(scheme.equals("http") || socks && scheme.equals("socks5")) || uri.getHost() == null
+                    || uri.getPort() < 1) {
+                problems.add(key + "='" + value.get() + "' must be " + example + " (scheme, host and port)");
+                return Optional.empty();
+            }
+            return Optional.of(new Proxy(scheme, uri.getHost(), uri.getPort(), optional(key + "-user"),
+                    optional(key + "-password")));
+        }
+
         /** {@code mailgate.cloud}: global (the default, GCC too), usgov-gcchigh, usgov-dod or china. */
         Cloud cloud() {
             String value = string("mailgate.cloud", Cloud.GLOBAL.key());

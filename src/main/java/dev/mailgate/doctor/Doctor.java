@@ -38,6 +38,7 @@ import dev.mailgate.config.SecretFiles;
 import dev.mailgate.config.Settings;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.transport.ProxyTunnel;
 
 /**
  * Walks the conversation every send has — resolve, connect, STARTTLS, certificate, EHLO, token, claims,
@@ -178,7 +179,9 @@ public final class Doctor {
         }
         String summary = "tenant " + entra.tenantId() + ", app " + entra.clientId() + ", " + credential(entra)
                 + ", scope " + entra.scope() + ", sending as " + options.mailbox()
-                + (options.sendAs() ? " (from " + options.from() + ", Send As)" : "");
+                + (options.sendAs() ? " (from " + options.from() + ", Send As)" : "")
+                + entra.proxy().map(p -> ", Entra ID through " + p).orElse("")
+                + smtp.proxy().map(p -> ", SMTP through " + p).orElse("");
         checks.add(warnings.isEmpty() ? Check.pass("configuration", summary, List.of())
                 : Check.warn("configuration", summary, String.join("; ", warnings), String.join("; ", fixes),
                         List.of()));
@@ -202,6 +205,10 @@ public final class Doctor {
 
     /** DNS, TCP, greeting + STARTTLS, TLS + certificate, EHLO after TLS; true when ready for AUTH. */
     private boolean connect(SmtpDialogue session) {
+        if (smtp.proxy().isPresent()) {
+            return connectThroughProxy(session, smtp.proxy().get()) && startTls(session) && tls(session)
+                    && ehlo(session);
+        }
         InetAddress[] addresses;
         try {
             addresses = InetAddress.getAllByName(smtp.host());
@@ -241,6 +248,38 @@ public final class Doctor {
             return skipAfter("tcp");
         }
         return startTls(session) && tls(session) && ehlo(session);
+    }
+
+    /**
+     * DNS and TCP through {@code mailgate.smtp.proxy}: the proxy resolves the server's name, so this machine's DNS
+     * is not asked (behind such proxies it often cannot answer); the tunnel is the TCP step.
+     */
+    private boolean connectThroughProxy(SmtpDialogue session, Settings.Proxy proxy) {
+        checks.add(Check.pass("dns", smtp.host() + " is resolved by the proxy " + proxy.address()
+                + " (mailgate.smtp.proxy)", List.of()));
+        long started = System.nanoTime();
+        try {
+            session.connect(new ProxyTunnel(proxy, smtp.connectTimeout()).socket(),
+                    InetSocketAddress.createUnresolved(smtp.host(), smtp.port()), (int) smtp.connectTimeout().toMillis());
+            checks.add(Check.pass("tcp", "tunnel to " + smtp.host() + ":" + smtp.port() + " through " + proxy
+                    + " in " + millis(started) + " ms", List.of()));
+            return true;
+        } catch (ProxyTunnel.Refused e) {
+            Failure failure = FailureClassifier.proxyRefused(e);
+            Check failed = failure.category() == Failure.Category.TRANSIENT
+                    ? Check.unreachable("tcp", "no tunnel through " + proxy.address(), failure.reason(),
+                            failure.advice(), List.of())
+                    : Check.fail("tcp", "no tunnel through " + proxy.address(), failure.reason(), failure.advice(),
+                            List.of());
+            checks.add(failed);
+            return skipAfter("tcp");
+        } catch (IOException e) {
+            checks.add(Check.unreachable("tcp", "cannot reach " + smtp.host() + ":" + smtp.port() + " through "
+                    + proxy.address() + " (" + oneLine(e.getMessage()) + ")", "the proxy does not answer, or the "
+                    + "network path to it is broken", "check mailgate.smtp.proxy and that this machine may connect "
+                    + "to the proxy", List.of()));
+            return skipAfter("tcp");
+        }
     }
 
     private boolean startTls(SmtpDialogue session) {

@@ -105,6 +105,9 @@ public final class FailureClassifier {
             if (e instanceof KnownFailure known) {
                 return known.failure();
             }
+            if (e instanceof dev.mailgate.transport.ProxyTunnel.Refused proxy) {
+                return proxyRefused(proxy);
+            }
             if (e instanceof OpenersExhausted exhausted) {
                 return new Failure(Category.TRANSIENT, exhausted.getMessage(), "someone who may write to an "
                         + "attachments folder swaps files for FIFOs: stop that, then restart Mailgate to free the "
@@ -335,6 +338,20 @@ public final class FailureClassifier {
         }
         return new Failure(Category.PERMANENT, "the SMTP server refused the message", "read the server's reply; "
                 + "sending it again unchanged will fail again", reply, List.of());
+    }
+
+    /** The SMTP proxy ({@code mailgate.smtp.proxy}) refused the tunnel to the server. */
+    public static Failure proxyRefused(dev.mailgate.transport.ProxyTunnel.Refused refused) {
+        if (refused.credentials()) {
+            return new Failure(Category.CONFIGURATION, oneLine(refused.getMessage()), "set mailgate.smtp.proxy-user "
+                    + "and MAILGATE_SMTP_PROXY_PASSWORD to credentials the proxy " + refused.proxy() + " takes");
+        }
+        if (refused.temporary()) {
+            return new Failure(Category.TRANSIENT, oneLine(refused.getMessage()), "temporary: the proxy could not "
+                    + "reach the SMTP server; if it persists, check the proxy's own route to port 587");
+        }
+        return new Failure(Category.CONFIGURATION, oneLine(refused.getMessage()), "let the proxy "
+                + refused.proxy() + " open tunnels to the SMTP server's port (587), or check mailgate.smtp.proxy");
     }
 
     /** Whether {@code text} holds the enhanced status code {@code code} itself (5.2.2, and not 5.2.252). */

@@ -128,6 +128,34 @@ class SettingsTest {
     }
 
     @Test
+    void proxies_are_urls_with_their_credentials_in_keys_of_their_own() {
+        Settings s = read(Map.of("mailgate.smtp.proxy", "socks5://proxy.corp:1080", "mailgate.smtp.proxy-user", "relay",
+                "mailgate.smtp.proxy-password", "pw", "mailgate.entra.proxy", "http://proxy.corp:3128"));
+
+        assertThat(s.smtp().proxy()).hasValueSatisfying(p -> {
+            assertThat(p.socks()).isTrue();
+            assertThat(p.host()).isEqualTo("proxy.corp");
+            assertThat(p.port()).isEqualTo(1080);
+            assertThat(p.user()).contains("relay");
+            assertThat(p).hasToString("socks5://proxy.corp:1080 as relay");
+        });
+        assertThat(s.entra().proxy()).hasValueSatisfying(p -> assertThat(p.address())
+                .isEqualTo("http://proxy.corp:3128"));
+        assertThat(read(Map.of()).smtp().proxy()).isEmpty();
+    }
+
+    @Test
+    void a_proxy_url_with_a_password_or_without_a_port_is_refused_naming_the_form() {
+        assertThat(problems(Map.of("mailgate.entra.proxy", "http://me:secret@proxy.corp:3128")))
+                .containsExactly("mailgate.entra.proxy holds a user or password: put the user in "
+                        + "mailgate.entra.proxy-user and the password in MAILGATE_ENTRA_PROXY_PASSWORD, never in the URL");
+        assertThat(problems(Map.of("mailgate.entra.proxy", "socks5://proxy.corp:1080"))).containsExactly(
+                "mailgate.entra.proxy='socks5://proxy.corp:1080' must be http://proxy.corp:3128 (scheme, host and port)");
+        assertThat(problems(Map.of("mailgate.smtp.proxy", "proxy.corp"))).singleElement().satisfies(p ->
+                assertThat(p).contains("http://proxy.corp:3128 or socks5://proxy.corp:1080"));
+    }
+
+    @Test
     void an_unknown_xoauth2_form_names_the_choices() {
         assertThat(problems(Map.of("mailgate.smtp.xoauth2-form", "three-line"))).containsExactly(
                 "mailgate.smtp.xoauth2-form='three-line' must be one of auto, initial-response, two-line");

@@ -37,6 +37,7 @@ import dev.mailgate.cli.Cli;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.TestEntra;
+import dev.mailgate.support.TestProxy;
 import dev.mailgate.support.TestSmtpServer;
 import dev.mailgate.support.TestSmtpServer.Stage;
 
@@ -543,6 +544,53 @@ class DoctorTest {
         assertThat(sender.path("summary").asText()).startsWith("550 5.7.60");
         assertThat(sender.path("cause").asText()).contains("refused to send as the message's from address", SENDER);
         assertThat(sender.path("fix").asText()).contains("Add-MailboxPermission -Identity " + SENDER);
+    }
+
+    // --- outbound proxies ---------------------------------------------------------------------------------------
+
+    @Test
+    void through_a_socks5_proxy_with_credentials_every_step_passes_and_the_proxy_resolves_the_server()
+            throws Exception {
+        TestSmtpServer smtp = smtp();
+        try (TestProxy proxy = TestProxy.socks5("relay", "socks-secret-1")) {
+            Map<String, String> settings = settings(smtp);
+            settings.put("mailgate.smtp.proxy", proxy.url());
+            settings.put("mailgate.smtp.proxy-user", "relay");
+            settings.put("mailgate.smtp.proxy-password", "socks-secret-1");
+
+            Run run = doctor(settings, "--send-to", "bob@example.com");
+
+            assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS");
+            assertThat(run.check("dns").path("summary").asText()).isEqualTo("localhost is resolved by the proxy "
+                    + proxy.url() + " (mailgate.smtp.proxy)");
+            assertThat(run.check("tcp").path("summary").asText()).startsWith("tunnel to localhost:" + smtp.port()
+                    + " through " + proxy.url() + " as relay");
+            assertThat(proxy.tunnels()).singleElement().satisfies(t -> {
+                assertThat(t.target()).isEqualTo("localhost:" + smtp.port());
+                assertThat(t.credentials()).isEqualTo("relay:socks-secret-1");
+            });
+            assertThat(smtp.received()).hasSize(1);
+            assertThat(run.out()).doesNotContain("socks-secret-1");
+        }
+    }
+
+    @Test
+    void an_http_proxy_that_wants_credentials_fails_tcp_naming_the_proxy_user_setting() {
+        TestSmtpServer smtp = smtp();
+        try (TestProxy proxy = TestProxy.http("relay", "secret")) {
+            Map<String, String> settings = settings(smtp);
+            settings.put("mailgate.smtp.proxy", proxy.url());
+
+            Run run = doctor(settings);
+
+            assertSteps(run, "WARN", "PASS", "FAIL", "SKIP", "SKIP", "SKIP", "PASS", "PASS", "SKIP", "SKIP", "SKIP");
+            assertThat(run.code()).isEqualTo(78);
+            JsonNode tcp = run.check("tcp");
+            assertThat(tcp.path("cause").asText()).contains("the proxy " + proxy.url() + " refused CONNECT localhost:"
+                    + smtp.port() + ": HTTP/1.1 407");
+            assertThat(tcp.path("fix").asText()).contains("mailgate.smtp.proxy-user", "MAILGATE_SMTP_PROXY_PASSWORD");
+            assertThat(smtp.connections()).isZero();
+        }
     }
 
     // --- national clouds ----------------------------------------------------------------------------------------
