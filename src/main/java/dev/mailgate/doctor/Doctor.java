@@ -74,7 +74,8 @@ public final class Doctor {
 
         /** An advice with the placeholders filled in. */
         String fill(String advice) {
-            return advice.replace("<mailbox>", mailbox).replace("<from address>", from);
+            return advice.replace("<mailbox>", mailbox).replace("<from address>", from)
+                    .replace("<client id>", settings.entra().clientId());
         }
     }
 
