@@ -56,6 +56,8 @@ class SendAsTest {
         String sasl = smtp.saslResponses().get(0);
         assertThat(sasl.substring(0, sasl.indexOf("Bearer ") + 7)).isEqualTo("user=" + MAILER + "\u0001auth=Bearer ");
         assertThat(sasl.endsWith("\u0001\u0001")).isTrue();
+        // the delivery log (and so pacing, connections and holds, keyed the same) names the authenticating mailbox
+        assertThat(mailgate.logText()).containsPattern("outcome=sent id=\\S+ channel=outbox mailbox=" + MAILER);
         // the daily recipient count is the authenticating mailbox's
         assertThat(gateway.journal().recipientsSince(MAILER, before.minus(Duration.ofMinutes(1)))).isEqualTo(1);
         assertThat(gateway.journal().recipientsSince(NOREPLY, before.minus(Duration.ofMinutes(1)))).isZero();
