@@ -135,12 +135,16 @@ public class MailgateConfiguration implements CamelConfiguration {
                         trust.map(TrustStores::sslContext).map(SSLContext::getSocketFactory)),
                 settings, context.getExecutorServiceManager().newSingleThreadExecutor(this, "mailgate-token"));
         String sender = settings.sender().orElseThrow();
-        context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens, sender));
+        XOAuth2Authenticator authenticator = new XOAuth2Authenticator(tokens, sender);
+        context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, authenticator);
         XOAuth2MailSender mailSender = settings.smtp().pool()
                 ? new XOAuth2MailSender(settings.limits().connectionsPerMailbox(), settings.smtp().idleTimeout(),
                         settings.smtp().validateAfter())
                 : new XOAuth2MailSender();
         mailSender.form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form()));
+        // camel-mail sets it too, but only when the endpoint makes its producer, on the thread of the first message
+        // and into a plain field: the probe thread must not depend on seeing that
+        mailSender.setAuthenticator(authenticator);
         context.addService(new Closer(mailSender::closeIdle), true, true);
         context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, mailSender);
         context.getManagementStrategy().addEventNotifier(new ShutdownCutoff(context, mailSender,

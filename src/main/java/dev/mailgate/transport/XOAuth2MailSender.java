@@ -217,6 +217,12 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
      * {@code RSET}): whether sending as it works again, without sending anything. Fails as {@link #send} would.
      */
     public void probe(String mailbox) throws MessagingException {
+        if (getHost() == null) {
+            // camel-mail configures the server (host, port, TLS properties) when the endpoint makes its producer,
+            // on the thread of the first message: until this thread sees that, there is nothing to probe safely (a
+            // plain MessagingException: transient, the probe tries again next round)
+            throw new MessagingException("the smtp endpoint has not configured the sender yet; probing later");
+        }
         SMTPTransport transport = authenticated(mailbox, false).transport();
         try {
             // Exchange refuses some senders only at MAIL FROM (530 5.7.57, 550 5.7.708): ask, then take it back
