@@ -26,6 +26,7 @@ import dev.mailgate.support.Gateway;
 import dev.mailgate.support.PackagedGateway;
 import dev.mailgate.support.PackagedGateway.Result;
 import dev.mailgate.support.TestEntra;
+import dev.mailgate.support.TestProxy;
 import dev.mailgate.support.TestSmtpServer;
 
 /**
@@ -172,14 +173,45 @@ class CliIT {
     }
 
     @Test
-    void token_warns_when_admin_consent_is_missing_and_exits_78() throws Exception {
+    void token_without_roles_is_rbac_for_applications_and_exits_0() throws Exception {
         mailgate.entra().tokens().roles(List.of());
 
         Result token = mailgate.command(tenant(), "token");
 
-        assertThat(token.code()).isEqualTo(78);
-        assertThat(token.out()).contains("roles      (none)", "WARNING: the token has no SMTP.SendAsApp role",
-                "Grant admin consent");
+        assertThat(token.code()).isZero();
+        assertThat(token.out()).contains("roles      (none)", "permission no Entra permission: Exchange decides "
+                + "through RBAC for Applications or mailbox permissions", "OK: this token is for Exchange Online")
+                .doesNotContain("WARNING");
+    }
+
+    @Test
+    void token_goes_through_an_https_proxy_that_wants_basic_credentials_and_never_prints_the_password()
+            throws Exception {
+        try (TestProxy proxy = TestProxy.http("corp-user", "Proxy-Secret-77")) {
+            Map<String, String> env = tenant();
+            env.put("MAILGATE_ENTRA_PROXY", proxy.url());
+            env.put("MAILGATE_ENTRA_PROXY_USER", "corp-user");
+            env.put("MAILGATE_ENTRA_PROXY_PASSWORD", "Proxy-Secret-77");
+
+            Result token = mailgate.command(env, "token");
+
+            assertThat(token.code()).as(token.all()).isZero();
+            String entra = mailgate.entra().authorityHost().replace("https://", "");
+            // the JDK asks once without credentials, gets 407, and asks again with them
+            assertThat(proxy.tunnels()).last().satisfies(t -> {
+                assertThat(t.target()).isEqualTo(entra);
+                assertThat(t.credentials()).isEqualTo("corp-user:Proxy-Secret-77");
+                assertThat(t.status()).isEqualTo(200);
+            });
+            assertThat(token.all()).doesNotContain("Proxy-Secret-77");
+
+            env.put("MAILGATE_ENTRA_PROXY_PASSWORD", "Bad-Proxy-Pw-3");
+            Result refused = mailgate.command(env, "token");
+
+            assertThat(refused.code()).isEqualTo(78);
+            assertThat(refused.all()).contains("wants credentials for the tunnel to Entra ID (HTTP 407)",
+                    "mailgate.entra.proxy-user").doesNotContain("Bad-Proxy-Pw-3");
+        }
     }
 
     @Test

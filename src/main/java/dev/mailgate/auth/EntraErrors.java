@@ -36,7 +36,7 @@ public final class EntraErrors {
                     + "mailgate.entra.client-id (Application (client) ID) and mailgate.entra.tenant-id, and that "
                     + "the app has been consented in this tenant"),
             Map.entry("90002", "tenant '%tenant%' does not exist: set mailgate.entra.tenant-id to the Directory "
-                    + "(tenant) ID or a verified domain, and check mailgate.entra.authority-host for national clouds"),
+                    + "(tenant) ID or a verified domain, and for a national cloud set mailgate.cloud (usgov-gcchigh, usgov-dod, china)"),
             Map.entry("900023", "'%tenant%' is not a valid tenant identifier: use the Directory (tenant) ID GUID "
                     + "or a verified domain in mailgate.entra.tenant-id"),
             Map.entry("700027", "the certificate was not accepted: upload its public part (.cer/.pem) to the app "
@@ -45,10 +45,11 @@ public final class EntraErrors {
                     + "machine's clock"),
             Map.entry("7000112", "the application is disabled in this tenant: enable it under Enterprise "
                     + "applications > Properties"),
-            Map.entry("70011", "the scope is invalid: mailgate.entra.scope must be "
-                    + "https://outlook.office365.com/.default"),
+            Map.entry("70011", "the scope is invalid: mailgate.entra.scope must be Exchange Online's, "
+                    + "https://outlook.office365.com/.default (mailgate.cloud sets a national cloud's)"),
             Map.entry("500011", "the resource in mailgate.entra.scope is not available in this tenant: use "
-                    + "https://outlook.office365.com/.default and check the tenant has Exchange Online"),
+                    + "https://outlook.office365.com/.default, or the tenant's cloud with mailgate.cloud (a "
+                    + "national cloud's tenant does not know the global resource), and check it has Exchange Online"),
             Map.entry("53003", "a Conditional Access policy blocks this app: exclude the app's service "
                     + "principal or allow its location"),
             Map.entry("7000218", "no client credential reached Entra ID: configure a client secret or certificate"));
@@ -66,6 +67,18 @@ public final class EntraErrors {
             }
             if (e instanceof MsalServiceException service) {
                 return fromService(service, entra);
+            }
+            String message = String.valueOf(e.getMessage());
+            if (message.startsWith("Unable to tunnel through proxy")) {
+                // the JDK's words for a proxy that refused CONNECT; its status line is quoted in them
+                String proxy = entra.proxy().map(Settings.Proxy::address).orElse("the proxy");
+                if (message.contains(" 407")) {
+                    String advice = "set mailgate.entra.proxy-user and MAILGATE_ENTRA_PROXY_PASSWORD to credentials "
+                            + "the proxy " + proxy + " takes (Basic)";
+                    return new TokenException(TokenException.Kind.REJECTED, "the proxy " + proxy + " wants "
+                            + "credentials for the tunnel to Entra ID (HTTP 407); " + advice, advice);
+                }
+                return unreachable(entra, "the proxy " + proxy + " refused the tunnel (" + oneLine(message) + ")");
             }
             if (e instanceof UnknownHostException) {
                 return unreachable(entra, "its host name does not resolve");
@@ -111,7 +124,8 @@ public final class EntraErrors {
     }
 
     private static TokenException unreachable(Settings.Entra entra, String why) {
-        String advice = "check DNS, firewall and proxy for outbound HTTPS, and mailgate.entra.authority-host";
+        String advice = "check DNS, firewall and proxy for outbound HTTPS (mailgate.entra.proxy), and "
+                + "mailgate.entra.authority-host";
         return new TokenException(TokenException.Kind.UNREACHABLE,
                 "cannot reach Entra ID at " + entra.authorityHost() + ": " + why + "; " + advice, advice);
     }

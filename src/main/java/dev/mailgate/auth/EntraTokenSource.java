@@ -43,6 +43,12 @@ public final class EntraTokenSource implements TokenSource {
                     .connectTimeoutForDefaultHttpClient((int) entra.connectTimeout().toMillis())
                     .readTimeoutForDefaultHttpClient((int) entra.readTimeout().toMillis());
             trust.ifPresent(builder::sslSocketFactory);
+            entra.proxy().ifPresent(proxy -> {
+                // MSAL4J's HTTP client (HttpsURLConnection) tunnels through it with CONNECT
+                builder.proxy(new java.net.Proxy(java.net.Proxy.Type.HTTP, new java.net.InetSocketAddress(
+                        proxy.host(), proxy.port())));
+                ProxyCredentials.register(proxy);
+            });
             this.builder = builder;
         } catch (MalformedURLException | IllegalArgumentException e) {
             throw new ConfigurationException("the authority " + authority + " (mailgate.entra.authority-host + "

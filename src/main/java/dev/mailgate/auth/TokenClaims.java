@@ -16,7 +16,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * a token to an operator, never to trust it: Exchange Online checks the signature.
  *
  * @param audience {@code aud}
- * @param roles    {@code roles}: application permissions granted with admin consent (client credentials)
+ * @param roles    {@code roles}: application permissions granted in Entra ID with admin consent (the classic setup);
+ *                 none when Exchange grants the app through RBAC for Applications
  * @param scopes   {@code scp}: delegated permissions (a user's token, not what Mailgate asks for)
  * @param tenantId {@code tid}
  * @param appId    {@code appid} (v1 tokens) or {@code azp} (v2)
@@ -61,33 +62,46 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
     }
 
     public boolean audienceIsExchange() {
-        String a = audience.toLowerCase(Locale.ROOT).replaceAll("/+$", "");
-        return a.equals(EXCHANGE_AUDIENCE) || a.equals(EXCHANGE_APP_ID) || a.equals("https://outlook.office.com");
+        return audienceIsExchange(Cloud.GLOBAL);
+    }
+
+    /** Whether the token is for Exchange Online in {@code cloud}. */
+    public boolean audienceIsExchange(Cloud cloud) {
+        return cloud.isExchange(audience);
+    }
+
+    /** Why this token will not open an SMTP session in the global cloud ({@link #problems(String, String, Cloud)}). */
+    public List<Problem> problems(String configuredClientId, String configuredTenant) {
+        return problems(configuredClientId, configuredTenant, Cloud.GLOBAL);
     }
 
     /**
      * Why this token will not open an SMTP session for the app configured with {@code clientId} in
-     * {@code tenantId} (a GUID, or a domain that cannot be compared), or nothing.
+     * {@code tenantId} (a GUID, or a domain that cannot be compared) in {@code cloud}, or nothing.
      */
-    public List<Problem> problems(String configuredClientId, String configuredTenant) {
+    public List<Problem> problems(String configuredClientId, String configuredTenant, Cloud cloud) {
         List<Problem> problems = new ArrayList<>();
         // a token for another resource never carries Exchange's roles: its audience is the one thing to fix
-        boolean exchange = audienceIsExchange();
-        if (!exchange) {
+        boolean exchange = audienceIsExchange(cloud);
+        Optional<Cloud> other = exchange ? Optional.empty() : Cloud.ofAudience(audience);
+        if (other.isPresent()) {
+            problems.add(new Problem("aud", "the token is for Exchange Online in the " + other.get().key()
+                    + " cloud (" + audience + "), not the configured " + cloud.key() + " cloud ("
+                    + cloud.exchangeResource() + ")", "set mailgate.cloud=" + other.get().key() + " if the tenant is "
+                            + "there, or else mailgate.entra.scope=" + cloud.scope()));
+        } else if (!exchange) {
             problems.add(new Problem("aud", "the token is for " + (audience.isEmpty() ? "no audience" : audience)
-                    + ", not Exchange Online (" + EXCHANGE_AUDIENCE + ")",
-                    "set mailgate.entra.scope=https://outlook.office365.com/.default (not Microsoft Graph's scope)"));
+                    + ", not Exchange Online (" + cloud.exchangeResource() + ")",
+                    "set mailgate.entra.scope=" + cloud.scope() + " (not Microsoft Graph's scope)"));
         }
         if (exchange && !scopes.isEmpty() && roles.isEmpty()) {
             problems.add(new Problem("scp", "the token carries delegated scopes (" + String.join(" ", scopes)
-                    + ") instead of application roles", "Mailgate sends as an application: add the application "
-                            + "permission SMTP.SendAsApp (not the delegated SMTP.Send) and grant admin consent"));
-        } else if (exchange && !roles.contains(SEND_AS_APP) && !scopes.contains(SEND)) {
-            problems.add(new Problem("roles", "the token has no " + SEND_AS_APP + " role"
-                    + (roles.isEmpty() ? " (no roles at all)" : " (roles: " + String.join(", ", roles) + ")"),
-                    "in App registrations > API permissions, add Office 365 Exchange Online > Application "
-                            + "permissions > SMTP.SendAsApp, then press \"Grant admin consent\""));
+                    + ") instead of application roles", "Mailgate sends as an application (client credentials): use "
+                            + "the app's own credentials, not a user's token, and never the delegated SMTP.Send"));
         }
+        // no roles, or roles without SMTP.SendAsApp, is no problem: with RBAC for Applications Exchange grants the
+        // app in its own role assignments and the token carries no roles claim at all (Microsoft says not to add
+        // the Entra permission then); only the server's answer to AUTH and MAIL FROM decides
         if (isGuid(configuredTenant) && !tenantId.isEmpty() && !tenantId.equalsIgnoreCase(configuredTenant)) {
             problems.add(new Problem("tid", "the token was issued by tenant " + tenantId + ", not the configured "
                     + configuredTenant, "set mailgate.entra.tenant-id to the tenant that holds the mailboxes"));
@@ -98,6 +112,23 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
         }
         return problems;
     }
+
+    /**
+     * Where the token says the app's right to send comes from, in one line: the Entra application permission
+     * {@code SMTP.SendAsApp} (the classic setup), or none, when Exchange decides in its own role assignments (RBAC
+     * for Applications) or mailbox permissions.
+     */
+    public String permission() {
+        if (roles.contains(SEND_AS_APP)) {
+            return "Entra permission " + SEND_AS_APP + " (Exchange also needs the service principal and access to "
+                    + "the mailbox)";
+        }
+        return NO_ENTRA_PERMISSION;
+    }
+
+    /** {@link #permission()} of a token without {@code SMTP.SendAsApp}. */
+    public static final String NO_ENTRA_PERMISSION = "no Entra permission: Exchange decides through RBAC for "
+            + "Applications or mailbox permissions";
 
     /** A GUID such as Entra's tenant and client ids. */
     public static boolean isGuid(String value) {

@@ -13,7 +13,9 @@ import picocli.CommandLine.Option;
 
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.doctor.Check;
+import dev.mailgate.config.Settings;
 import dev.mailgate.doctor.Doctor;
+import dev.mailgate.request.SenderRules;
 
 /** {@code mailgate doctor}: why sending does not work, and the fix. */
 @Command(name = "doctor", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
@@ -30,8 +32,19 @@ final class DoctorCommand extends OneShotCommand implements Callable<Integer> {
     String sendTo;
 
     @Option(names = "--mailbox", paramLabel = "ADDRESS",
-            description = "The sending mailbox to check (default: mailgate.sender).")
+            description = "The mailbox that authenticates (default: the one mailgate.authenticate-as names for "
+                    + "--from, else --from itself).")
     String mailbox;
+
+    @Option(names = "--from", paramLabel = "ADDRESS",
+            description = "The sender to check, e.g. a shared mailbox sent as with Send As (default: "
+                    + "mailgate.sender).")
+    String from;
+
+    @Option(names = "--channel", paramLabel = "NAME", defaultValue = "cli",
+            description = "Whose mailgate.<channel>.authenticate-as and allowed senders apply to --from: outbox, jms, "
+                    + "http or cli. Default: ${DEFAULT-VALUE}.")
+    String channel;
 
     @Option(names = "--json", description = "Print the report as JSON.")
     boolean json;
@@ -61,9 +74,22 @@ final class DoctorCommand extends OneShotCommand implements Callable<Integer> {
             return ExitCodes.CONFIG;
         }
         try (target) {
-            String sender = mailbox != null ? mailbox : target.settings.sender().orElse("");
+            Settings.Senders senders = target.settings.senders().get(channel);
+            if (senders == null) {
+                spec.commandLine().getErr().println("--channel " + channel + ": not a channel; use one of "
+                        + String.join(", ", Settings.CHANNELS));
+                return ExitCodes.USAGE;
+            }
+            String sender = from != null ? from : mailbox != null ? mailbox : target.settings.sender().orElse("");
+            SenderRules rules = SenderRules.of(senders);
+            String authenticating = mailbox != null ? mailbox : rules.mailboxFor(sender);
+            if (!rules.mayUseSender(sender)) {
+                spec.commandLine().getErr().println("Note: the " + channel + " channel may not send as " + sender
+                        + " (mailgate." + channel + ".allowed-senders / mailgate.allowed-senders): requests from it "
+                        + "would be refused before they reach Exchange");
+            }
             Doctor.Report report = new Doctor(new Doctor.Options(target.settings, target::tokenSource,
-                    target.smtpTls(), sender, Optional.ofNullable(sendTo))).run();
+                    target.smtpTls(), authenticating, Optional.ofNullable(sendTo), sender)).run();
             print(out, report, target.sandbox());
             return report.exitCode();
         }
@@ -147,7 +173,8 @@ final class DoctorCommand extends OneShotCommand implements Callable<Integer> {
                 lineStart = out.length();
             }
             for (String word : line.strip().split(" ")) {
-                if (out.length() - lineStart + word.length() > 100 && out.length() > lineStart) {
+                // the word and the space before it must fit in 100 characters
+                if (out.length() - lineStart + 1 + word.length() > 100 && out.length() > lineStart) {
                     out.append(CONTINUATION);
                     lineStart = out.length();
                 } else if (out.length() > lineStart) {

@@ -37,6 +37,7 @@ import dev.mailgate.request.MailRequestReader;
 import dev.mailgate.request.MailRequestValidator;
 import dev.mailgate.request.Problem;
 import dev.mailgate.request.SenderRules;
+import dev.mailgate.transport.ProxyTunnel;
 import dev.mailgate.transport.SmtpEndpoint;
 import dev.mailgate.transport.XOAuth2MailSender;
 
@@ -119,8 +120,7 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
             TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
             Settings.Senders senders = settings.senders().get("cli");
             MailRequestValidator validator = new MailRequestValidator(settings.sender(), settings.limits(),
-                    renderer::exists, Map.of("cli", new SenderRules(senders.allowed(), senders.forced(),
-                            senders.recipientDomains()))).forChannel("cli");
+                    renderer::exists, Map.of("cli", SenderRules.of(senders))).forChannel("cli");
             MailRequest mail;
             try {
                 mail = validator.readAndValidate(() -> read(settings.limits().maxMessageBytes()));
@@ -130,7 +130,8 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
                 return invalid(e.problems());
             }
             String id = UUID.randomUUID().toString();
-            OutgoingMessage message = new MimeComposer(renderer).compose(mail, id);
+            OutgoingMessage message = new MimeComposer(renderer).compose(mail, id,
+                    validator.mailboxFor(new jakarta.mail.internet.InternetAddress(mail.from()).getAddress()));
             try (message) {
                 send(target, message);
             } catch (Exception e) {
@@ -198,8 +199,11 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
             TokenCache tokens = TokenCache.of(target.tokenSource(), settings, refresher);
             context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens,
                     settings.sender().orElse(message.mailbox())));
-            context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, new XOAuth2MailSender()
-                    .form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form())));
+            XOAuth2MailSender sender = new XOAuth2MailSender()
+                    .form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form()));
+            settings.smtp().proxy().ifPresent(proxy -> sender.proxy(new ProxyTunnel(proxy,
+                    settings.smtp().connectTimeout())));
+            context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, sender);
             target.trust.ifPresent(t -> context.getRegistry().bind(SmtpEndpoint.TLS_BEAN, TrustStores.parameters(t)));
             context.start();
             context.createProducerTemplate().requestBody(SmtpEndpoint.uri(settings.smtp(), target.trust.isPresent()),
@@ -296,7 +300,8 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
         }
         return switch (failure.category()) {
             case INVALID_REQUEST -> ExitCodes.DATAERR;
-            case TRANSIENT, QUOTA -> ExitCodes.TEMPFAIL;
+            // a full sending mailbox: try again once it has room
+            case TRANSIENT, QUOTA, MAILBOX_FULL -> ExitCodes.TEMPFAIL;
             case AUTH -> ExitCodes.NOPERM;
             case CONFIGURATION -> ExitCodes.CONFIG;
             case PERMANENT -> FailureClassifier.recipientRefused(code, reply) ? ExitCodes.NOUSER

@@ -24,10 +24,12 @@ import dev.mailgate.config.Settings;
 @Command(name = "token", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
         description = {"Acquire an access token with the configured credentials and print its decoded claims: "
                 + "audience, roles or scopes, tenant, app id, issued and expiry times.",
-                "Warns when the audience is not Exchange Online or SMTP.SendAsApp is missing. The token itself is "
-                        + "never printed unless --show-token is given."},
+                "Warns when the audience is not Exchange Online, the token is a user's, or its tenant or app are "
+                        + "not the configured ones. No roles is fine: with RBAC for Applications Exchange grants the "
+                        + "app itself (mailgate doctor asks it). The token itself is never printed unless "
+                        + "--show-token is given."},
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:the token can send mail", "69:Entra ID cannot be reached",
+        exitCodeList = {"0:the token is for Exchange Online and this app", "69:Entra ID cannot be reached",
                 "78:Entra ID refused the request, or the token cannot send mail (see the warnings)"})
 final class TokenCommand extends OneShotCommand implements Callable<Integer> {
 
@@ -65,9 +67,10 @@ final class TokenCommand extends OneShotCommand implements Callable<Integer> {
                 return e.kind() == TokenException.Kind.UNREACHABLE ? ExitCodes.UNAVAILABLE : ExitCodes.CONFIG;
             }
             Optional<TokenClaims> claims = TokenClaims.of(token.value());
-            List<TokenClaims.Problem> problems = claims.map(c -> c.problems(entra.clientId(), entra.tenantId()))
+            List<TokenClaims.Problem> problems = claims.map(c -> c.problems(entra.clientId(), entra.tenantId(),
+                    entra.cloud()))
                     .orElse(List.of(new TokenClaims.Problem("token", "the token is not a JWT, so its claims cannot be "
-                            + "read", "check mailgate.entra.scope=https://outlook.office365.com/.default")));
+                            + "read", "check mailgate.entra.scope=" + entra.cloud().scope())));
             if (json) {
                 out.println(json(claimsJson(target, token, claims, problems)));
             } else {
@@ -88,6 +91,7 @@ final class TokenCommand extends OneShotCommand implements Callable<Integer> {
         claims.ifPresent(c -> {
             row(out, "audience", c.audience());
             row(out, "roles", c.roles().isEmpty() ? "(none)" : String.join(" ", c.roles()));
+            row(out, "permission", c.permission());
             if (!c.scopes().isEmpty()) {
                 row(out, "scopes", String.join(" ", c.scopes()));
             }
@@ -98,7 +102,8 @@ final class TokenCommand extends OneShotCommand implements Callable<Integer> {
         row(out, "expires", TIME.format(token.expiresAt()) + " (in " + minutes(token.remainingAt(Instant.now()))
                 + ")");
         if (problems.isEmpty()) {
-            out.println("OK: this token lets the app send mail through Exchange Online (SMTP.SendAsApp).");
+            out.println("OK: this token is for Exchange Online. Whether the app may send as a mailbox is Exchange's "
+                    + "answer to AUTH and MAIL FROM: mailgate doctor tries it.");
         }
         for (TokenClaims.Problem p : problems) {
             out.println("WARNING: " + p.finding());
@@ -119,6 +124,7 @@ final class TokenCommand extends OneShotCommand implements Callable<Integer> {
         claims.ifPresent(c -> {
             body.put("audience", c.audience());
             body.put("roles", c.roles());
+            body.put("permission", c.permission());
             body.put("scopes", c.scopes());
             body.put("tenantId", c.tenantId());
             body.put("appId", c.appId());

@@ -57,11 +57,20 @@ public final class MimeComposer {
 
     /** @param id the delivery id; it becomes the Message-ID's left part and the X-Mailgate-Id header */
     public OutgoingMessage compose(MailRequest request, String id) throws MessagingException, IOException {
-        String mailbox = new InternetAddress(request.from()).getAddress();
+        return compose(request, id, new InternetAddress(request.from()).getAddress());
+    }
+
+    /**
+     * @param mailbox the mailbox that authenticates for the request's sender (itself, or one with Send As on it):
+     *                the XOAUTH2 {@code user=}; the envelope sender and {@code From} stay the request's own
+     */
+    public OutgoingMessage compose(MailRequest request, String id, String mailbox)
+            throws MessagingException, IOException {
+        String from = new InternetAddress(request.from()).getAddress();
         if (request.isRaw()) {
-            return raw(request, id, mailbox);
+            return raw(request, id, mailbox, from);
         }
-        OutgoingMessage message = new OutgoingMessage(session, id, mailbox);
+        OutgoingMessage message = new OutgoingMessage(session, id, mailbox, from);
         try {
             build(message, request, id);
             return message;
@@ -139,11 +148,12 @@ public final class MimeComposer {
         }
     }
 
-    private OutgoingMessage raw(MailRequest request, String id, String mailbox) throws MessagingException, IOException {
+    private OutgoingMessage raw(MailRequest request, String id, String mailbox, String from)
+            throws MessagingException, IOException {
         FileChannel file = AttachmentRoot.open("rawMessage", request.rawRoot(), request.rawMessage());
         InputStream in = OpenedFile.shared(file);
         try {
-            OutgoingMessage message = new OutgoingMessage(session, in, id, mailbox);
+            OutgoingMessage message = new OutgoingMessage(session, in, id, mailbox, from);
             message.holds(file);
             // the minimum an MTA adds to a message that lacks it; the body stays byte for byte as it was
             if (message.getHeader("From") == null) {

@@ -16,7 +16,8 @@ import org.eclipse.angus.mail.smtp.SMTPMessage;
 
 /**
  * A MIME message on its way out, with what the sending path needs besides the bytes: the delivery id,
- * the mailbox to authenticate as (also the envelope sender), and, once sent, the server's reply.
+ * the mailbox to authenticate as (the request's sender, or a mailbox with Send As on it: the envelope sender stays
+ * the request's), and, once sent, the server's reply.
  * A raw message (an {@code .eml} file) keeps its body on disk and is written to the server unchanged.
  */
 public final class OutgoingMessage extends SMTPMessage implements AutoCloseable {
@@ -33,29 +34,30 @@ public final class OutgoingMessage extends SMTPMessage implements AutoCloseable 
     /** How often the message was written out (to a server after its {@code 354}, or anywhere else). */
     private final AtomicInteger writes = new AtomicInteger();
 
-    /** A message to be built part by part. */
-    OutgoingMessage(Session session, String id, String mailbox) {
+    /** A message to be built part by part, sent as {@code from} by {@code mailbox}. */
+    OutgoingMessage(Session session, String id, String mailbox, String from) {
         super(session);
         this.id = id;
         this.mailbox = mailbox;
         this.source = null;
-        setEnvelopeFrom(mailbox);
+        setEnvelopeFrom(from);
     }
 
     /** A complete message read from {@code in} (a {@code SharedInputStream}, so the body is not copied). */
-    OutgoingMessage(Session session, InputStream in, String id, String mailbox) throws MessagingException {
+    OutgoingMessage(Session session, InputStream in, String id, String mailbox, String from)
+            throws MessagingException {
         super(session, in);
         this.id = id;
         this.mailbox = mailbox;
         this.source = in;
-        setEnvelopeFrom(mailbox);
+        setEnvelopeFrom(from);
     }
 
     public String id() {
         return id;
     }
 
-    /** The mailbox the SASL XOAUTH2 {@code user=} names and the envelope sender. */
+    /** The mailbox the SASL XOAUTH2 {@code user=} names; pacing and daily limits count against it. */
     public String mailbox() {
         return mailbox;
     }

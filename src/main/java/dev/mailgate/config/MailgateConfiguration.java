@@ -82,6 +82,7 @@ import dev.mailgate.transport.DeliveryRoute;
 import dev.mailgate.transport.MailboxPacing;
 import dev.mailgate.transport.MailboxHealthCheck;
 import dev.mailgate.transport.MailboxProbe;
+import dev.mailgate.transport.ProxyTunnel;
 import dev.mailgate.transport.ShutdownCutoff;
 import dev.mailgate.transport.SmtpEndpoint;
 import dev.mailgate.transport.XOAuth2MailSender;
@@ -134,6 +135,7 @@ public class MailgateConfiguration implements CamelConfiguration {
                 new EntraTokenSource(settings.entra(), ClientCredentials.from(settings.entra()),
                         trust.map(TrustStores::sslContext).map(SSLContext::getSocketFactory)),
                 settings, context.getExecutorServiceManager().newSingleThreadExecutor(this, "mailgate-token"));
+        settings.entra().proxy().ifPresent(proxy -> LOG.info("Entra ID is reached through the proxy {}", proxy));
         String sender = settings.sender().orElseThrow();
         XOAuth2Authenticator authenticator = new XOAuth2Authenticator(tokens, sender);
         context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, authenticator);
@@ -142,6 +144,10 @@ public class MailgateConfiguration implements CamelConfiguration {
                         settings.smtp().validateAfter())
                 : new XOAuth2MailSender();
         mailSender.form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form()));
+        if (settings.smtp().proxy().isPresent()) {
+            mailSender.proxy(new ProxyTunnel(settings.smtp().proxy().get(), settings.smtp().connectTimeout()));
+            LOG.info("SMTP connections go through the proxy {}", settings.smtp().proxy().get());
+        }
         // camel-mail sets it too, but only when the endpoint makes its producer, on the thread of the first message
         // and into a plain field: the probe thread must not depend on seeing that
         mailSender.setAuthenticator(authenticator);
@@ -154,7 +160,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         TemplateRenderer renderer = new TemplateRenderer(settings.templatesDir());
         MailRequestValidator validator = new MailRequestValidator(settings.sender(), settings.limits(),
                 renderer::exists, senderRules(settings));
-        Journal journal = journal(context, early.journal());
+        JdbcJournal journal = journal(context, early.journal())
+                .mailboxes((channel, from) -> validator.forChannel(channel).mailboxFor(from));
         Settings.Smtp smtp = settings.smtp();
         MailboxPacing pacing = new MailboxPacing(settings.limits(), settings.delivery(), journal, Clock.systemUTC());
         FailureClassifier classifier = new FailureClassifier();
@@ -298,7 +305,7 @@ public class MailgateConfiguration implements CamelConfiguration {
     private static Map<String, SenderRules> senderRules(Settings settings) {
         Map<String, SenderRules> rules = new LinkedHashMap<>();
         settings.senders().forEach((channel, s) -> {
-            rules.put(channel, new SenderRules(s.allowed(), s.forced(), s.recipientDomains()));
+            rules.put(channel, SenderRules.of(s));
             if (channel.equals("cli")) {
                 return;
             }
@@ -306,12 +313,14 @@ public class MailgateConfiguration implements CamelConfiguration {
                     .orElse(s.allowed().equals(List.of("*")) ? "any sender (mailgate.allowed-senders)"
                             : String.join(", ", s.allowed())),
                     s.recipientDomains().isEmpty() ? "" : ", to " + String.join(", ", s.recipientDomains()));
+            s.authenticateAs().forEach(rule -> LOG.info("The {} channel authenticates as {} for {} (Send As)",
+                    channel, rule.mailbox(), rule.senders().equals("*") ? "every sender" : rule.senders()));
         });
         return rules;
     }
 
     /** The journal, once opened, in Camel's registry and closed when Camel stops. */
-    private static Journal journal(CamelContext context, Background<OpenJournal> opening) throws Exception {
+    private static JdbcJournal journal(CamelContext context, Background<OpenJournal> opening) throws Exception {
         OpenJournal open = opening.join();
         context.addService(new Closer(open.dataSource()), true, true);
         if (open.housekeeping()) {

@@ -15,6 +15,8 @@ import jakarta.mail.internet.InternetAddress;
 
 import org.apache.camel.util.TimeUtils;
 
+import dev.mailgate.auth.Cloud;
+
 /**
  * Every setting Mailgate reads, typed and checked in one place. Keys follow Camel Main conventions
  * ({@code application.properties}, overridable by environment variables such as
@@ -49,7 +51,19 @@ public record Settings(
      * Whom a channel may send as ({@code *}: anyone), the one sender it is forced to, and the recipient domains it
      * may send to (empty: any).
      */
-    public record Senders(List<String> allowed, Optional<String> forced, List<String> recipientDomains) {
+    public record Senders(List<String> allowed, Optional<String> forced, List<String> recipientDomains,
+            List<SendAs> authenticateAs) {
+
+        public Senders(List<String> allowed, Optional<String> forced, List<String> recipientDomains) {
+            this(allowed, forced, recipientDomains, List.of());
+        }
+    }
+
+    /**
+     * A request whose {@code from} matches {@code senders} (an address, a domain, or {@code *}) authenticates as
+     * {@code mailbox}, which must have Send As on it ({@code mailgate.authenticate-as}).
+     */
+    public record SendAs(String senders, String mailbox) {
     }
 
     public enum SandboxMode { AUTO, ON, OFF }
@@ -59,12 +73,13 @@ public record Settings(
             Optional<String> clientSecret, Optional<Path> clientSecretFile,
             Optional<Path> certificateFile, Optional<Path> privateKeyFile, Optional<String> privateKeyPassword,
             Optional<Path> pkcs12File, Optional<String> pkcs12Password,
-            Duration connectTimeout, Duration readTimeout) {
+            Duration connectTimeout, Duration readTimeout, Cloud cloud, Optional<Proxy> proxy) {
 
+        /** The same settings for a local token endpoint (the sandbox's): reached directly, never through the proxy. */
         public Entra withEndpoint(String authorityHost, String tenantId, String clientId, String clientSecret) {
             return new Entra(authorityHost, tenantId, clientId, scope, Optional.of(clientSecret), Optional.empty(),
                     Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
-                    connectTimeout, readTimeout);
+                    connectTimeout, readTimeout, cloud, Optional.empty());
         }
     }
 
@@ -77,7 +92,8 @@ public record Settings(
      * {@code NOOP} before it carries a message.
      */
     public record Smtp(String host, int port, Duration connectTimeout, Duration readTimeout, Duration writeTimeout,
-            boolean debug, boolean pool, Duration idleTimeout, Duration validateAfter, String xoauth2Form) {
+            boolean debug, boolean pool, Duration idleTimeout, Duration validateAfter, String xoauth2Form,
+            Optional<Proxy> proxy) {
 
         /** How the token is sent: {@code auto}, {@code initial-response} or {@code two-line}. */
         public static final List<String> XOAUTH2_FORMS = List.of("auto", "initial-response", "two-line");
@@ -85,12 +101,35 @@ public record Settings(
         public Smtp(String host, int port, Duration connectTimeout, Duration readTimeout, Duration writeTimeout,
                 boolean debug) {
             this(host, port, connectTimeout, readTimeout, writeTimeout, debug, true, Duration.ofSeconds(30),
-                    Duration.ofSeconds(2), "auto");
+                    Duration.ofSeconds(2), "auto", Optional.empty());
         }
 
+        /** The same settings for a local server (the sandbox's): reached directly, never through the proxy. */
         public Smtp withEndpoint(String host, int port) {
             return new Smtp(host, port, connectTimeout, readTimeout, writeTimeout, debug, pool, idleTimeout,
-                    validateAfter, xoauth2Form);
+                    validateAfter, xoauth2Form, Optional.empty());
+        }
+    }
+
+    /**
+     * An outbound proxy ({@code mailgate.entra.proxy}, {@code mailgate.smtp.proxy}): an HTTP proxy that tunnels with
+     * {@code CONNECT}, or a SOCKS5 proxy, with an optional user and password (Basic for HTTP, RFC 1929 for SOCKS5).
+     * Its {@code toString} never shows the password.
+     */
+    public record Proxy(String scheme, String host, int port, Optional<String> user, Optional<String> password) {
+
+        public boolean socks() {
+            return scheme.equals("socks5");
+        }
+
+        /** {@code http://proxy.corp:3128}: what logs and reports may show. */
+        public String address() {
+            return scheme + "://" + host + ":" + port;
+        }
+
+        @Override
+        public String toString() {
+            return address() + user.map(u -> " as " + u).orElse("");
         }
     }
 
@@ -188,6 +227,7 @@ public record Settings(
         SandboxMode sandboxMode = r.sandboxMode();
         Optional<String> sender = r.optional("mailgate.sender");
         String tenantId = r.string("mailgate.entra.tenant-id", "");
+        Cloud cloud = r.cloud();
         Settings settings = new Settings(
                 sandboxMode,
                 sender,
@@ -195,10 +235,10 @@ public record Settings(
                 r.path("mailgate.templates.dir", "templates"),
                 r.path("mailgate.routes.dir", "routes"),
                 new Entra(
-                        r.string("mailgate.entra.authority-host", "https://login.microsoftonline.com"),
+                        r.string("mailgate.entra.authority-host", cloud.authorityHost()),
                         r.string("mailgate.entra.tenant-id", ""),
                         r.string("mailgate.entra.client-id", ""),
-                        r.string("mailgate.entra.scope", "https://outlook.office365.com/.default"),
+                        r.string("mailgate.entra.scope", cloud.scope()),
                         r.optional("mailgate.entra.client-secret"),
                         r.optionalPath("mailgate.entra.client-secret-file"),
                         r.optionalPath("mailgate.entra.certificate-file"),
@@ -207,13 +247,15 @@ public record Settings(
                         r.optionalPath("mailgate.entra.pkcs12-file"),
                         r.optional("mailgate.entra.pkcs12-password"),
                         r.timeout("mailgate.entra.connect-timeout", "10s"),
-                        r.timeout("mailgate.entra.read-timeout", "15s")),
+                        r.timeout("mailgate.entra.read-timeout", "15s"),
+                        cloud,
+                        r.proxy("mailgate.entra.proxy", false)),
                 new Token(
                         r.duration("mailgate.token.refresh-margin", "10m"),
                         r.duration("mailgate.token.refresh-ahead", "5m"),
                         r.duration("mailgate.token.failure-backoff", "5s")),
                 new Smtp(
-                        r.string("mailgate.smtp.host", "smtp.office365.com"),
+                        r.string("mailgate.smtp.host", cloud.smtpHost()),
                         r.port("mailgate.smtp.port", 587),
                         r.timeout("mailgate.smtp.connect-timeout", "15s"),
                         r.timeout("mailgate.smtp.read-timeout", "60s"),
@@ -222,7 +264,8 @@ public record Settings(
                         r.bool("mailgate.smtp.pool.enabled", true),
                         r.timeout("mailgate.smtp.pool.idle-timeout", "30s"),
                         r.duration("mailgate.smtp.pool.validate-after", "2s"),
-                        r.oneOf("mailgate.smtp.xoauth2-form", "auto", Smtp.XOAUTH2_FORMS)),
+                        r.oneOf("mailgate.smtp.xoauth2-form", "auto", Smtp.XOAUTH2_FORMS),
+                        r.proxy("mailgate.smtp.proxy", true)),
                 r.optionalPath("mailgate.tls.truststore")
                         .map(p -> new Trust(p, r.string("mailgate.tls.truststore-password", ""))),
                 new Outbox(
@@ -301,20 +344,48 @@ public record Settings(
      * by default the domain of {@code mailgate.sender} when sending for real, and anyone in the sandbox (nothing
      * leaves the machine there).
      */
+    /**
+     * {@code mailgate[.<channel>].authenticate-as}: one mailbox (every sender of the channel authenticates as it), or
+     * rules {@code <sender>=<mailbox>}, the sender an address, a domain or {@code *}; the first that matches wins, and
+     * a sender no rule matches authenticates as itself.
+     */
+    private static List<SendAs> sendAs(Reader r, String key) {
+        List<SendAs> rules = new java.util.ArrayList<>();
+        for (String rule : r.list(key)) {
+            int equals = rule.lastIndexOf('=');
+            String senders = equals < 0 ? "*" : rule.substring(0, equals).strip();
+            String mailbox = equals < 0 ? rule : rule.substring(equals + 1).strip();
+            if (senders.isEmpty()) {
+                r.problems.add(key + ": '" + rule + "' names no sender before '='; write <sender>=<mailbox>, e.g. "
+                        + "noreply@contoso.com=mailer@contoso.com, or only the mailbox");
+                continue;
+            }
+            int before = r.problems.size();
+            r.mailbox(key, mailbox);
+            if (r.problems.size() == before) {
+                rules.add(new SendAs(senders, mailbox));
+            }
+        }
+        return List.copyOf(rules);
+    }
+
     private static Map<String, Senders> senders(Reader r, Optional<String> sender, SandboxMode mode, String tenantId) {
         boolean sandbox = mode == SandboxMode.ON || mode == SandboxMode.AUTO && tenantId.isBlank();
         List<String> byDefault = sandbox ? List.of("*") : sender.map(Settings::domainOf).map(List::of)
                 .orElse(List.of("*"));
         List<String> allowed = r.list("mailgate.allowed-senders");
         List<String> domains = r.list("mailgate.allowed-recipient-domains");
+        List<SendAs> sendAs = sendAs(r, "mailgate.authenticate-as");
         Map<String, Senders> senders = new java.util.LinkedHashMap<>();
         for (String channel : CHANNELS) {
             List<String> own = r.list("mailgate." + channel + ".allowed-senders");
             List<String> ownDomains = r.list("mailgate." + channel + ".allowed-recipient-domains");
             Optional<String> forced = r.optional("mailgate." + channel + ".forced-sender");
             forced.ifPresent(f -> r.mailbox("mailgate." + channel + ".forced-sender", f));
+            String sendAsKey = "mailgate." + channel + ".authenticate-as";
             senders.put(channel, new Senders(!own.isEmpty() ? own : !allowed.isEmpty() ? allowed : byDefault, forced,
-                    !ownDomains.isEmpty() ? ownDomains : domains));
+                    !ownDomains.isEmpty() ? ownDomains : domains,
+                    r.optional(sendAsKey).isPresent() ? sendAs(r, sendAsKey) : sendAs));
         }
         return Map.copyOf(senders);
     }
@@ -438,6 +509,50 @@ public record Settings(
         }
 
         /** Comma-separated values, blanks dropped. */
+        /**
+         * {@code <key>}: {@code http://host:port} (or {@code socks5://host:port} where {@code socks} is allowed), with
+         * {@code <key>-user} and {@code <key>-password}. A user or password inside the URL is refused: it would be
+         * shown wherever the URL is.
+         */
+        Optional<Proxy> proxy(String key, boolean socks) {
+            Optional<String> value = optional(key);
+            if (value.isEmpty()) {
+                return Optional.empty();
+            }
+            String example = socks ? "http://proxy.corp:3128 or socks5://proxy.corp:1080" : "http://proxy.corp:3128";
+            java.net.URI uri;
+            try {
+                uri = new java.net.URI(value.get());
+            } catch (java.net.URISyntaxException e) {
+                problems.add(key + " is not a proxy URL; write it like " + example);
+                return Optional.empty();
+            }
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            if (uri.getRawUserInfo() != null) {
+                problems.add(key + " holds a user or password: put the user in " + key + "-user and the password in "
+                        + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_') + "_PASSWORD, never in "
+                        + "the URL");
+                return Optional.empty();
+            }
+            if (!(scheme.equals("http") || socks && scheme.equals("socks5")) || uri.getHost() == null
+                    || uri.getPort() < 1) {
+                problems.add(key + "='" + value.get() + "' must be " + example + " (scheme, host and port)");
+                return Optional.empty();
+            }
+            return Optional.of(new Proxy(scheme, uri.getHost(), uri.getPort(), optional(key + "-user"),
+                    optional(key + "-password")));
+        }
+
+        /** {@code mailgate.cloud}: global (the default, GCC too), usgov-gcchigh, usgov-dod or china. */
+        Cloud cloud() {
+            String value = string("mailgate.cloud", Cloud.GLOBAL.key());
+            return Cloud.of(value).orElseGet(() -> {
+                problems.add("mailgate.cloud='" + value + "' must be one of " + String.join(", ", Cloud.keys())
+                        + " (global includes GCC)");
+                return Cloud.GLOBAL;
+            });
+        }
+
         List<String> list(String key) {
             return optional(key).map(v -> java.util.Arrays.stream(v.split(",")).map(String::trim)
                     .filter(x -> !x.isEmpty()).toList()).orElse(List.of());

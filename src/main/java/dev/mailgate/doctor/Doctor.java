@@ -28,6 +28,7 @@ import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 
 import dev.mailgate.auth.AccessToken;
+import dev.mailgate.auth.Cloud;
 import dev.mailgate.auth.TokenClaims;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.auth.TokenSource;
@@ -37,6 +38,7 @@ import dev.mailgate.config.SecretFiles;
 import dev.mailgate.config.Settings;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.transport.ProxyTunnel;
 
 /**
  * Walks the conversation every send has — resolve, connect, STARTTLS, certificate, EHLO, token, claims,
@@ -46,7 +48,6 @@ import dev.mailgate.outcome.FailureClassifier;
  */
 public final class Doctor {
 
-    private static final String EXCHANGE_HOST = "smtp.office365.com";
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'")
             .withZone(ZoneOffset.UTC);
 
@@ -54,11 +55,28 @@ public final class Doctor {
      * @param settings the effective settings (in sandbox mode: pointed at the sandbox's servers)
      * @param tokens   makes the token source; may throw {@link ConfigurationException} (an unreadable credential)
      * @param smtpTls  what the SMTP server's certificate is checked against
-     * @param mailbox  the sending mailbox to check
+     * @param mailbox  the mailbox that authenticates (XOAUTH2 {@code user=})
      * @param sendTo   a recipient for a test message, or empty for no message
+     * @param from     the sender to check: the mailbox itself, or an address it sends as (Send As)
      */
     public record Options(Settings settings, Supplier<TokenSource> tokens, SSLContext smtpTls, String mailbox,
-            Optional<String> sendTo) {
+            Optional<String> sendTo, String from) {
+
+        public Options(Settings settings, Supplier<TokenSource> tokens, SSLContext smtpTls, String mailbox,
+                Optional<String> sendTo) {
+            this(settings, tokens, smtpTls, mailbox, sendTo, mailbox);
+        }
+
+        /** Whether the sender is another address than the mailbox that authenticates. */
+        boolean sendAs() {
+            return !from.equalsIgnoreCase(mailbox);
+        }
+
+        /** An advice with the placeholders filled in. */
+        String fill(String advice) {
+            return advice.replace("<mailbox>", mailbox).replace("<from address>", from)
+                    .replace("<client id>", settings.entra().clientId());
+        }
     }
 
     /** Every step's result, in order. */
@@ -118,17 +136,31 @@ public final class Doctor {
         List<String> warnings = new ArrayList<>(SecretFiles.warnings(settings));
         List<String> fixes = new ArrayList<>();
         boolean sandbox = settings.sandbox();
-        if (!smtp.host().equalsIgnoreCase(EXCHANGE_HOST) && !sandbox) {
-            warnings.add("mailgate.smtp.host is " + smtp.host() + ", not Exchange Online's " + EXCHANGE_HOST);
-            fixes.add("fine for a relay that does XOAUTH2; for Exchange Online set mailgate.smtp.host=" + EXCHANGE_HOST);
+        Cloud cloud = entra.cloud();
+        String exchangeHost = cloud.smtpHost();
+        if (!smtp.host().equalsIgnoreCase(exchangeHost) && !sandbox) {
+            warnings.add("mailgate.smtp.host is " + smtp.host() + ", not Exchange Online's " + exchangeHost
+                    + (cloud == Cloud.GLOBAL ? "" : " (mailgate.cloud=" + cloud.key() + ")"));
+            fixes.add("fine for a relay that does XOAUTH2; for Exchange Online set mailgate.smtp.host=" + exchangeHost);
         }
-        if (smtp.port() != 587 && smtp.host().equalsIgnoreCase(EXCHANGE_HOST)) {
+        if (smtp.port() != 587 && smtp.host().equalsIgnoreCase(exchangeHost)) {
             warnings.add("mailgate.smtp.port is " + smtp.port() + "; Exchange Online's submission port is 587");
             fixes.add("set mailgate.smtp.port=587 (STARTTLS); 25 is for receiving and 465 (implicit TLS) is not offered");
         }
-        if (!entra.scope().toLowerCase(Locale.ROOT).startsWith(TokenClaims.EXCHANGE_AUDIENCE)) {
-            warnings.add("mailgate.entra.scope is " + entra.scope() + ", not Exchange Online's");
-            fixes.add("set mailgate.entra.scope=https://outlook.office365.com/.default");
+        if (!entra.scope().toLowerCase(Locale.ROOT).startsWith(cloud.exchangeResource())) {
+            warnings.add("mailgate.entra.scope is " + entra.scope() + ", not Exchange Online's"
+                    + (cloud == Cloud.GLOBAL ? "" : " in the " + cloud.key() + " cloud"));
+            fixes.add("set mailgate.entra.scope=" + cloud.scope());
+        }
+        String authority = entra.authorityHost().replaceAll("/+$", "");
+        java.util.Optional<Cloud> otherCloud = java.util.Arrays.stream(Cloud.values())
+                .filter(c -> c.authorityHost().equalsIgnoreCase(authority)).findFirst();
+        if (otherCloud.isPresent() && !otherCloud.get().authorityHost().equals(cloud.authorityHost())) {
+            // another cloud's login host with this cloud's Exchange: the token would be for no Exchange at all
+            warnings.add("mailgate.entra.authority-host is " + authority + ", the " + otherCloud.get().key()
+                    + " cloud's, but mailgate.cloud is " + cloud.key());
+            fixes.add("remove mailgate.entra.authority-host and set mailgate.cloud to the tenant's cloud ("
+                    + String.join(", ", Cloud.keys()) + ")");
         }
         if (!TokenClaims.isGuid(entra.clientId()) && !sandbox) {
             warnings.add("mailgate.entra.client-id '" + entra.clientId() + "' is not a GUID");
@@ -147,7 +179,10 @@ public final class Doctor {
             return null;
         }
         String summary = "tenant " + entra.tenantId() + ", app " + entra.clientId() + ", " + credential(entra)
-                + ", scope " + entra.scope() + ", sending as " + options.mailbox();
+                + ", scope " + entra.scope() + ", sending as " + options.mailbox()
+                + (options.sendAs() ? " (from " + options.from() + ", Send As)" : "")
+                + entra.proxy().map(p -> ", Entra ID through " + p).orElse("")
+                + smtp.proxy().map(p -> ", SMTP through " + p).orElse("");
         checks.add(warnings.isEmpty() ? Check.pass("configuration", summary, List.of())
                 : Check.warn("configuration", summary, String.join("; ", warnings), String.join("; ", fixes),
                         List.of()));
@@ -171,6 +206,10 @@ public final class Doctor {
 
     /** DNS, TCP, greeting + STARTTLS, TLS + certificate, EHLO after TLS; true when ready for AUTH. */
     private boolean connect(SmtpDialogue session) {
+        if (smtp.proxy().isPresent()) {
+            return connectThroughProxy(session, smtp.proxy().get()) && startTls(session) && tls(session)
+                    && ehlo(session);
+        }
         InetAddress[] addresses;
         try {
             addresses = InetAddress.getAllByName(smtp.host());
@@ -179,7 +218,7 @@ public final class Doctor {
         } catch (UnknownHostException e) {
             checks.add(Check.unreachable("dns", smtp.host() + " does not resolve",
                     "the host name in mailgate.smtp.host is misspelt, or this machine's DNS cannot resolve it",
-                    "set mailgate.smtp.host=" + EXCHANGE_HOST + " and check the resolver (getent hosts "
+                    "set mailgate.smtp.host=" + exchangeHost() + " and check the resolver (getent hosts "
                             + smtp.host() + ")", List.of()));
             return skipAfter("dns");
         }
@@ -212,6 +251,38 @@ public final class Doctor {
         return startTls(session) && tls(session) && ehlo(session);
     }
 
+    /**
+     * DNS and TCP through {@code mailgate.smtp.proxy}: the proxy resolves the server's name, so this machine's DNS
+     * is not asked (behind such proxies it often cannot answer); the tunnel is the TCP step.
+     */
+    private boolean connectThroughProxy(SmtpDialogue session, Settings.Proxy proxy) {
+        checks.add(Check.pass("dns", smtp.host() + " is resolved by the proxy " + proxy.address()
+                + " (mailgate.smtp.proxy)", List.of()));
+        long started = System.nanoTime();
+        try {
+            session.connect(new ProxyTunnel(proxy, smtp.connectTimeout()).socket(),
+                    InetSocketAddress.createUnresolved(smtp.host(), smtp.port()), (int) smtp.connectTimeout().toMillis());
+            checks.add(Check.pass("tcp", "tunnel to " + smtp.host() + ":" + smtp.port() + " through " + proxy
+                    + " in " + millis(started) + " ms", List.of()));
+            return true;
+        } catch (ProxyTunnel.Refused e) {
+            Failure failure = FailureClassifier.proxyRefused(e);
+            Check failed = failure.category() == Failure.Category.TRANSIENT
+                    ? Check.unreachable("tcp", "no tunnel through " + proxy.address(), failure.reason(),
+                            failure.advice(), List.of())
+                    : Check.fail("tcp", "no tunnel through " + proxy.address(), failure.reason(), failure.advice(),
+                            List.of());
+            checks.add(failed);
+            return skipAfter("tcp");
+        } catch (IOException e) {
+            checks.add(Check.unreachable("tcp", "cannot reach " + smtp.host() + ":" + smtp.port() + " through "
+                    + proxy.address() + " (" + oneLine(e.getMessage()) + ")", "the proxy does not answer, or the "
+                    + "network path to it is broken", "check mailgate.smtp.proxy and that this machine may connect "
+                    + "to the proxy", List.of()));
+            return skipAfter("tcp");
+        }
+    }
+
     private boolean startTls(SmtpDialogue session) {
         try {
             SmtpDialogue.Reply greeting = session.read();
@@ -226,7 +297,7 @@ public final class Doctor {
                 checks.add(Check.fail("starttls", "the server does not offer STARTTLS",
                         "this is not a submission endpoint with TLS (a port 25 relay, or a proxy in the way); "
                                 + "Mailgate never sends a token over a cleartext connection",
-                        "set mailgate.smtp.host=" + EXCHANGE_HOST + " and mailgate.smtp.port=587",
+                        "set mailgate.smtp.host=" + exchangeHost() + " and mailgate.smtp.port=587",
                         session.takeTranscript()));
                 return skipAfter("starttls");
             }
@@ -240,7 +311,7 @@ public final class Doctor {
         } catch (IOException e) {
             checks.add(Check.unreachable("starttls", "the conversation broke before TLS (" + oneLine(e.getMessage())
                     + ")", "the server or a proxy closed the connection",
-                    "check that mailgate.smtp.host/port is an SMTP submission server (" + EXCHANGE_HOST + ":587)",
+                    "check that mailgate.smtp.host/port is an SMTP submission server (" + exchangeHost() + ":587)",
                     session.takeTranscript()));
             return skipAfter("starttls");
         }
@@ -279,7 +350,7 @@ public final class Doctor {
                 checks.add(Check.fail("ehlo", mechanisms == null ? "the server offers no AUTH after STARTTLS"
                         : "the server offers AUTH " + mechanisms + " but not XOAUTH2",
                         "this server does not take OAuth2 tokens (it is not Exchange Online's submission endpoint)",
-                        "Mailgate authenticates only with OAuth2: set mailgate.smtp.host=" + EXCHANGE_HOST
+                        "Mailgate authenticates only with OAuth2: set mailgate.smtp.host=" + exchangeHost()
                                 + " and mailgate.smtp.port=587", session.takeTranscript()));
                 return skipAfter("ehlo");
             }
@@ -325,16 +396,16 @@ public final class Doctor {
         if (read.isEmpty()) {
             checks.add(Check.warn("claims", "the token is not a JWT; its claims cannot be read",
                     "Exchange Online's tokens are JWTs; this one may be for another resource",
-                    "check mailgate.entra.scope=https://outlook.office365.com/.default", List.of()));
+                    "check mailgate.entra.scope=" + options.settings().entra().cloud().scope(), List.of()));
             return List.of();
         }
         TokenClaims claims = read.get();
         Settings.Entra entra = options.settings().entra();
-        List<TokenClaims.Problem> problems = claims.problems(entra.clientId(), entra.tenantId());
+        List<TokenClaims.Problem> problems = claims.problems(entra.clientId(), entra.tenantId(), entra.cloud());
         String summary = "aud " + claims.audience() + ", roles " + (claims.roles().isEmpty() ? "(none)"
                 : String.join(" ", claims.roles())) + (claims.scopes().isEmpty() ? ""
                         : ", scp " + String.join(" ", claims.scopes())) + ", tid " + claims.tenantId() + ", appid "
-                + claims.appId();
+                + claims.appId() + "; " + claims.permission();
         if (problems.isEmpty()) {
             checks.add(Check.pass("claims", summary, List.of()));
         } else {
@@ -391,7 +462,7 @@ public final class Doctor {
                         session.takeTranscript()));
                 return true;
             }
-            Failure failure = classifier.smtpReply(reply.code(), reply.line());
+            Failure failure = classifier.smtpReply(FailureClassifier.Stage.AUTH, reply.code(), reply.line());
             String cause = failure.reason() + " for " + mailbox;
             String fix = failure.advice().replace("<mailbox>", mailbox);
             if (!claimProblems.isEmpty()) {
@@ -416,31 +487,38 @@ public final class Doctor {
         return reply.code() == 334 ? session.command(sasl, shown, sasl, token.value()) : reply;
     }
 
+    /** Exchange Online's SMTP submission host in the configured cloud. */
+    private String exchangeHost() {
+        return options.settings().entra().cloud().smtpHost();
+    }
+
     /** 535 5.7.3 with a token whose claims are right: Exchange does not connect the app to the mailbox. */
     private String exchangeAccessFix(String mailbox) {
-        String app = options.settings().entra().clientId();
-        return "the token is right, so Exchange Online does not let the app use " + mailbox + ". In Exchange Online "
-                + "PowerShell (Connect-ExchangeOnline): 1) register the app's service principal: New-ServicePrincipal "
-                + "-AppId " + app + " -ObjectId <Object ID from Entra admin center > Enterprise applications (not "
-                + "App registrations)>; 2) give it the mailbox: Add-MailboxPermission -Identity " + mailbox
-                + " -User <that Object ID> -AccessRights FullAccess; 3) make sure SMTP AUTH is on for the mailbox: "
-                + "Set-CASMailbox -Identity " + mailbox + " -SmtpClientAuthenticationDisabled $false. New permissions "
-                + "can take up to an hour to apply";
+        return "the token is right, so " + FailureClassifier.exchangeAccessAdvice(
+                options.settings().entra().clientId(), mailbox);
     }
 
     private boolean sender(SmtpDialogue session) {
         try {
-            SmtpDialogue.Reply reply = session.command("MAIL FROM:<" + options.mailbox() + ">");
+            SmtpDialogue.Reply reply = session.command("MAIL FROM:<" + options.from() + ">");
             if (reply.code() != 250) {
-                Failure failure = classifier.smtpReply(reply.code(), reply.line());
-                checks.add(Check.fail("sender", reply.line(), failure.reason() + " (" + options.mailbox() + ")",
-                        failure.advice().replace("<mailbox>", options.mailbox()), session.takeTranscript()));
+                Failure failure = classifier.smtpReply(FailureClassifier.Stage.MAIL_FROM, reply.code(), reply.line());
+                checks.add(Check.fail("sender", reply.line(), failure.reason() + " (" + options.from() + ")",
+                        options.fill(failure.advice()), session.takeTranscript()));
                 return false;
             }
             if (options.sendTo().isEmpty()) {
                 session.command("RSET");
+                if (options.sendAs()) {
+                    // Exchange checks Send As on the message's From, at the end of DATA: MAIL FROM proves nothing
+                    checks.add(Check.warn("sender", options.from() + " accepted at MAIL FROM: " + reply.line(),
+                            options.mailbox() + " sends as " + options.from() + ", which Exchange checks only when a "
+                                    + "message is sent", "add --send-to <address> to send a test message from "
+                                    + options.from() + " and check Send As end to end", session.takeTranscript()));
+                    return true;
+                }
             }
-            checks.add(Check.pass("sender", options.mailbox() + " accepted as sender: " + reply.line(),
+            checks.add(Check.pass("sender", options.from() + " accepted as sender: " + reply.line(),
                     session.takeTranscript()));
             return true;
         } catch (IOException e) {
@@ -452,21 +530,24 @@ public final class Doctor {
 
     private void send(SmtpDialogue session, String recipient) {
         try {
+            FailureClassifier.Stage stage = FailureClassifier.Stage.RCPT_TO;
             SmtpDialogue.Reply reply = session.command("RCPT TO:<" + recipient + ">");
             if (reply.code() == 250 || reply.code() == 251) {
+                stage = FailureClassifier.Stage.DATA;
                 reply = session.command("DATA");
                 if (reply.code() == 354) {
                     reply = session.data(testMessage(recipient));
                 }
             }
             if (reply.code() != 250) {
-                Failure failure = classifier.smtpReply(reply.code(), reply.line());
-                checks.add(Check.fail("send", reply.line(), failure.reason(),
-                        failure.advice().replace("<mailbox>", options.mailbox()), session.takeTranscript()));
+                Failure failure = classifier.smtpReply(stage, reply.code(), reply.line());
+                checks.add(Check.fail("send", reply.line(), failure.reason() + (options.sendAs() ? " ("
+                        + options.mailbox() + " sending as " + options.from() + ")" : ""),
+                        options.fill(failure.advice()), session.takeTranscript()));
                 return;
             }
-            checks.add(Check.pass("send", "test message to " + recipient + " accepted: " + reply.line(),
-                    session.takeTranscript()));
+            checks.add(Check.pass("send", "test message " + (options.sendAs() ? "from " + options.from() + " " : "")
+                    + "to " + recipient + " accepted: " + reply.line(), session.takeTranscript()));
         } catch (IOException e) {
             checks.add(Check.unreachable("send", "the connection broke while sending (" + oneLine(e.getMessage())
                     + ")", "the server closed the connection", "run doctor again", session.takeTranscript()));
@@ -476,7 +557,7 @@ public final class Doctor {
     private String testMessage(String recipient) {
         String mailbox = options.mailbox();
         return String.join("\r\n",
-                "From: <" + mailbox + ">",
+                "From: <" + options.from() + ">",
                 "To: <" + recipient + ">",
                 "Subject: Mailgate doctor test",
                 "Date: " + DateTimeFormatter.RFC_1123_DATE_TIME.format(Instant.now().atZone(ZoneOffset.UTC)),
@@ -484,7 +565,8 @@ public final class Doctor {
                 "MIME-Version: 1.0",
                 "Content-Type: text/plain; charset=UTF-8",
                 "",
-                "This test message was sent by mailgate doctor: " + mailbox + " can send through "
+                "This test message was sent by mailgate doctor: " + mailbox + " can send"
+                        + (options.sendAs() ? " as " + options.from() : "") + " through "
                         + smtp.host() + ":" + smtp.port() + " with OAuth2 (XOAUTH2).");
     }
 

@@ -58,7 +58,12 @@ final class SmtpDialogue implements Closeable {
     }
 
     void connect(InetSocketAddress address, int connectTimeoutMillis) throws IOException {
-        socket = new Socket();
+        connect(new Socket(), address, connectTimeoutMillis);
+    }
+
+    /** Connects {@code unconnected} (a {@code ProxyTunnel}'s socket, through the proxy) to {@code address}. */
+    void connect(Socket unconnected, InetSocketAddress address, int connectTimeoutMillis) throws IOException {
+        socket = unconnected;
         socket.connect(address, connectTimeoutMillis);
         socket.setSoTimeout(readTimeoutMillis);
         streams();

@@ -24,6 +24,7 @@ public final class DeliveryExchange {
     private static final String FIRST_SEEN = "mailgate.firstSeen";
     private static final String PACED_SLOT = "mailgate.pacedSlot";
     private static final String MAILBOX = "mailgate.mailbox";
+    private static final String FROM = "mailgate.from";
     private static final String ATTEMPT_STARTED = "mailgate.attemptStarted";
 
     private DeliveryExchange() {
@@ -55,6 +56,15 @@ public final class DeliveryExchange {
     }
 
     /** The mailbox this request is sent as, once known (validated), or {@code null}. */
+    /** The request's sender address, when it is sent as by another mailbox (Send As); else {@code null}. */
+    public static String sendAs(Exchange exchange) {
+        return exchange.getProperty(FROM, String.class);
+    }
+
+    public static void sendAs(Exchange exchange, String from) {
+        exchange.setProperty(FROM, from);
+    }
+
     public static String mailbox(Exchange exchange) {
         return exchange.getProperty(MAILBOX, String.class);
     }

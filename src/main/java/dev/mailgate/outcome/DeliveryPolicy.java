@@ -69,11 +69,11 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
             paced(exchange, ref, notYet);
             return;
         }
-        Failure failure = classifier.classify(caught(exchange));
         int attempts = DeliveryExchange.attempts(exchange);
         Instant now = clock.instant();
         String mailbox = DeliveryExchange.mailbox(exchange);
-        if (failure.category() == Failure.Category.AUTH && mailbox != null) {
+        Failure failure = filled(classifier.classify(caught(exchange)), mailbox, DeliveryExchange.sendAs(exchange));
+        if (failure.category().holdsMailbox() && mailbox != null) {
             Instant probe = now.plus(delivery.authProbeInterval());
             DeliveryExchange.waitedUntil(exchange, now);
             if (DeliveryExchange.handler(exchange).later(exchange, probe)) {
@@ -123,11 +123,11 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
             }
             case HELD -> {
                 // recorded once per request, not at every look while the mailbox stays held
-                Failure held = new Failure(Failure.Category.AUTH, notYet.getMessage(), notYet.cause().advice(),
+                Failure held = new Failure(notYet.cause().category(), notYet.getMessage(), notYet.cause().advice(),
                         notYet.cause().serverReply(), List.of());
                 Journal.quietly(journal, ref, j -> {
                     if (j.find(ref.id()).map(e -> e.state() != Journal.State.RETRYING
-                            || !Failure.Category.AUTH.label().equals(e.failureCategory())).orElse(true)) {
+                            || !held.category().label().equals(e.failureCategory())).orElse(true)) {
                         j.retrying(ref, DeliveryExchange.attemptsMade(exchange), held, notYet.at());
                     }
                 });
@@ -143,16 +143,29 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
     }
 
     /**
-     * An authentication failure that survived the fresh-token retry is about the tenant, not this message: sending
-     * as the mailbox stops, its requests stay pending, and {@link dev.mailgate.transport.MailboxProbe} resumes it.
+     * An authentication failure that survived the fresh-token retry, or a sending mailbox that is full, is about the
+     * tenant, not this message: sending as the mailbox stops, its requests stay pending, and
+     * {@link dev.mailgate.transport.MailboxProbe} resumes it.
      */
     private void hold(String mailbox, Failure failure) {
         if (mailboxes.hold(mailbox, failure)) {
-            LOG.error("Sending as {} is HELD: {}{}. Fix: {}. Its requests stay pending; Mailgate tries to "
-                    + "authenticate every {} and resumes by itself.", mailbox, failure.reason(),
+            LOG.error("Sending as {} is HELD: {}{}. Fix: {}. Its requests stay pending; Mailgate {} every {} and "
+                    + "resumes by itself.", mailbox, failure.reason(),
                     failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")",
-                    failure.advice(), delivery.authProbeInterval());
+                    failure.advice(), failure.category() == Failure.Category.MAILBOX_FULL
+                            ? "lets one of them through as a trial" : "tries to authenticate",
+                    delivery.authProbeInterval());
         }
+    }
+
+    /** The advice with its {@code <mailbox>} and {@code <from address>} filled in, as far as they are known. */
+    private static Failure filled(Failure failure, String mailbox, String sendAs) {
+        if (failure.advice() == null || mailbox == null) {
+            return failure;
+        }
+        String advice = failure.advice().replace("<mailbox>", mailbox)
+                .replace("<from address>", sendAs != null ? sendAs : mailbox);
+        return new Failure(failure.category(), failure.reason(), advice, failure.serverReply(), failure.problems());
     }
 
     /** 30 s, 1 min, 2 min, ... up to the maximum (with the defaults). */

@@ -24,6 +24,12 @@ public record Failure(Category category, String reason, String advice, String se
         QUOTA("quota", true),
         /** Entra ID or the SMTP server refused the app's credentials even after a fresh token. */
         AUTH("auth", false),
+        /**
+         * The sending mailbox is over its storage quota: Exchange Online saves every SMTP submission to its Sent Items
+         * and refuses to submit while it cannot ({@code 554 5.2.2 ... QuotaExceededException}). Not about the
+         * message: the mailbox is held until it has room again.
+         */
+        MAILBOX_FULL("mailbox-full", false),
         /** Mailgate's own settings or the server's TLS do not allow sending safely. */
         CONFIGURATION("configuration", false),
         /** The server refused this message for good (unknown recipient, too large, not allowed to send as). */
@@ -43,6 +49,14 @@ public record Failure(Category category, String reason, String advice, String se
 
         public boolean retryable() {
             return retryable;
+        }
+
+        /**
+         * A failure of the sending mailbox rather than of the message: sending as it stops (it is held) and its
+         * requests stay pending until it can send again.
+         */
+        public boolean holdsMailbox() {
+            return this == AUTH || this == MAILBOX_FULL;
         }
     }
 

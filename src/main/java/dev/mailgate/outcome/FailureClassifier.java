@@ -37,13 +37,41 @@ import dev.mailgate.transport.XOAuth2MailSender;
  */
 public final class FailureClassifier {
 
-    static final String EXCHANGE_AUTH_ADVICE = "check, in this order: the app registration has the application "
-            + "permission Office 365 Exchange Online > SMTP.SendAsApp with admin consent granted; the app's service "
-            + "principal is registered in Exchange Online (New-ServicePrincipal -AppId <client id> -ObjectId "
-            + "<Enterprise application object id>); it has access to the mailbox (Add-MailboxPermission -Identity "
-            + "<mailbox> -User <service principal id> -AccessRights FullAccess); SMTP AUTH is enabled for the mailbox "
-            + "(Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false); and the token's "
-            + "tenant is the mailbox's tenant";
+    static final String EXCHANGE_AUTH_ADVICE = exchangeAccessAdvice("<client id>", "<mailbox>");
+
+    /**
+     * How to let app {@code app} send as {@code mailbox}, in both of Exchange Online's permission models: RBAC for
+     * Applications first (Microsoft's current guidance, which adds no permission in Entra ID and issues tokens
+     * without a {@code roles} claim), then the classic Entra permission {@code SMTP.SendAsApp} with mailbox
+     * permissions. Either way SMTP AUTH has to be on for the mailbox.
+     */
+    public static String exchangeAccessAdvice(String app, String mailbox) {
+        return "Exchange Online does not let the app send as " + mailbox + ". In Exchange Online PowerShell "
+                + "(Connect-ExchangeOnline), either with RBAC for Applications (no API permission in Entra ID): "
+                + "New-ServicePrincipal -AppId " + app + " -ObjectId <Object ID from Entra admin center > Enterprise "
+                + "applications>; New-ManagementScope -Name 'Mailgate senders' -RecipientRestrictionFilter "
+                + "\"PrimarySmtpAddress -eq '" + mailbox + "'\"; New-ManagementRoleAssignment -App " + app
+                + " -Role 'Application SMTP.SendAsApp' -CustomResourceScope 'Mailgate senders'; check it with "
+                + "Test-ServicePrincipalAuthorization -Identity " + app + " -Resource " + mailbox + ". Or the classic "
+                + "way: the application permission Office 365 Exchange Online > SMTP.SendAsApp with admin consent, "
+                + "New-ServicePrincipal as above, and Add-MailboxPermission -Identity " + mailbox + " -User <that "
+                + "Object ID> -AccessRights FullAccess. Either way SMTP AUTH must be on for the mailbox: "
+                + "Set-CASMailbox -Identity " + mailbox + " -SmtpClientAuthenticationDisabled $false, and the token "
+                + "must come from the mailbox's tenant. New grants can take up to two hours to apply";
+    }
+
+    /**
+     * {@code 5.7.60} / {@code SendAsDenied}: the authenticating mailbox may not send as the from address. Not held:
+     * it is about one from address, and the mailbox's other senders are fine.
+     */
+    static final String SEND_AS_ADVICE = "when from is another address than the mailbox that authenticates (a shared "
+            + "mailbox, group or alias, see mailgate.authenticate-as), give that mailbox Send As on it: "
+            + "Add-RecipientPermission -Identity <from address> -AccessRights SendAs -Trustee <mailbox> (it can take "
+            + "an hour to apply); when from is the authenticating mailbox itself, the app has no access to it: with RBAC "
+            + "for Applications, put the mailbox in the management scope of the app's 'Application SMTP.SendAsApp' "
+            + "assignment (Test-ServicePrincipalAuthorization -Identity <client id> -Resource <mailbox>), or the "
+            + "classic way Add-MailboxPermission -Identity <mailbox> -User <service principal id> -AccessRights "
+            + "FullAccess";
 
     /** What to check for an authentication refusal; a 5.7.139 says exactly which switch is off. */
     static String authAdvice(String reply) {
@@ -76,6 +104,9 @@ public final class FailureClassifier {
         for (Throwable e : chain) {
             if (e instanceof KnownFailure known) {
                 return known.failure();
+            }
+            if (e instanceof dev.mailgate.transport.ProxyTunnel.Refused proxy) {
+                return proxyRefused(proxy);
             }
             if (e instanceof OpenersExhausted exhausted) {
                 return new Failure(Category.TRANSIENT, exhausted.getMessage(), "someone who may write to an "
@@ -111,11 +142,12 @@ public final class FailureClassifier {
             }
             if (e instanceof XOAuth2MailSender.TokenRejectedException rejected) {
                 return new Failure(Category.AUTH, "Exchange Online rejected a fresh access token for "
-                        + rejected.mailbox(), authAdvice(rejected.serverReply()), rejected.serverReply(), List.of());
+                        + rejected.mailbox(), authAdvice(rejected.serverReply()).replace("<mailbox>",
+                                rejected.mailbox()), rejected.serverReply(), List.of());
             }
             if (e instanceof SMTPSendFailedException || e instanceof SMTPAddressFailedException
                     || e instanceof SMTPSenderFailedException) {
-                return smtpReply(returnCode(e), oneLine(e.getMessage()));
+                return smtpReply(stage(e), returnCode(e), oneLine(e.getMessage()));
             }
         }
         for (Throwable e : chain) {
@@ -193,8 +225,27 @@ public final class FailureClassifier {
                 + oneLine(error.getMessage()), "report this to the Mailgate maintainers with the log lines around it");
     }
 
-    /** What an SMTP reply code and text (Exchange Online's wording) mean for this message. */
+    /** Where in the SMTP session a reply came: Exchange means different things by one code at different stages. */
+    public enum Stage {
+        AUTH, MAIL_FROM, RCPT_TO, DATA,
+        /** Not known (a reply without its command). */
+        UNKNOWN
+    }
+
+    /** What an SMTP reply code and text (Exchange Online's wording) mean, the stage not known. */
     public Failure smtpReply(int code, String reply) {
+        return smtpReply(Stage.UNKNOWN, code, reply);
+    }
+
+    /**
+     * What an SMTP reply code and text mean for this message, given the stage of the session that got it. The
+     * replies an SMTP AUTH submission client can get from Exchange Online are those of Microsoft's pages "SMTP AUTH
+     * submission improvements" (the limits: 4.3.2, 5.2.2 mailbox full, 5.2.0 submission quota), "Continuous error
+     * throttling for SMTP AUTH submissions" (5.2.251-255), "Fix issues with printers, scanners and LOB applications"
+     * (5.7.3, 5.7.139, 5.7.57, 5.7.60, 5.1.8) and the table of "Email non-delivery reports and SMTP errors in Exchange
+     * Online"; README "Exchange Online's replies" lists what each one does.
+     */
+    public Failure smtpReply(Stage stage, int code, String reply) {
         String text = reply.toUpperCase(Locale.ROOT);
         if (code < 0) {
             // Angus Mail's code for "[EOF]": the connection ended before the server replied
@@ -202,37 +253,82 @@ public final class FailureClassifier {
                     "temporary: Mailgate tries again; if it persists, check the network path to the server", reply,
                     List.of());
         }
-        if (text.contains("SUBMISSIONQUOTAEXCEEDED") || text.contains("5.2.0") && text.contains("QUOTA")) {
+        if (text.contains("SUBMISSIONQUOTAEXCEEDED") || text.contains("5.2.0") && text.contains("QUOTA")
+                || text.contains("SUBMISSION QUOTA") || text.contains("5.1.90")) {
             return new Failure(Category.QUOTA, "the mailbox has used up its sending quota (10,000 recipients per "
                     + "24 hours in Exchange Online)", "wait for the 24-hour window to free up, or spread sending over "
                     + "several mailboxes", reply, List.of());
         }
-        if (code == 535 || code == 530 || text.contains("5.7.57") || text.contains("5.7.139")) {
+        java.util.regex.Matcher throttled = CONTINUOUS_ERRORS.matcher(text);
+        if (throttled.find()) {
+            return continuousErrors(throttled.group(1), reply);
+        }
+        if (hasCode(text, "5.2.2") && stage == Stage.RCPT_TO) {
+            return new Failure(Category.PERMANENT, "the recipient's mailbox is full", "the recipient has to make "
+                    + "room in their mailbox; send again later or to another address", reply, List.of());
+        }
+        if (hasCode(text, "5.2.2") && (text.contains("STOREDRV") || text.contains("QUOTAEXCEEDED")
+                || text.contains("MAILBOX FULL")) || text.contains("QUOTAEXCEEDEDEXCEPTION")) {
+            return new Failure(Category.MAILBOX_FULL, "the sending mailbox is full: Exchange Online saves every SMTP "
+                    + "submission to its Sent Items and refuses to submit while the mailbox is over its quota",
+                    "make room in the mailbox: empty or archive its Sent Items (and Deleted Items), apply a retention "
+                            + "policy that removes old Sent Items, or give the mailbox a larger quota "
+                            + "(Set-Mailbox -Identity <mailbox> -ProhibitSendQuota ...); Mailgate lets one request "
+                            + "through now and then and resumes when Exchange takes it", reply, List.of());
+        }
+        if (code == 535 || code == 530 || text.contains("5.7.57") || text.contains("5.7.139")
+                || hasCode(text, "5.7.30")) {
             return new Failure(Category.AUTH, "the SMTP server refused authentication", authAdvice(reply), reply,
                     List.of());
         }
-        if (text.contains("5.7.708")) {
+        if (text.contains("5.7.708") || text.contains("5.7.705")) {
             // not about this message: Exchange Online takes no mail from the tenant at all
             return new Failure(Category.AUTH, "Exchange Online does not accept mail from this tenant",
                     "new tenants and tenants with a low sending reputation are blocked from sending until Microsoft "
                             + "lifts it: open a support request in the Microsoft 365 admin center", reply, List.of());
+        }
+        if (text.contains("5.1.8") || text.contains("5.7.501") || text.contains("5.7.502")
+                || text.contains("5.7.503")) {
+            return new Failure(Category.AUTH, "Exchange Online blocked the sending mailbox for outbound spam",
+                    "in the Microsoft Defender portal, Email & collaboration > Review > Restricted entities: release "
+                            + "the mailbox (restrictions are usually lifted within an hour), and find out what sent "
+                            + "the spam", reply, List.of());
         }
         if (text.contains("4.7.66")) {
             return new Failure(Category.CONFIGURATION, "Exchange Online refused the TLS version of the connection",
                     "Mailgate uses TLS 1.2 or 1.3 itself: look for a proxy or firewall that intercepts TLS on the way "
                             + "to port 587", reply, List.of());
         }
+        if (code == 432 || text.contains("4.3.2") && text.contains("THREAD LIMIT")
+                || text.contains("CONCURRENT CONNECTION")) {
+            return new Failure(Category.TRANSIENT, "Exchange Online allows only 3 SMTP connections per mailbox at "
+                    + "once, and this one would be more", "temporary: Mailgate tries again; if it persists, "
+                    + "another program (or another Mailgate) sends as the same mailbox: lower "
+                    + "mailgate.limits.connections-per-mailbox or stop the other sender", reply, List.of());
+        }
         if (code >= 400 && code < 500) {
             return new Failure(Category.TRANSIENT, "the SMTP server deferred the message", "temporary: the server "
                     + "was busy or throttling; if it persists, check the mailbox's sending rate", reply, List.of());
         }
         if (sendAsDenied(reply)) {
-            return new Failure(Category.PERMANENT, "the app may not send as this mailbox",
-                    "give the app's service principal access to the sending mailbox (Add-MailboxPermission -Identity "
-                            + "<mailbox> -User <service principal id> -AccessRights FullAccess), or send from a "
-                            + "mailbox it already has access to", reply, List.of());
+            return new Failure(Category.PERMANENT, "Exchange Online refused to send as the message's from address",
+                    SEND_AS_ADVICE, reply, List.of());
         }
-        if (recipientRefused(code, reply)) {
+        if (text.contains("5.7.750")) {
+            return new Failure(Category.PERMANENT, "Exchange Online does not send from a domain the tenant has not "
+                    + "registered", "send from an address in one of the tenant's accepted domains, or add and "
+                    + "verify the domain in the Microsoft 365 admin center (Settings > Domains)", reply, List.of());
+        }
+        if (text.contains("5.7.703")) {
+            return new Failure(Category.PERMANENT, "the tenant's own Tenant Allow/Block List blocks this message",
+                    "remove the entry for the sender or a recipient from the Tenant Allow/Block List (Microsoft "
+                            + "Defender portal)", reply, List.of());
+        }
+        if (text.contains("5.7.512")) {
+            return new Failure(Category.PERMANENT, "Exchange Online refused the message's From header (RFC 5322 "
+                    + "section 3.6.2)", "give the request a valid from address", reply, List.of());
+        }
+        if (recipientRefused(code, reply) || stage == Stage.RCPT_TO) {
             return new Failure(Category.PERMANENT, "a recipient address was refused", "correct the recipient "
                     + "address and send again", reply, List.of());
         }
@@ -242,6 +338,50 @@ public final class FailureClassifier {
         }
         return new Failure(Category.PERMANENT, "the SMTP server refused the message", "read the server's reply; "
                 + "sending it again unchanged will fail again", reply, List.of());
+    }
+
+    /** The SMTP proxy ({@code mailgate.smtp.proxy}) refused the tunnel to the server. */
+    public static Failure proxyRefused(dev.mailgate.transport.ProxyTunnel.Refused refused) {
+        if (refused.credentials()) {
+            return new Failure(Category.CONFIGURATION, oneLine(refused.getMessage()), "set mailgate.smtp.proxy-user "
+                    + "and MAILGATE_SMTP_PROXY_PASSWORD to credentials the proxy " + refused.proxy() + " takes");
+        }
+        if (refused.temporary()) {
+            return new Failure(Category.TRANSIENT, oneLine(refused.getMessage()), "temporary: the proxy could not "
+                    + "reach the SMTP server; if it persists, check the proxy's own route to port 587");
+        }
+        return new Failure(Category.CONFIGURATION, oneLine(refused.getMessage()), "let the proxy "
+                + refused.proxy() + " open tunnels to the SMTP server's port (587), or check mailgate.smtp.proxy");
+    }
+
+    /** Whether {@code text} holds the enhanced status code {@code code} itself (5.2.2, and not 5.2.252). */
+    private static boolean hasCode(String text, String code) {
+        return java.util.regex.Pattern.compile("(?<![\\d.])" + java.util.regex.Pattern.quote(code) + "(?![\\d])")
+                .matcher(text).find();
+    }
+
+    /** {@code 550 5.2.25x Sender throttled due to continuous ... errors}: which errors, by the code's last digit. */
+    private static final java.util.regex.Pattern CONTINUOUS_ERRORS = java.util.regex.Pattern.compile(
+            "5\\.2\\.25([1-5])\\b(?=.*CONTINUOUS)");
+
+    /**
+     * Exchange Online stopped taking SMTP AUTH submissions from the mailbox for a while (Microsoft decides how long;
+     * its support cannot lift it) after a run of errors of one kind: the requests are deferred like a used-up quota,
+     * never given up on, and the advice names what causes those errors.
+     */
+    private static Failure continuousErrors(String kind, String reply) {
+        String cause = switch (kind) {
+            case "1" -> "mailbox full errors: make room in the sending mailbox (empty or archive Sent Items)";
+            case "2" -> "Send As denied errors: give the mailbox Send As on the from addresses (Add-RecipientPermission "
+                    + "-Identity <from address> -AccessRights SendAs -Trustee <mailbox>) or send from the mailbox itself";
+            case "3" -> "invalid licence errors: give the sending mailbox an Exchange Online licence";
+            case "4" -> "too many recipients errors: send to fewer recipients per message "
+                    + "(mailgate.limits.max-recipients)";
+            default -> "invalid recipient errors: stop sending to addresses that do not exist";
+        };
+        return new Failure(Category.QUOTA, "Exchange Online throttles the mailbox after continuous errors",
+                "Mailgate defers its requests until Exchange takes them again (Microsoft decides how long, and its "
+                        + "support cannot shorten it); remove the cause, " + cause, reply, List.of());
     }
 
     /** The app may not send as the mailbox ({@code 550 5.7.60}, {@code SendAsDenied}): a permission, not the message. */
@@ -255,6 +395,24 @@ public final class FailureClassifier {
         String text = reply == null ? "" : reply.toUpperCase(Locale.ROOT);
         return text.contains("5.1.1") || text.contains("5.1.0") || text.contains("5.1.10")
                 || code == 550 && text.contains("RECIPIENT");
+    }
+
+    /** The stage of a refusal, from the command Angus Mail sent before it. */
+    private static Stage stage(Throwable e) {
+        String command = e instanceof SMTPSendFailedException s ? s.getCommand()
+                : e instanceof SMTPAddressFailedException a ? a.getCommand()
+                : e instanceof SMTPSenderFailedException f ? f.getCommand() : null;
+        String c = command == null ? "" : command.strip().toUpperCase(Locale.ROOT);
+        if (c.startsWith("RCPT")) {
+            return Stage.RCPT_TO;
+        }
+        if (c.startsWith("MAIL")) {
+            return Stage.MAIL_FROM;
+        }
+        if (c.equals(".") || c.startsWith("DATA") || c.startsWith("BDAT")) {
+            return Stage.DATA;
+        }
+        return e instanceof SMTPAddressFailedException ? Stage.RCPT_TO : Stage.UNKNOWN;
     }
 
     private static int returnCode(Throwable e) {

@@ -33,11 +33,23 @@ public final class JdbcJournal implements Journal {
     private final DataSource dataSource;
     private final Duration idempotencyWindow;
     private final Clock clock;
+    /** The mailbox that authenticates for a channel's sender (Send As, {@code authenticate-as}); itself by default. */
+    private volatile java.util.function.BiFunction<String, String, String> mailboxes = (channel, from) -> from;
 
     public JdbcJournal(DataSource dataSource, Duration idempotencyWindow, Clock clock) {
         this.dataSource = dataSource;
         this.idempotencyWindow = idempotencyWindow;
         this.clock = clock;
+    }
+
+    /**
+     * Which mailbox authenticates for a sender on a channel (the sender itself unless Send As says otherwise): the
+     * journal keeps that mailbox with each request, so that its 24-hour recipient count and its waiting requests
+     * are the authenticating mailbox's.
+     */
+    public JdbcJournal mailboxes(java.util.function.BiFunction<String, String, String> mailboxFor) {
+        this.mailboxes = mailboxFor;
+        return this;
     }
 
     /** Creates or upgrades the schema. */
@@ -96,7 +108,7 @@ public final class JdbcJournal implements Journal {
         }
         try (PreparedStatement update = c.prepareStatement(
                 "UPDATE delivery SET sender = ?, recipients = ?, idempotency_key = ? WHERE id = ?")) {
-            update.setString(1, cut(mailbox(request.from()), 400));
+            update.setString(1, cut(mailbox(mailboxes.apply(ref.channel(), mailbox(request.from()))), 400));
             update.setInt(2, request.recipientCount());
             update.setString(3, key);
             update.setString(4, ref.id());

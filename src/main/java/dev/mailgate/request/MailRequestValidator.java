@@ -73,6 +73,14 @@ public final class MailRequestValidator {
         return limits;
     }
 
+    /**
+     * The mailbox that authenticates for a request from {@code fromAddress} on this validator's channel
+     * ({@code mailgate[.<channel>].authenticate-as}): itself, or a mailbox with Send As on it.
+     */
+    public String mailboxFor(String fromAddress) {
+        return rules.mailboxFor(fromAddress);
+    }
+
     /** The same checks, plus whom {@code channel} may send as and to. */
     public MailRequestValidator forChannel(String channel) {
         return channel.equals(this.channel) ? this

@@ -166,9 +166,13 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
                 return;
             }
             String scope = form.getOrDefault("scope", "");
-            // Entra issues a token for whichever resource the scope names; Microsoft Graph's has no SMTP roles
-            String audience = scope.contains(SandboxTokens.AUDIENCE + "/.default") ? SandboxTokens.AUDIENCE
-                    : scope.contains(GRAPH + "/.default") ? GRAPH : null;
+            // Entra issues a token for whichever resource the scope names (Exchange Online in any cloud, or
+            // Microsoft Graph, whose tokens have no SMTP roles)
+            // (MSAL4J adds openid, profile and offline_access to the one .default scope)
+            String resource = java.util.Arrays.stream(scope.split("\\s+")).filter(s -> s.endsWith("/.default"))
+                    .map(s -> s.substring(0, s.length() - "/.default".length())).findFirst().orElse("");
+            String audience = dev.mailgate.auth.Cloud.ofAudience(resource).isPresent() && !resource.isEmpty()
+                    ? resource : resource.equals(GRAPH) ? GRAPH : null;
             if (audience == null) {
                 error(exchange, 400, "invalid_scope", 70011, "The provided request must include a 'scope' input "
                         + "parameter. The provided value for the input parameter 'scope' is not valid: '" + scope

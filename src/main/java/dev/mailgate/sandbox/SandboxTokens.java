@@ -36,6 +36,7 @@ public final class SandboxTokens {
     private final String tenantId;
     private final Clock clock;
     private volatile List<String> roles = List.of(SEND_AS_APP);
+    private volatile String expectedAudience = AUDIENCE;
 
     public SandboxTokens(String tenantId, Clock clock) {
         new SecureRandom().nextBytes(key);
@@ -55,6 +56,14 @@ public final class SandboxTokens {
         this.roles = List.copyOf(granted);
     }
 
+    /**
+     * The audience a token must have for the server that checks it ({@link #problem}): Exchange Online's in the
+     * cloud the server stands for (global by default).
+     */
+    public void expectAudience(String audience) {
+        this.expectedAudience = audience;
+    }
+
     public String issue(String clientId, Duration lifetime) {
         return issue(clientId, AUDIENCE, lifetime);
     }
@@ -71,7 +80,7 @@ public final class SandboxTokens {
         claims.put("appid", clientId);
         claims.put("idtyp", "app");
         claims.put("oid", UUID.nameUUIDFromBytes(clientId.getBytes(StandardCharsets.UTF_8)).toString());
-        claims.put("roles", AUDIENCE.equals(audience) ? roles : List.of());
+        claims.put("roles", dev.mailgate.auth.Cloud.ofAudience(audience).isPresent() ? roles : List.of());
         claims.put("tid", tenantId);
         claims.put("ver", "1.0");
         claims.put("jti", UUID.randomUUID().toString());
@@ -86,6 +95,14 @@ public final class SandboxTokens {
 
     /** Empty when the token is one of ours, unexpired, for Exchange Online and with SMTP.SendAsApp. */
     public Optional<String> problem(String token) {
+        return problem(token, true);
+    }
+
+    /**
+     * The same, with the {@code SMTP.SendAsApp} role asked for only when {@code roleNeeded}: a server that grants
+     * the app in its own role assignments (Exchange's RBAC for Applications) takes a token without roles.
+     */
+    public Optional<String> problem(String token, boolean roleNeeded) {
         String[] parts = token.split("\\.");
         if (parts.length != 3) {
             return Optional.of("not a JWT");
@@ -105,14 +122,14 @@ public final class SandboxTokens {
             if (claims.path("exp").asLong() <= clock.instant().getEpochSecond()) {
                 return Optional.of("token expired");
             }
-            if (!AUDIENCE.equals(claims.path("aud").asText())) {
-                return Optional.of("audience is not " + AUDIENCE);
+            if (!expectedAudience.equals(claims.path("aud").asText())) {
+                return Optional.of("audience is not " + expectedAudience);
             }
             boolean sendAsApp = false;
             for (JsonNode role : claims.path("roles")) {
                 sendAsApp |= SEND_AS_APP.equals(role.asText());
             }
-            return sendAsApp ? Optional.empty() : Optional.of("no " + SEND_AS_APP + " role");
+            return sendAsApp || !roleNeeded ? Optional.empty() : Optional.of("no " + SEND_AS_APP + " role");
         } catch (java.io.IOException e) {
             return Optional.of("claims are not JSON");
         }

@@ -82,8 +82,9 @@ public final class DeliveryRoute extends RouteBuilder {
             received = exchange.getIn().getMandatoryBody(MailRequest.class);
             exchange.setProperty(REQUEST, received);
         }
-        MailRequest request = validator.forChannel(exchange.getProperty(DeliveryExchange.CHANNEL, "jms", String.class))
-                .validate(received);
+        MailRequestValidator channel = validator.forChannel(exchange.getProperty(DeliveryExchange.CHANNEL, "jms",
+                String.class));
+        MailRequest request = channel.validate(received);
         String id = DeliveryExchange.id(exchange);
         if (!sending.add(id)) {
             // two copies of one request on the queue (a crash during an outbox hand-off): one is sent at a time, and
@@ -92,8 +93,13 @@ public final class DeliveryRoute extends RouteBuilder {
                     "another copy of " + id + " is being sent");
         }
         onDone(exchange, () -> sending.remove(id));
-        String mailbox = new InternetAddress(request.from()).getAddress();
+        // the mailbox that authenticates: the sender itself, or one with Send As on it (authenticate-as)
+        String from = new InternetAddress(request.from()).getAddress();
+        String mailbox = channel.mailboxFor(from);
         DeliveryExchange.mailbox(exchange, mailbox);
+        if (!mailbox.equalsIgnoreCase(from)) {
+            DeliveryExchange.sendAs(exchange, from);
+        }
         MailboxPacing.Permit permit = pacing.acquire(mailbox, request.recipientCount(),
                 DeliveryExchange.pacedSlot(exchange));
         DeliveryExchange.pacedSlot(exchange, null);
@@ -102,7 +108,7 @@ public final class DeliveryRoute extends RouteBuilder {
         DeliveryExchange.attempt(exchange);
         Journal.Ref ref = DeliveryExchange.ref(exchange);
         Journal.quietly(journal, ref, j -> j.sending(ref, DeliveryExchange.attempts(exchange)));
-        OutgoingMessage message = composer.compose(request, DeliveryExchange.id(exchange));
+        OutgoingMessage message = composer.compose(request, DeliveryExchange.id(exchange), mailbox);
         onDone(exchange, () -> {
             try {
                 message.close();

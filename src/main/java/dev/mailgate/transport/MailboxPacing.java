@@ -16,6 +16,9 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import io.github.bucket4j.Bucket;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import dev.mailgate.config.Settings;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.Journal;
@@ -33,8 +36,9 @@ import dev.mailgate.outcome.Journal;
  * <em>limiter</em> is taken at the moment of sending, and holds at most one message: however late the broker
  * returns some requests, they cannot go out in a burst, so no window ever sees more than the limit.
  * <p>
- * A mailbox whose authentication failed even with a fresh token is <em>held</em>: its requests wait on the
- * queue, and {@link MailboxProbe} lets it send again once it can authenticate.
+ * A mailbox whose authentication failed even with a fresh token, or that is full, is <em>held</em>: its requests
+ * wait on the queue, and {@link MailboxProbe} lets it send again once it can authenticate, or lets one request
+ * through as a trial ({@link #allowTrial}).
  */
 public final class MailboxPacing {
 
@@ -77,7 +81,7 @@ public final class MailboxPacing {
         }
     }
 
-    /** Sending as a mailbox stopped after an authentication failure, until a probe authenticates again. */
+    /** Sending as a mailbox stopped after an authentication failure or a full mailbox, until a probe lifts it. */
     public record Hold(String mailbox, Failure failure, Instant since) {
     }
 
@@ -85,20 +89,23 @@ public final class MailboxPacing {
     public static final class Permit implements AutoCloseable {
         private final Mailbox box;
         private final int recipients;
+        private final Runnable afterSent;
         private boolean released;
 
-        Permit(Mailbox box, int recipients) {
+        Permit(Mailbox box, int recipients, Runnable afterSent) {
             this.box = box;
             this.recipients = recipients;
+            this.afterSent = afterSent;
         }
 
         /**
          * The server accepted the message and the journal has it as sent: its recipients count towards the
-         * 24-hour limit from now on. (Called after the journal's record: a recount in between counts them twice
-         * for a moment, which errs on the safe side.)
+         * 24-hour limit from now on (called after the journal's record: a recount in between counts them twice
+         * for a moment, which errs on the safe side), and a trial through a hold lifts it.
          */
         public void sent() {
             box.sentSinceCount().addAndGet(recipients);
+            afterSent.run();
         }
 
         @Override
@@ -122,6 +129,8 @@ public final class MailboxPacing {
     private record Count(long recipients, Instant at) {
     }
 
+    private static final Logger LOG = LoggerFactory.getLogger(MailboxPacing.class);
+
     /** How often the 24-hour recipient count is taken again from the journal. */
     static final int RECOUNT_SECONDS = 10;
 
@@ -134,6 +143,8 @@ public final class MailboxPacing {
     private final Clock clock;
     private final ConcurrentMap<String, Mailbox> mailboxes = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Hold> holds = new ConcurrentHashMap<>();
+    /** Held mailboxes that may send one request as a trial ({@link #allowTrial}). */
+    private final java.util.Set<String> trials = ConcurrentHashMap.newKeySet();
 
     public MailboxPacing(Settings.Limits limits, Settings.Delivery delivery, Journal journal, Clock clock) {
         this.limits = limits;
@@ -158,7 +169,22 @@ public final class MailboxPacing {
 
     /** Lets {@code mailbox} send again; returns the hold it was under, if any. */
     public Optional<Hold> resume(String mailbox) {
-        return Optional.ofNullable(holds.remove(mailbox.toLowerCase(Locale.ROOT)));
+        String key = mailbox.toLowerCase(Locale.ROOT);
+        trials.remove(key);
+        return Optional.ofNullable(holds.remove(key));
+    }
+
+    /**
+     * Lets one request of the held {@code mailbox} through as a trial: when the server accepts it, the hold is
+     * lifted ({@link Permit#sent}); when it fails the same way, the mailbox stays held. For faults only a real
+     * message can test, such as a full mailbox (Exchange refuses the submission at the end of DATA, after AUTH and
+     * MAIL FROM have passed).
+     */
+    public void allowTrial(String mailbox) {
+        String key = mailbox.toLowerCase(Locale.ROOT);
+        if (holds.containsKey(key)) {
+            trials.add(key);
+        }
     }
 
     /** The mailboxes held now. */
@@ -179,7 +205,8 @@ public final class MailboxPacing {
                 new AtomicLong()));
         Instant now = clock.instant();
         Hold hold = holds.get(key);
-        if (hold != null) {
+        boolean trial = hold != null && trials.remove(key);
+        if (hold != null && !trial) {
             throw new NotYet(now.plus(delivery.authProbeInterval()), NotYet.Kind.HELD, hold.failure(), "sending as "
                     + mailbox + " is held since " + hold.since() + ": " + hold.failure().reason());
         }
@@ -223,7 +250,9 @@ public final class MailboxPacing {
         // a race between two threads here can overshoot by one message at most; Exchange's own quota reply
         // (554 5.2.0) is classified as a quota failure and deferred, so nothing is lost either way
         box.inFlight().addAndGet(recipients);
-        return new Permit(box, recipients);
+        return new Permit(box, recipients, trial ? () -> resume(mailbox).ifPresent(lifted -> LOG.info(
+                "{} sent again: the hold is lifted (held since {}: {})", mailbox, lifted.since(),
+                lifted.failure().reason())) : () -> { });
     }
 
     private Bucket rate() {

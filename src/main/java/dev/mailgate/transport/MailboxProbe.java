@@ -15,7 +15,9 @@ import dev.mailgate.outcome.FailureClassifier;
  * Every {@code mailgate.delivery.auth-probe-interval}, tries to authenticate as each held mailbox and to offer it
  * as the sender (connect, STARTTLS, AUTH XOAUTH2 without a fresh-token retry, MAIL FROM, RSET, QUIT: nothing is
  * sent). When that works, the mailbox sends again and its pending
- * requests go out as they come back from the queue; when it does not, the hold keeps the latest reason.
+ * requests go out as they come back from the queue; when it does not, the hold keeps the latest reason. A mailbox
+ * held because it is full passes all of that; it is let through with one request as a trial instead
+ * ({@link MailboxPacing#allowTrial}), and the first message Exchange accepts lifts the hold.
  */
 public final class MailboxProbe extends ServiceSupport {
 
@@ -50,6 +52,13 @@ public final class MailboxProbe extends ServiceSupport {
     /** One round over the held mailboxes. */
     public void probeAll() {
         for (MailboxPacing.Hold hold : mailboxes.holds()) {
+            if (hold.failure().category() == Failure.Category.MAILBOX_FULL) {
+                // AUTH and MAIL FROM pass with a full mailbox: only a real submission shows that it has room again
+                mailboxes.allowTrial(hold.mailbox());
+                LOG.debug("{} is held ({}): one request may go through as a trial", hold.mailbox(),
+                        hold.failure().reason());
+                continue;
+            }
             try {
                 sender.probe(hold.mailbox());
                 mailboxes.resume(hold.mailbox());

@@ -11,20 +11,35 @@ import javax.net.SocketFactory;
 /**
  * The plain socket factory of Mailgate's SMTP sessions ({@code mail.smtp.socketFactory}): it remembers the
  * connections it made, so that a stopping gateway can cut the sends that outlast the shutdown timeout. Closing the
- * plain socket closes the TLS connection layered on it, and unblocks a thread waiting for the server.
+ * plain socket closes the TLS connection layered on it, and unblocks a thread waiting for the server. With
+ * {@code mailgate.smtp.proxy} its sockets are {@link ProxyTunnel}'s, tracked the same way.
  */
 final class TrackedSockets extends SocketFactory {
 
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean closing;
+    private volatile ProxyTunnel tunnel;
 
+    /** From now on connections go through {@code proxy} ({@code mailgate.smtp.proxy}). */
+    void through(ProxyTunnel proxy) {
+        this.tunnel = proxy;
+    }
+
+    /** What Jakarta Mail asks for: an unconnected socket, which it connects to the server (or through the proxy). */
     @Override
     public Socket createSocket() throws IOException {
-        return track(new Socket());
+        ProxyTunnel proxy = tunnel;
+        return track(proxy == null ? new Socket() : proxy.socket());
     }
 
     @Override
     public Socket createSocket(String host, int port) throws IOException {
+        ProxyTunnel proxy = tunnel;
+        if (proxy != null) {
+            Socket socket = track(proxy.socket());
+            socket.connect(new java.net.InetSocketAddress(host, port));
+            return socket;
+        }
         return track(new Socket(host, port));
     }
 

@@ -183,6 +183,12 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         return authenticated(mailbox, true);
     }
 
+    /** Connects through {@code proxy} ({@code mailgate.smtp.proxy}): its sockets are tracked like direct ones. */
+    public XOAuth2MailSender proxy(ProxyTunnel proxy) {
+        sockets.through(proxy);
+        return this;
+    }
+
     /** Which XOAUTH2 form to use ({@code mailgate.smtp.xoauth2-form}). */
     public XOAuth2MailSender form(Form form) {
         this.form = form;
@@ -343,6 +349,9 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
             properties.putAll(configured.getProperties());
             // the plain connection under STARTTLS comes from here, so that cutShort() can close it
             properties.put("mail.smtp.socketFactory", sockets);
+            // without it Jakarta Mail connects again with a plain java.net.Socket when the factory's connection fails:
+            // around the proxy (mailgate.smtp.proxy), and past the tracking that lets a stop cut it
+            properties.put("mail.smtp.socketFactory.fallback", "false");
             // closing sends QUIT without waiting for its 221: a stalled server cannot hold up a stop or the closing
             // of idle connections (the message's own reply was read before)
             properties.put("mail.smtp.quitwait", "false");

@@ -57,14 +57,47 @@ class TokenClaimsTest {
     }
 
     @Test
-    void no_role_means_admin_consent_is_missing() {
+    void no_roles_is_rbac_for_applications_and_no_problem() {
+        // RBAC for Applications: Exchange grants the app in its own role assignments, the token has no roles claim
         TokenClaims claims = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.com\",\"appid\":\"" + APP
                 + "\",\"tid\":\"" + TENANT + "\"}")).orElseThrow();
 
-        List<TokenClaims.Problem> problems = claims.problems(APP, TENANT);
-        assertThat(problems).extracting(TokenClaims.Problem::claim).containsExactly("roles");
-        assertThat(problems.get(0).finding()).contains("no SMTP.SendAsApp role (no roles at all)");
-        assertThat(problems.get(0).fix()).contains("SMTP.SendAsApp", "Grant admin consent");
+        assertThat(claims.problems(APP, TENANT)).isEmpty();
+        assertThat(claims.permission()).isEqualTo("no Entra permission: Exchange decides through RBAC for "
+                + "Applications or mailbox permissions");
+    }
+
+    @Test
+    void other_roles_without_send_as_app_leave_the_decision_to_exchange_too() {
+        TokenClaims claims = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.com\",\"appid\":\"" + APP
+                + "\",\"roles\":[\"full_access_as_app\"],\"tid\":\"" + TENANT + "\"}")).orElseThrow();
+
+        assertThat(claims.problems(APP, TENANT)).isEmpty();
+        assertThat(claims.permission()).startsWith("no Entra permission");
+    }
+
+    @Test
+    void the_classic_entra_permission_is_named() {
+        TokenClaims claims = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.com\",\"appid\":\"" + APP
+                + "\",\"roles\":[\"SMTP.SendAsApp\"],\"tid\":\"" + TENANT + "\"}")).orElseThrow();
+
+        assertThat(claims.permission()).startsWith("Entra permission SMTP.SendAsApp");
+    }
+
+    @Test
+    void a_national_cloud_token_passes_in_its_cloud_and_names_mailgate_cloud_elsewhere() {
+        TokenClaims gccHigh = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.us\",\"appid\":\"" + APP
+                + "\",\"tid\":\"" + TENANT + "\"}")).orElseThrow();
+
+        assertThat(gccHigh.problems(APP, TENANT, Cloud.USGOV_GCCHIGH)).isEmpty();
+        List<TokenClaims.Problem> inGlobal = gccHigh.problems(APP, TENANT, Cloud.GLOBAL);
+        assertThat(inGlobal).extracting(TokenClaims.Problem::claim).containsExactly("aud");
+        assertThat(inGlobal.get(0).finding()).contains("usgov-gcchigh cloud", "not the configured global cloud");
+        assertThat(inGlobal.get(0).fix()).contains("mailgate.cloud=usgov-gcchigh");
+        TokenClaims global = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.com\",\"appid\":\"" + APP
+                + "\",\"tid\":\"" + TENANT + "\"}")).orElseThrow();
+        assertThat(global.problems(APP, TENANT, Cloud.CHINA)).singleElement().satisfies(p -> assertThat(p.fix())
+                .contains("mailgate.cloud=global", "https://partner.outlook.cn/.default"));
     }
 
     @Test

@@ -66,6 +66,96 @@ class SettingsTest {
     }
 
     @Test
+    void authenticate_as_is_one_mailbox_or_sender_rules_per_channel_with_a_default() {
+        Settings s = read(Map.of("mailgate.authenticate-as", "noreply@contoso.com=mailer@contoso.com, "
+                + "billing.contoso.com=billing@contoso.com", "mailgate.outbox.authenticate-as", "scanner@contoso.com"));
+
+        SenderRulesView http = new SenderRulesView(s, "http");
+        assertThat(http.mailboxFor("noreply@contoso.com")).isEqualTo("mailer@contoso.com");
+        assertThat(http.mailboxFor("Invoices@Billing.Contoso.com")).isEqualTo("billing@contoso.com");
+        assertThat(http.mailboxFor("alice@contoso.com")).isEqualTo("alice@contoso.com");
+        SenderRulesView outbox = new SenderRulesView(s, "outbox");
+        assertThat(outbox.mailboxFor("noreply@contoso.com")).isEqualTo("scanner@contoso.com");
+        assertThat(outbox.mailboxFor("anyone@contoso.com")).isEqualTo("scanner@contoso.com");
+    }
+
+    @Test
+    void an_authenticate_as_that_is_not_a_mailbox_is_named_with_the_form_to_write() {
+        assertThat(problems(Map.of("mailgate.authenticate-as", "noreply@contoso.com=mailer, =x@contoso.com")))
+                .containsExactly("mailgate.authenticate-as='mailer' is not a mailbox address; write it like "
+                        + "mailgate@contoso.com", "mailgate.authenticate-as: '=x@contoso.com' names no sender before "
+                        + "'='; write <sender>=<mailbox>, e.g. noreply@contoso.com=mailer@contoso.com, or only the "
+                        + "mailbox");
+    }
+
+    /** A channel's rules as the gateway builds them. */
+    private record SenderRulesView(Settings settings, String channel) {
+        String mailboxFor(String from) {
+            return dev.mailgate.request.SenderRules.of(settings.senders().get(channel)).mailboxFor(from);
+        }
+    }
+
+    @Test
+    void one_cloud_setting_sets_the_login_host_the_scope_and_the_smtp_host() {
+        Settings gccHigh = read(Map.of("mailgate.cloud", "usgov-gcchigh"));
+        Settings dod = read(Map.of("mailgate.cloud", "usgov-dod"));
+        Settings china = read(Map.of("mailgate.cloud", "China"));
+
+        assertThat(gccHigh.entra().authorityHost()).isEqualTo("https://login.microsoftonline.us");
+        assertThat(gccHigh.entra().scope()).isEqualTo("https://outlook.office365.us/.default");
+        assertThat(gccHigh.smtp().host()).isEqualTo("outlook.office365.us");
+        assertThat(dod.entra().authorityHost()).isEqualTo("https://login.microsoftonline.us");
+        assertThat(dod.entra().scope()).isEqualTo("https://webmail.apps.mil/.default");
+        assertThat(dod.smtp().host()).isEqualTo("outlook-dod.office365.us");
+        assertThat(china.entra().authorityHost()).isEqualTo("https://login.partner.microsoftonline.cn");
+        assertThat(china.entra().scope()).isEqualTo("https://partner.outlook.cn/.default");
+        assertThat(china.smtp().host()).isEqualTo("smtp.partner.outlook.cn");
+        assertThat(read(Map.of()).entra().cloud()).isEqualTo(dev.mailgate.auth.Cloud.GLOBAL);
+    }
+
+    @Test
+    void individual_keys_still_override_the_cloud() {
+        Settings s = read(Map.of("mailgate.cloud", "usgov-gcchigh", "mailgate.smtp.host", "smtp.office365.us"));
+
+        assertThat(s.smtp().host()).isEqualTo("smtp.office365.us");
+        assertThat(s.entra().scope()).isEqualTo("https://outlook.office365.us/.default");
+    }
+
+    @Test
+    void an_unknown_cloud_names_the_choices() {
+        assertThat(problems(Map.of("mailgate.cloud", "germany"))).containsExactly("mailgate.cloud='germany' must be "
+                + "one of global, usgov-gcchigh, usgov-dod, china (global includes GCC)");
+    }
+
+    @Test
+    void proxies_are_urls_with_their_credentials_in_keys_of_their_own() {
+        Settings s = read(Map.of("mailgate.smtp.proxy", "socks5://proxy.corp:1080", "mailgate.smtp.proxy-user", "relay",
+                "mailgate.smtp.proxy-password", "pw", "mailgate.entra.proxy", "http://proxy.corp:3128"));
+
+        assertThat(s.smtp().proxy()).hasValueSatisfying(p -> {
+            assertThat(p.socks()).isTrue();
+            assertThat(p.host()).isEqualTo("proxy.corp");
+            assertThat(p.port()).isEqualTo(1080);
+            assertThat(p.user()).contains("relay");
+            assertThat(p).hasToString("socks5://proxy.corp:1080 as relay");
+        });
+        assertThat(s.entra().proxy()).hasValueSatisfying(p -> assertThat(p.address())
+                .isEqualTo("http://proxy.corp:3128"));
+        assertThat(read(Map.of()).smtp().proxy()).isEmpty();
+    }
+
+    @Test
+    void a_proxy_url_with_a_password_or_without_a_port_is_refused_naming_the_form() {
+        assertThat(problems(Map.of("mailgate.entra.proxy", "http://me:secret@proxy.corp:3128")))
+                .containsExactly("mailgate.entra.proxy holds a user or password: put the user in "
+                        + "mailgate.entra.proxy-user and the password in MAILGATE_ENTRA_PROXY_PASSWORD, never in the URL");
+        assertThat(problems(Map.of("mailgate.entra.proxy", "socks5://proxy.corp:1080"))).containsExactly(
+                "mailgate.entra.proxy='socks5://proxy.corp:1080' must be http://proxy.corp:3128 (scheme, host and port)");
+        assertThat(problems(Map.of("mailgate.smtp.proxy", "proxy.corp"))).singleElement().satisfies(p ->
+                assertThat(p).contains("http://proxy.corp:3128 or socks5://proxy.corp:1080"));
+    }
+
+    @Test
     void an_unknown_xoauth2_form_names_the_choices() {
         assertThat(problems(Map.of("mailgate.smtp.xoauth2-form", "three-line"))).containsExactly(
                 "mailgate.smtp.xoauth2-form='three-line' must be one of auto, initial-response, two-line");

@@ -37,6 +37,7 @@ import dev.mailgate.cli.Cli;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.TestEntra;
+import dev.mailgate.support.TestProxy;
 import dev.mailgate.support.TestSmtpServer;
 import dev.mailgate.support.TestSmtpServer.Stage;
 
@@ -421,22 +422,36 @@ class DoctorTest {
     // --- the token's claims -----------------------------------------------------------------------------------
 
     @Test
-    void missing_admin_consent_fails_claims_and_auth_points_to_the_claims() {
+    void rbac_for_applications_token_without_roles_passes_claims_and_the_server_decides() throws Exception {
+        TestSmtpServer smtp = smtp();
+        entra.tokens().roles(List.of());
+        smtp.grantThroughRbac(SENDER);
+
+        Run run = doctor(settings(smtp), "--send-to", "bob@example.com");
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS");
+        assertThat(run.code()).isZero();
+        assertThat(run.check("claims").path("summary").asText()).contains("roles (none)",
+                "no Entra permission: Exchange decides through RBAC for Applications or mailbox permissions");
+        assertThat(smtp.received()).singleElement().satisfies(m -> assertThat(m.mailbox()).isEqualTo(SENDER));
+    }
+
+    @Test
+    void token_without_roles_refused_by_exchange_fails_auth_naming_both_permission_models() {
         TestSmtpServer smtp = smtp();
         entra.tokens().roles(List.of());
 
         Run run = doctor(settings(smtp));
 
-        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "FAIL", "FAIL", "SKIP", "SKIP");
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "FAIL", "SKIP", "SKIP");
         assertThat(run.code()).isEqualTo(78);
-        JsonNode claims = run.check("claims");
-        assertThat(claims.path("summary").asText()).contains("roles (none)");
-        assertThat(claims.path("cause").asText()).contains("SMTP.SendAsApp");
-        assertThat(claims.path("fix").asText()).contains("SMTP.SendAsApp", "Grant admin consent");
         JsonNode auth = run.check("auth");
         assertThat(auth.path("summary").asText()).startsWith("535");
-        assertThat(auth.path("cause").asText()).contains("the token's claims explain it", "SMTP.SendAsApp");
-        assertThat(auth.path("fix").asText()).contains("Grant admin consent").doesNotContain("New-ServicePrincipal");
+        assertThat(auth.path("fix").asText()).contains(
+                "New-ManagementRoleAssignment -App " + TestEntra.CLIENT_ID + " -Role 'Application SMTP.SendAsApp'",
+                "Test-ServicePrincipalAuthorization -Identity " + TestEntra.CLIENT_ID + " -Resource " + SENDER,
+                "PrimarySmtpAddress -eq '" + SENDER + "'",
+                "Add-MailboxPermission -Identity " + SENDER, "Set-CASMailbox -Identity " + SENDER);
     }
 
     @Test
@@ -527,8 +542,148 @@ class DoctorTest {
         assertThat(run.code()).isEqualTo(78);
         JsonNode sender = run.check("sender");
         assertThat(sender.path("summary").asText()).startsWith("550 5.7.60");
-        assertThat(sender.path("cause").asText()).contains("may not send as this mailbox", SENDER);
+        assertThat(sender.path("cause").asText()).contains("refused to send as the message's from address", SENDER);
         assertThat(sender.path("fix").asText()).contains("Add-MailboxPermission -Identity " + SENDER);
+    }
+
+    // --- outbound proxies ---------------------------------------------------------------------------------------
+
+    @Test
+    void through_a_socks5_proxy_with_credentials_every_step_passes_and_the_proxy_resolves_the_server()
+            throws Exception {
+        TestSmtpServer smtp = smtp();
+        try (TestProxy proxy = TestProxy.socks5("relay", "socks-secret-1")) {
+            Map<String, String> settings = settings(smtp);
+            settings.put("mailgate.smtp.proxy", proxy.url());
+            settings.put("mailgate.smtp.proxy-user", "relay");
+            settings.put("mailgate.smtp.proxy-password", "socks-secret-1");
+
+            Run run = doctor(settings, "--send-to", "bob@example.com");
+
+            assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS");
+            assertThat(run.check("dns").path("summary").asText()).isEqualTo("localhost is resolved by the proxy "
+                    + proxy.url() + " (mailgate.smtp.proxy)");
+            assertThat(run.check("tcp").path("summary").asText()).startsWith("tunnel to localhost:" + smtp.port()
+                    + " through " + proxy.url() + " as relay");
+            assertThat(proxy.tunnels()).singleElement().satisfies(t -> {
+                assertThat(t.target()).isEqualTo("localhost:" + smtp.port());
+                assertThat(t.credentials()).isEqualTo("relay:socks-secret-1");
+            });
+            assertThat(smtp.received()).hasSize(1);
+            assertThat(run.out()).doesNotContain("socks-secret-1");
+        }
+    }
+
+    @Test
+    void an_http_proxy_that_wants_credentials_fails_tcp_naming_the_proxy_user_setting() {
+        TestSmtpServer smtp = smtp();
+        try (TestProxy proxy = TestProxy.http("relay", "secret")) {
+            Map<String, String> settings = settings(smtp);
+            settings.put("mailgate.smtp.proxy", proxy.url());
+
+            Run run = doctor(settings);
+
+            assertSteps(run, "WARN", "PASS", "FAIL", "SKIP", "SKIP", "SKIP", "PASS", "PASS", "SKIP", "SKIP", "SKIP");
+            assertThat(run.code()).isEqualTo(78);
+            JsonNode tcp = run.check("tcp");
+            assertThat(tcp.path("cause").asText()).contains("the proxy " + proxy.url() + " refused CONNECT localhost:"
+                    + smtp.port() + ": HTTP/1.1 407");
+            assertThat(tcp.path("fix").asText()).contains("mailgate.smtp.proxy-user", "MAILGATE_SMTP_PROXY_PASSWORD");
+            assertThat(smtp.connections()).isZero();
+        }
+    }
+
+    // --- national clouds ----------------------------------------------------------------------------------------
+
+    @Test
+    void a_gcc_high_tenant_passes_with_mailgate_cloud_and_its_audience_is_the_government_exchange() {
+        TestSmtpServer smtp = smtp();
+        entra.tokens().expectAudience("https://outlook.office365.us");
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.cloud", "usgov-gcchigh");
+
+        Run run = doctor(settings, "--send-to", "bob@example.com");
+
+        assertThat(run.code()).isZero();
+        assertThat(run.check("claims").path("summary").asText()).contains("aud https://outlook.office365.us");
+        assertThat(run.check("configuration").path("cause").asText()).contains("not Exchange Online's "
+                + "outlook.office365.us (mailgate.cloud=usgov-gcchigh)");
+        assertThat(smtp.received()).hasSize(1);
+    }
+
+    @Test
+    void a_global_scope_in_a_gcc_high_setup_fails_claims_naming_the_cloud_fix() {
+        TestSmtpServer smtp = smtp();
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.cloud", "usgov-gcchigh");
+        settings.put("mailgate.entra.scope", "https://outlook.office365.com/.default");
+
+        Run run = doctor(settings);
+
+        assertThat(run.code()).isEqualTo(78);
+        assertThat(run.check("configuration").path("fix").asText())
+                .contains("mailgate.entra.scope=https://outlook.office365.us/.default");
+        JsonNode claims = run.check("claims");
+        assertThat(claims.path("status").asText()).isEqualTo("FAIL");
+        assertThat(claims.path("cause").asText()).contains("Exchange Online in the global cloud",
+                "not the configured usgov-gcchigh cloud");
+        assertThat(claims.path("fix").asText()).contains("mailgate.cloud=global");
+    }
+
+    // --- Send As: --from an address another mailbox authenticates for --------------------------------------------
+
+    @Test
+    void from_a_shared_mailbox_with_send_as_authenticates_as_the_mailbox_and_sends_from_the_shared_one()
+            throws Exception {
+        TestSmtpServer smtp = smtp();
+        smtp.enforceSendAs();
+        smtp.grantSendAs("noreply@contoso.test", SENDER);
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.authenticate-as", "noreply@contoso.test=" + SENDER);
+
+        Run run = doctor(settings, "--from", "noreply@contoso.test", "--send-to", "bob@example.com");
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS");
+        assertThat(run.check("auth").path("summary").asText()).contains("authenticated as " + SENDER);
+        assertThat(run.check("send").path("summary").asText()).contains("from noreply@contoso.test");
+        assertThat(smtp.received()).singleElement().satisfies(received -> {
+            assertThat(received.mailbox()).isEqualTo(SENDER);
+            assertThat(received.mailFrom()).isEqualTo("noreply@contoso.test");
+            assertThat(((InternetAddress) received.message().getFrom()[0]).getAddress())
+                    .isEqualTo("noreply@contoso.test");
+        });
+    }
+
+    @Test
+    void from_an_address_without_send_as_fails_send_naming_add_recipientpermission() {
+        TestSmtpServer smtp = smtp();
+        smtp.enforceSendAs();
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.authenticate-as", "noreply@contoso.test=" + SENDER);
+
+        Run run = doctor(settings, "--from", "noreply@contoso.test", "--send-to", "bob@example.com");
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "FAIL");
+        assertThat(run.code()).isEqualTo(78);
+        JsonNode send = run.check("send");
+        assertThat(send.path("summary").asText()).startsWith("554 5.2.252 SendAsDenied");
+        assertThat(send.path("cause").asText()).contains(SENDER + " sending as noreply@contoso.test");
+        assertThat(send.path("fix").asText()).contains("Add-RecipientPermission -Identity noreply@contoso.test "
+                + "-AccessRights SendAs -Trustee " + SENDER);
+        assertThat(smtp.received()).isEmpty();
+    }
+
+    @Test
+    void from_a_send_as_address_without_send_to_warns_that_only_a_message_checks_it() {
+        TestSmtpServer smtp = smtp();
+        Map<String, String> settings = settings(smtp);
+        settings.put("mailgate.authenticate-as", SENDER);
+
+        Run run = doctor(settings, "--from", "noreply@contoso.test");
+
+        assertSteps(run, "WARN", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "WARN", "SKIP");
+        assertThat(run.code()).isZero();
+        assertThat(run.check("sender").path("fix").asText()).contains("--send-to");
     }
 
     @Test

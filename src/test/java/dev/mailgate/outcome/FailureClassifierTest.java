@@ -166,8 +166,8 @@ class FailureClassifierTest {
                 + "exception with message Cannot submit message."));
 
         assertThat(f.category()).isEqualTo(Category.PERMANENT);
-        assertThat(f.reason()).contains("may not send as this mailbox");
-        assertThat(f.advice()).contains("Add-MailboxPermission", "FullAccess");
+        assertThat(f.reason()).contains("refused to send as the message's from address");
+        assertThat(f.advice()).contains("Add-RecipientPermission -Identity <from address> -AccessRights SendAs", "Add-MailboxPermission", "FullAccess");
     }
 
     @Test
@@ -327,6 +327,66 @@ class FailureClassifierTest {
         assertThat(f.category().label()).isEqualTo(category);
         assertThat(f.serverReply()).isEqualTo(reply);
         assertThat(f.advice()).isNotBlank();
+    }
+
+    /**
+     * Every reply of Microsoft's lists that an SMTP AUTH submission client can get, at the stage Exchange gives it:
+     * its category (what Mailgate does) and a word of the fix. README "Exchange Online's replies" is this table.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} {1}: {3}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "AUTH|535|535 5.7.3 Authentication unsuccessful [AM0PR02CA0001]|auth|Application SMTP.SendAsApp",
+        "AUTH|535|535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.|auth|Set-CASMailbox",
+        "AUTH|550|550 5.7.30 Basic authentication is not supported for Client Submission.|auth|Add-MailboxPermission",
+        "MAIL_FROM|530|530 5.7.57 Client not authenticated to send mail. [AM0PR02CA0001]|auth|Set-CASMailbox",
+        "MAIL_FROM|550|550 5.1.8 Access denied, bad outbound sender|auth|Restricted entities",
+        "DATA|550|550 5.7.501 Access denied, spam abuse detected.|auth|Restricted entities",
+        "MAIL_FROM|550|550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.|auth|support request",
+        "MAIL_FROM|550|550 5.7.705 Access denied, tenant has exceeded threshold.|auth|support request",
+        "DATA|550|550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains.|permanent|accepted domains",
+        "DATA|550|550 5.7.703 Your message can't be delivered because messages to x@y, are blocked by your organization using Tenant Allow Block List.|permanent|Tenant Allow/Block List",
+        "DATA|554|554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded|mailbox-full|Sent Items",
+        "DATA|554|554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionQuotaExceeded|mailbox-full|retention policy",
+        "RCPT_TO|552|552 5.2.2 STOREDRV.Deliver; mailbox full|permanent|recipient",
+        "DATA|554|554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException|quota|24-hour",
+        "DATA|550|550 5.1.90 Your message can't be sent because you've reached your daily limit for message recipients|quota|24-hour",
+        "DATA|550|550 5.2.251 Sender throttled due to continuous mailbox full errors.|quota|Sent Items",
+        "DATA|550|550 5.2.253 Sender throttled due to continuous invalid license errors.|quota|licence",
+        "DATA|554|554 5.2.252 SendAsDenied; mailer@contoso.com not allowed to send as noreply@contoso.com; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied|permanent|Add-RecipientPermission",
+        "DATA|554|554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied|permanent|Add-RecipientPermission",
+        "DATA|550|550 5.7.60 SMTP; Client does not have permissions to send as this sender|permanent|Add-RecipientPermission",
+        "AUTH|432|432 4.3.2 Concurrent connections limit exceeded.|transient|connections-per-mailbox",
+        "DATA|432|432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded|transient|connections-per-mailbox",
+        "DATA|451|451 4.7.500 Server busy. Please try again later from [40.107.0.0]. (S77719)|transient|temporary",
+        "DATA|421|421 4.3.2 Service not available, closing transmission channel|transient|temporary",
+        "AUTH|421|421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2.|configuration|proxy",
+        "RCPT_TO|550|550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup|permanent|recipient",
+        "RCPT_TO|550|550 5.4.1 Recipient address rejected: Access denied.|permanent|recipient",
+        "DATA|552|552 5.3.4 Message size exceeds fixed maximum message size|permanent|smaller",
+        "DATA|550|550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant|permanent|from",
+    })
+    void every_submission_reply_of_microsofts_lists_has_a_category_and_a_fix_at_its_stage(
+            FailureClassifier.Stage stage, int code, String reply, String category, String fix) {
+        Failure f = classifier.smtpReply(stage, code, reply);
+
+        assertThat(f.category().label()).isEqualTo(category);
+        assertThat(f.advice()).contains(fix);
+        assertThat(f.serverReply()).isEqualTo(reply);
+    }
+
+    @Test
+    void the_stage_of_a_refusal_comes_from_the_command_angus_mail_sent() throws Exception {
+        SMTPAddressFailedException recipient = new SMTPAddressFailedException(new InternetAddress("bob@example.com"),
+                "RCPT TO:<bob@example.com>", 552, "552 5.2.2 STOREDRV.Deliver; mailbox full");
+        SendFailedException invalid = new SendFailedException("Invalid Addresses", recipient);
+
+        assertThat(classifier.classify(invalid).category()).isEqualTo(Category.PERMANENT);
+        assertThat(classifier.classify(dataRefused(554, "554 5.2.2 mailbox full; STOREDRV.Submission.Exception:"
+                + "QuotaExceededException.MapiExceptionShutoffQuotaExceeded")).category())
+                .isEqualTo(Category.MAILBOX_FULL);
+        assertThat(classifier.classify(new SMTPSendFailedException(".", 554, "554 5.2.2 mailbox full; STOREDRV."
+                + "Submission.Exception:QuotaExceededException", null, null, null, null)).category())
+                .isEqualTo(Category.MAILBOX_FULL);
     }
 
     @Test

@@ -126,15 +126,18 @@ public final class Gateway implements AutoCloseable {
         return journal().find(id).orElseThrow();
     }
 
+    /** The failure categories that hold a mailbox (Failure.Category#holdsMailbox). */
+    private static final java.util.Set<String> HOLDING = java.util.Set.of("auth", "mailbox-full");
+
     /**
-     * Waits until sending as {@code mailbox} is held after an authentication failure, and returns the journal entry
-     * of its oldest waiting request: {@code RETRYING}, with the failure and its fix, not failed.
+     * Waits until sending as {@code mailbox} is held after an authentication failure or a full mailbox, and returns
+     * the journal entry of its oldest waiting request: {@code RETRYING}, with the failure and its fix, not failed.
      */
     public Journal.Entry awaitHeld(String mailbox) {
         Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() -> {
             var waiting = journal().waiting(mailbox);
             return !waiting.isEmpty() && journal().find(waiting.get(0)).map(e -> e.state() == Journal.State.RETRYING
-                    && "auth".equals(e.failureCategory())).orElse(false);
+                    && HOLDING.contains(e.failureCategory())).orElse(false);
         });
         return journal().find(journal().waiting(mailbox).get(0)).orElseThrow();
     }

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -70,6 +71,9 @@ public final class TestSmtpServer implements AutoCloseable {
     private final AtomicInteger authRejections = new AtomicInteger();
     private final Queue<RejectException> authReplies = new ConcurrentLinkedQueue<>();
     private final List<String> refusedMailboxes = new CopyOnWriteArrayList<>();
+    private final List<String> rbacMailboxes = new CopyOnWriteArrayList<>();
+    private final List<String> sendAsGrants = new CopyOnWriteArrayList<>();
+    private volatile boolean sendAsEnforced;
     private final AtomicInteger gmailRejections = new AtomicInteger();
     private volatile int authLineLimit = Integer.MAX_VALUE;
     private final AtomicInteger twoLineAuths = new AtomicInteger();
@@ -117,7 +121,8 @@ public final class TestSmtpServer implements AutoCloseable {
                     if (authRejections.getAndUpdate(n -> Math.max(0, n - 1)) > 0 || refusedMailboxes.contains(mailbox)) {
                         return Optional.of("scripted rejection");
                     }
-                    return tokens.problem(token);
+                    // RBAC for Applications: the grant is the server's, the token needs no role for such a mailbox
+                    return tokens.problem(token, !rbacMailboxes.contains(mailbox.toLowerCase(Locale.ROOT)));
                 }, sasl::add));
         SMTPServer.Builder builder = SMTPServer.port(0)
                 .bindAddress(InetAddress.getLoopbackAddress())
@@ -205,6 +210,28 @@ public final class TestSmtpServer implements AutoCloseable {
     /** The next AUTH is answered with this reply, e.g. {@code 454, "4.7.0 Temporary authentication failure"}. */
     public void replyToNextAuth(int code, String text) {
         authReplies.add(new RejectException(code, text));
+    }
+
+    /**
+     * Grants the app this mailbox the way Exchange's RBAC for Applications does ({@code New-ManagementRoleAssignment
+     * -Role 'Application SMTP.SendAsApp' -CustomResourceScope ...}): held by the server, so a token without any
+     * roles claim is accepted for it; other mailboxes still need the token's {@code SMTP.SendAsApp} role.
+     */
+    public void grantThroughRbac(String mailbox) {
+        rbacMailboxes.add(mailbox.toLowerCase(Locale.ROOT));
+    }
+
+    /**
+     * From now on a message whose {@code From} is not the mailbox that authenticated is refused at the end of DATA
+     * with {@code 554 5.2.252 SendAsDenied}, as Exchange does, unless {@link #grantSendAs} allowed it.
+     */
+    public void enforceSendAs() {
+        sendAsEnforced = true;
+    }
+
+    /** {@code Add-RecipientPermission -Identity <from> -AccessRights SendAs -Trustee <mailbox>}. */
+    public void grantSendAs(String from, String mailbox) {
+        sendAsGrants.add(from.toLowerCase(Locale.ROOT) + " " + mailbox.toLowerCase(Locale.ROOT));
     }
 
     /** Every AUTH as this mailbox is refused, whatever the token: the app has no access to it. */
@@ -528,9 +555,36 @@ public final class TestSmtpServer implements AutoCloseable {
                 throw scripted;
             }
             scripted(Stage.END_OF_DATA);
+            checkSendAs(mailbox, bytes);
             received.add(new Received(from, List.copyOf(recipients), mailbox.isEmpty() ? null : mailbox, bytes,
                     Instant.now()));
             return "2.0.0 OK <" + received.size() + "@test> [Hostname=TEST]";
+        }
+
+        /**
+         * As Exchange does at the end of DATA: a message whose From is not the authenticated mailbox needs that
+         * mailbox's Send As on the From address ({@link #grantSendAs}), once {@link #enforceSendAs} is on.
+         */
+        private void checkSendAs(String mailbox, byte[] bytes) throws RejectException {
+            if (!sendAsEnforced || mailbox.isEmpty()) {
+                return;
+            }
+            String header;
+            try {
+                jakarta.mail.Address[] fromHeader = new jakarta.mail.internet.MimeMessage(null,
+                        new java.io.ByteArrayInputStream(bytes)).getFrom();
+                header = fromHeader == null ? "" : ((jakarta.mail.internet.InternetAddress) fromHeader[0]).getAddress();
+            } catch (jakarta.mail.MessagingException e) {
+                header = "";
+            }
+            String author = header.toLowerCase(Locale.ROOT);
+            if (!author.equalsIgnoreCase(mailbox) && !sendAsGrants.contains(author + " " + mailbox.toLowerCase(
+                    Locale.ROOT))) {
+                throw new RejectException(554, "5.2.252 SendAsDenied; " + mailbox + " not allowed to send as "
+                        + header + "; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; "
+                        + "Failed to process message due to a permanent exception with message Cannot submit "
+                        + "message. [Hostname=AM7PR02MB5862.eurprd02.prod.outlook.com]");
+            }
         }
 
         @Override
