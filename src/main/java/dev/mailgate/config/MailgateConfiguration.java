@@ -48,6 +48,8 @@ import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.channel.QueuedRequest;
+import dev.mailgate.channel.SubmitRoute;
+import dev.mailgate.channel.Submission;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.channel.http.ApiKeyAuthentication;
 import dev.mailgate.channel.http.ApiKeys;
@@ -205,8 +207,11 @@ public class MailgateConfiguration implements CamelConfiguration {
                 validator.forChannel("outbox"), journal, outboxEntries, outboxFiles, uploads, producer,
                 settings.jms().queue(), signer);
         context.addRoutes(new OutboxRoutes(outbox, settings.outbox(), outboxWatch));
+        Submission submission = new Submission(journal, uploads, producer, settings.jms().queue(), signer);
+        // direct:mailgate-submit: user routes in routes/ hand requests to the durable queue through it
+        context.addRoutes(new SubmitRoute(validator.forChannel("route"), uploads, submission));
         if (settings.http().enabled()) {
-            http(context, settings, validator, journal, uploads, producer, metrics, signer);
+            http(context, settings, validator, journal, uploads, submission, metrics);
         }
         loadUserRoutes(context, settings.routesDir());
         if (early.broker() != null) {
@@ -273,7 +278,7 @@ public class MailgateConfiguration implements CamelConfiguration {
      * ({@code 413} beyond it), uploads kept out of the working directory.
      */
     private static void http(CamelContext context, Settings settings, MailRequestValidator validator, Journal journal,
-            Uploads uploads, ProducerTemplate producer, Metrics metrics, QueuedRequest signer) throws Exception {
+            Uploads uploads, Submission submission, Metrics metrics) throws Exception {
         Settings.Http http = settings.http();
         Ports.requireFree("mailgate.http.port", http.host(), http.port(), "another program listens there; set "
                 + "mailgate.http.port to a free port (or mailgate.http.enabled=false)");
@@ -295,8 +300,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         http.tlsKeystore().ifPresent(tls -> server.setSslContextParameters(listenerTls(tls)));
         context.addService(HttpListener.server(server, http), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
-        context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, producer,
-                settings.jms().queue(), signer), metrics::scrape));
+        context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, submission),
+                metrics::scrape));
         LOG.info("HTTP API on {}://{}:{}{} ({} API key(s): {})", http.tlsKeystore().isPresent() ? "https" : "http",
                 http.host(), http.port(), HttpApi.BASE, keys.count(), keys.names());
     }

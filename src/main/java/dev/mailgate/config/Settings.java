@@ -44,8 +44,11 @@ public record Settings(
         Http http,
         Map<String, Senders> senders) {
 
-    /** The channels that take requests, each with its own {@link Senders} ({@code cli}: {@code mailgate send}). */
-    public static final List<String> CHANNELS = List.of("outbox", "jms", "http", "cli");
+    /**
+     * The channels that take requests, each with its own {@link Senders} ({@code cli}: {@code mailgate send};
+     * {@code route}: user routes through {@code direct:mailgate-submit}).
+     */
+    public static final List<String> CHANNELS = List.of("outbox", "jms", "http", "route", "cli");
 
     /**
      * Whom a channel may send as ({@code *}: anyone), the one sender it is forced to, and the recipient domains it

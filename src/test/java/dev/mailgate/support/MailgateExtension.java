@@ -47,6 +47,7 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
     private static SelfSignedCertificate sharedTls;
 
     private final Map<String, String> overrides = new LinkedHashMap<>();
+    private final Map<String, String> folders = new LinkedHashMap<>();
     private final List<Consumer<Path>> preparations = new ArrayList<>();
     private final ListAppender<ILoggingEvent> log = new ListAppender<>();
     private boolean perClass;
@@ -68,6 +69,12 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
     /** A setting of this fixture's gateway (applied over the defaults of {@link Gateway#realTenant}). */
     public MailgateExtension with(String key, String value) {
         overrides.put(key, value);
+        return this;
+    }
+
+    /** A setting that is a folder inside the test's work folder ({@code relative} to it). */
+    public MailgateExtension withFolder(String key, String relative) {
+        folders.put(key, relative);
         return this;
     }
 
@@ -119,6 +126,7 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
         properties = Gateway.realTenant(dir, entra, smtp.port(), tls());
         properties.put("mailgate.http.api-keys", API_KEY);
         properties.putAll(overrides);
+        folders.forEach((key, relative) -> properties.put(key, dir.resolve(relative).toString()));
         http = new Http(Integer.parseInt(properties.get("mailgate.http.port")));
         log.list.clear();
         log.start();

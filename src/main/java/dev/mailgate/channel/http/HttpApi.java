@@ -20,7 +20,6 @@ import jakarta.activation.DataHandler;
 import io.vertx.core.http.HttpServerRequest;
 
 import org.apache.camel.Exchange;
-import org.apache.camel.ProducerTemplate;
 import org.apache.camel.attachment.AttachmentMessage;
 import org.apache.camel.health.HealthCheck;
 import org.apache.camel.health.HealthCheckHelper;
@@ -33,9 +32,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.mailgate.Text;
-import dev.mailgate.channel.QueuedRequest;
+import dev.mailgate.channel.Submission;
 import dev.mailgate.channel.Uploads;
-import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.JdbcJournal;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.request.AttachmentRoot;
@@ -68,19 +66,14 @@ public final class HttpApi {
     private final MailRequestValidator validator;
     private final Journal journal;
     private final Uploads uploads;
-    private final ProducerTemplate producer;
-    private final String queueUri;
-    private final QueuedRequest signer;
+    private final Submission submission;
 
     /** @param uploads the JMS channel's attachment folder: each request's files go into a folder named by its id */
-    public HttpApi(MailRequestValidator validator, Journal journal, Uploads uploads, ProducerTemplate producer,
-            String queue, QueuedRequest signer) {
-        this.signer = signer;
+    public HttpApi(MailRequestValidator validator, Journal journal, Uploads uploads, Submission submission) {
         this.validator = validator;
         this.journal = journal;
         this.uploads = uploads;
-        this.producer = producer;
-        this.queueUri = "jms:queue:" + queue;
+        this.submission = submission;
     }
 
     public void submit(Exchange exchange) {
@@ -89,38 +82,23 @@ public final class HttpApi {
         ApiKeys.Key caller = ApiKeys.caller(exchange);
         // the key's principal: its idempotency keys are its own, and so is the state of this request
         Journal.Ref ref = new Journal.Ref(id, "http", "http POST " + BASE, caller == null ? "http" : caller.principal());
-        boolean admitted = false;
         try {
             MailRequest request = read(exchange, folder);
-            Optional<String> earlier;
-            try {
-                // recorded as queued before the hand-off: once on the queue, the consumer may record 'sending' at once
-                earlier = journal.admitForQueue(ref, request);
-            } catch (JdbcJournal.JournalException e) {
-                LOG.error("Could not admit HTTP request {}: {}", id, e.getMessage());
+            Submission.Accepted accepted = submission.submit(ref, request);
+            if (accepted.repeat()) {
                 uploads.delete(id);
-                unavailable(exchange, "the delivery journal is not available");
-                return;
+            } else {
+                LOG.info("Accepted HTTP request {} for {} recipient(s); queued on {}", id, request.recipientCount(),
+                        submission.queueUri());
             }
-            if (earlier.isPresent()) {
+            accepted(exchange, accepted.id(), accepted.repeat());
+        } catch (Submission.Unavailable e) {
+            LOG.error("Could not accept HTTP request {}: {} ({})", id, e.getMessage(),
+                    Text.oneLine(String.valueOf(e.getCause())));
+            if (!e.keepFiles()) {
                 uploads.delete(id);
-                accepted(exchange, earlier.get(), true);
-                return;
             }
-            admitted = true;
-            String queued = MailRequestWriter.toJson(request, uploads.root(), folder);
-            try {
-                producer.sendBodyAndHeaders(queueUri, queued, signer.properties(QueuedRequest.Stamp.of(id), queued));
-            } catch (RuntimeException e) {
-                LOG.error("Could not queue HTTP request {}: {}", id, Text.oneLine(e.getMessage()));
-                // the files stay: if the broker stored the message after all, its consumer needs them
-                release(ref, "the queue is not available");
-                unavailable(exchange, "the queue is not available");
-                return;
-            }
-            LOG.info("Accepted HTTP request {} for {} recipient(s); queued on {}", id, request.recipientCount(),
-                    queueUri);
-            accepted(exchange, id, false);
+            unavailable(exchange, e.getMessage());
         } catch (InvalidRequestException e) {
             uploads.delete(id);
             respond(exchange, 400, Problems.CONTENT_TYPE, Problems.body(400, "invalid-request", "Invalid mail request",
@@ -131,20 +109,11 @@ public final class HttpApi {
                     "Unsupported content type", e.getMessage()), Map.of());
         } catch (RuntimeException | IOException e) {
             LOG.error("HTTP request {} failed inside Mailgate", id, e);
-            if (admitted) {
-                release(ref, "Mailgate failed while accepting it");
-            }
             uploads.delete(id);
             respond(exchange, 500, Problems.CONTENT_TYPE, Problems.of(500, "internal-error", "Internal error",
                     "nothing was accepted; send the request again (the gateway's log has the details under " + id
                             + ")"), Map.of());
         }
-    }
-
-    /** Marks an admitted request as not accepted, freeing its idempotency key for the client's retry. */
-    private void release(Journal.Ref ref, String why) {
-        Journal.quietly(journal, ref, j -> j.notAccepted(ref, new Failure(Failure.Category.TRANSIENT, why,
-                "the client was told to send the request again")));
     }
 
     private static void unavailable(Exchange exchange, String why) {
