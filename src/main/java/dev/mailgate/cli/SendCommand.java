@@ -302,7 +302,7 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
             case INVALID_REQUEST -> ExitCodes.DATAERR;
             // a full sending mailbox: try again once it has room
             case TRANSIENT, QUOTA, MAILBOX_FULL -> ExitCodes.TEMPFAIL;
-            case AUTH -> ExitCodes.NOPERM;
+            case AUTH, SENDER_BLOCKED -> ExitCodes.NOPERM;
             case CONFIGURATION -> ExitCodes.CONFIG;
             case PERMANENT -> FailureClassifier.recipientRefused(code, reply) ? ExitCodes.NOUSER
                     : ExitCodes.UNAVAILABLE;

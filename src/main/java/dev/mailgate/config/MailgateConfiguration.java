@@ -174,9 +174,10 @@ public class MailgateConfiguration implements CamelConfiguration {
         metrics.outbox(settings.outbox().dir());
         DeliveryLog deliveryLog = new DeliveryLog(metrics.registry());
         context.addRoutes(new DeliveryPolicy(settings.delivery(), classifier, journal, pacing, deliveryLog,
-                Clock.systemUTC()));
+                Clock.systemUTC(), settings.entra().clientId()));
         context.addService(new MailboxProbe(pacing, mailSender, classifier, settings.delivery().authProbeInterval(),
-                context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "mailgate-probe")));
+                context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "mailgate-probe"),
+                settings.entra().clientId()));
         // Camel's health registry takes the checks it finds in the bean registry
         MailboxHealthCheck mailboxHealth = new MailboxHealthCheck(pacing, journal, deliveryLog);
         mailboxHealth.setCamelContext(context);

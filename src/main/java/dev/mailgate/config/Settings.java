@@ -523,6 +523,14 @@ public record Settings(
                 return Optional.empty();
             }
             String example = socks ? "http://proxy.corp:3128 or socks5://proxy.corp:1080" : "http://proxy.corp:3128";
+            String userInfo = key + " holds a user or password: put the user in " + key + "-user and the password in "
+                    + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_') + "_PASSWORD, never in the URL";
+            if (value.get().contains("@")) {
+                // before parsing: a password with '@' or '#' in it does not parse as user info, and must never be
+                // echoed in the error that follows
+                problems.add(userInfo);
+                return Optional.empty();
+            }
             java.net.URI uri;
             try {
                 uri = new java.net.URI(value.get());
@@ -532,9 +540,7 @@ public record Settings(
             }
             String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
             if (uri.getRawUserInfo() != null) {
-                problems.add(key + " holds a user or password: put the user in " + key + "-user and the password in "
-                        + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_') + "_PASSWORD, never in "
-                        + "the URL");
+                problems.add(userInfo);
                 return Optional.empty();
             }
             if (!(scheme.equals("http") || socks && scheme.equals("socks5")) || uri.getHost() == null

@@ -74,8 +74,8 @@ public final class Doctor {
 
         /** An advice with the placeholders filled in. */
         String fill(String advice) {
-            return advice.replace("<mailbox>", mailbox).replace("<from address>", from)
-                    .replace("<client id>", settings.entra().clientId());
+            return new Failure(Failure.Category.PERMANENT, "", advice).filled(mailbox, from,
+                    settings.entra().clientId()).advice();
         }
     }
 

@@ -38,9 +38,12 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
     private final MailboxPacing mailboxes;
     private final DeliveryLog log;
     private final Clock clock;
+    private final String clientId;
 
+    /** @param clientId the app's client id, filled into the advice the failures give ({@code <client id>}) */
     public DeliveryPolicy(Settings.Delivery delivery, FailureClassifier classifier, Journal journal,
-            MailboxPacing mailboxes, DeliveryLog log, Clock clock) {
+            MailboxPacing mailboxes, DeliveryLog log, Clock clock, String clientId) {
+        this.clientId = clientId;
         this.delivery = delivery;
         this.classifier = classifier;
         this.journal = journal;
@@ -72,7 +75,8 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         int attempts = DeliveryExchange.attempts(exchange);
         Instant now = clock.instant();
         String mailbox = DeliveryExchange.mailbox(exchange);
-        Failure failure = filled(classifier.classify(caught(exchange)), mailbox, DeliveryExchange.sendAs(exchange));
+        Failure failure = classifier.classify(caught(exchange)).filled(mailbox, DeliveryExchange.sendAs(exchange),
+                clientId);
         if (failure.category().holdsMailbox() && mailbox != null) {
             Instant probe = now.plus(delivery.authProbeInterval());
             DeliveryExchange.waitedUntil(exchange, now);
@@ -152,20 +156,10 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
             LOG.error("Sending as {} is HELD: {}{}. Fix: {}. Its requests stay pending; Mailgate {} every {} and "
                     + "resumes by itself.", mailbox, failure.reason(),
                     failure.serverReply() == null ? "" : " (server said: " + failure.serverReply() + ")",
-                    failure.advice(), failure.category() == Failure.Category.MAILBOX_FULL
+                    failure.advice(), failure.category().liftedByTrial()
                             ? "lets one of them through as a trial" : "tries to authenticate",
                     delivery.authProbeInterval());
         }
-    }
-
-    /** The advice with its {@code <mailbox>} and {@code <from address>} filled in, as far as they are known. */
-    private static Failure filled(Failure failure, String mailbox, String sendAs) {
-        if (failure.advice() == null || mailbox == null) {
-            return failure;
-        }
-        String advice = failure.advice().replace("<mailbox>", mailbox)
-                .replace("<from address>", sendAs != null ? sendAs : mailbox);
-        return new Failure(failure.category(), failure.reason(), advice, failure.serverReply(), failure.problems());
     }
 
     /** 30 s, 1 min, 2 min, ... up to the maximum (with the defaults). */

@@ -30,6 +30,11 @@ public record Failure(Category category, String reason, String advice, String se
          * message: the mailbox is held until it has room again.
          */
         MAILBOX_FULL("mailbox-full", false),
+        /**
+         * Exchange Online blocked the sending mailbox for outbound spam ({@code 5.1.8}, {@code 5.7.501}-{@code 503})
+         * until an admin releases it: held like a full mailbox, and tested again with one request at a time.
+         */
+        SENDER_BLOCKED("sender-blocked", false),
         /** Mailgate's own settings or the server's TLS do not allow sending safely. */
         CONFIGURATION("configuration", false),
         /** The server refused this message for good (unknown recipient, too large, not allowed to send as). */
@@ -56,7 +61,15 @@ public record Failure(Category category, String reason, String advice, String se
          * requests stay pending until it can send again.
          */
         public boolean holdsMailbox() {
-            return this == AUTH || this == MAILBOX_FULL;
+            return this == AUTH || this == MAILBOX_FULL || this == SENDER_BLOCKED;
+        }
+
+        /**
+         * A hold that only a real submission can test (AUTH and MAIL FROM may pass while Exchange still refuses the
+         * message): lifted by a trial request, not by an AUTH probe.
+         */
+        public boolean liftedByTrial() {
+            return this == MAILBOX_FULL || this == SENDER_BLOCKED;
         }
     }
 
@@ -72,5 +85,24 @@ public record Failure(Category category, String reason, String advice, String se
 
     public boolean retryable() {
         return category.retryable();
+    }
+
+    /**
+     * This failure with the placeholders of its advice filled in: {@code <mailbox>} (the authenticating mailbox),
+     * {@code <from address>} (the request's sender; the mailbox when {@code from} is null) and {@code <client id>}.
+     * What is not known (null) stays a placeholder.
+     */
+    public Failure filled(String mailbox, String from, String clientId) {
+        if (advice == null) {
+            return this;
+        }
+        String filled = advice;
+        if (mailbox != null) {
+            filled = filled.replace("<mailbox>", mailbox).replace("<from address>", from != null ? from : mailbox);
+        }
+        if (clientId != null && !clientId.isBlank()) {
+            filled = filled.replace("<client id>", clientId);
+        }
+        return filled.equals(advice) ? this : new Failure(category, reason, filled, serverReply, problems);
     }
 }

@@ -253,8 +253,26 @@ public final class FailureClassifier {
                     "temporary: Mailgate tries again; if it persists, check the network path to the server", reply,
                     List.of());
         }
-        if (text.contains("SUBMISSIONQUOTAEXCEEDED") || text.contains("5.2.0") && text.contains("QUOTA")
-                || text.contains("SUBMISSION QUOTA") || text.contains("5.1.90")) {
+        // a deferral is never a hold or a bounce, whatever numbers its text holds (Exchange quotes the client's
+        // IP address in some: [85.1.8.4] must not read as 5.1.8)
+        if (hasCode(text, "4.7.66")) {
+            return new Failure(Category.CONFIGURATION, "Exchange Online refused the TLS version of the connection",
+                    "Mailgate uses TLS 1.2 or 1.3 itself: look for a proxy or firewall that intercepts TLS on the way "
+                            + "to port 587", reply, List.of());
+        }
+        if (code == 432 || hasCode(text, "4.3.2") && text.contains("THREAD LIMIT")
+                || text.contains("CONCURRENT CONNECTION")) {
+            return new Failure(Category.TRANSIENT, "Exchange Online allows only 3 SMTP connections per mailbox at "
+                    + "once, and this one would be more", "temporary: Mailgate tries again; if it persists, "
+                    + "another program (or another Mailgate) sends as the same mailbox: lower "
+                    + "mailgate.limits.connections-per-mailbox or stop the other sender", reply, List.of());
+        }
+        if (code >= 400 && code < 500) {
+            return new Failure(Category.TRANSIENT, "the SMTP server deferred the message", "temporary: the server "
+                    + "was busy or throttling; if it persists, check the mailbox's sending rate", reply, List.of());
+        }
+        if (text.contains("SUBMISSIONQUOTAEXCEEDED") || hasCode(text, "5.2.0") && text.contains("QUOTA")
+                || text.contains("SUBMISSION QUOTA") || hasCode(text, "5.1.90")) {
             return new Failure(Category.QUOTA, "the mailbox has used up its sending quota (10,000 recipients per "
                     + "24 hours in Exchange Online)", "wait for the 24-hour window to free up, or spread sending over "
                     + "several mailboxes", reply, List.of());
@@ -276,55 +294,39 @@ public final class FailureClassifier {
                             + "(Set-Mailbox -Identity <mailbox> -ProhibitSendQuota ...); Mailgate lets one request "
                             + "through now and then and resumes when Exchange takes it", reply, List.of());
         }
-        if (code == 535 || code == 530 || text.contains("5.7.57") || text.contains("5.7.139")
+        if (code == 535 || code == 530 || hasCode(text, "5.7.57") || hasCode(text, "5.7.139")
                 || hasCode(text, "5.7.30")) {
             return new Failure(Category.AUTH, "the SMTP server refused authentication", authAdvice(reply), reply,
                     List.of());
         }
-        if (text.contains("5.7.708") || text.contains("5.7.705")) {
+        if (hasCode(text, "5.7.708") || hasCode(text, "5.7.705")) {
             // not about this message: Exchange Online takes no mail from the tenant at all
             return new Failure(Category.AUTH, "Exchange Online does not accept mail from this tenant",
                     "new tenants and tenants with a low sending reputation are blocked from sending until Microsoft "
                             + "lifts it: open a support request in the Microsoft 365 admin center", reply, List.of());
         }
-        if (text.contains("5.1.8") || text.contains("5.7.501") || text.contains("5.7.502")
-                || text.contains("5.7.503")) {
-            return new Failure(Category.AUTH, "Exchange Online blocked the sending mailbox for outbound spam",
+        if (hasCode(text, "5.1.8") || hasCode(text, "5.7.501") || hasCode(text, "5.7.502")
+                || hasCode(text, "5.7.503")) {
+            return new Failure(Category.SENDER_BLOCKED, "Exchange Online blocked the sending mailbox for outbound spam",
                     "in the Microsoft Defender portal, Email & collaboration > Review > Restricted entities: release "
                             + "the mailbox (restrictions are usually lifted within an hour), and find out what sent "
                             + "the spam", reply, List.of());
-        }
-        if (text.contains("4.7.66")) {
-            return new Failure(Category.CONFIGURATION, "Exchange Online refused the TLS version of the connection",
-                    "Mailgate uses TLS 1.2 or 1.3 itself: look for a proxy or firewall that intercepts TLS on the way "
-                            + "to port 587", reply, List.of());
-        }
-        if (code == 432 || text.contains("4.3.2") && text.contains("THREAD LIMIT")
-                || text.contains("CONCURRENT CONNECTION")) {
-            return new Failure(Category.TRANSIENT, "Exchange Online allows only 3 SMTP connections per mailbox at "
-                    + "once, and this one would be more", "temporary: Mailgate tries again; if it persists, "
-                    + "another program (or another Mailgate) sends as the same mailbox: lower "
-                    + "mailgate.limits.connections-per-mailbox or stop the other sender", reply, List.of());
-        }
-        if (code >= 400 && code < 500) {
-            return new Failure(Category.TRANSIENT, "the SMTP server deferred the message", "temporary: the server "
-                    + "was busy or throttling; if it persists, check the mailbox's sending rate", reply, List.of());
         }
         if (sendAsDenied(reply)) {
             return new Failure(Category.PERMANENT, "Exchange Online refused to send as the message's from address",
                     SEND_AS_ADVICE, reply, List.of());
         }
-        if (text.contains("5.7.750")) {
+        if (hasCode(text, "5.7.750")) {
             return new Failure(Category.PERMANENT, "Exchange Online does not send from a domain the tenant has not "
                     + "registered", "send from an address in one of the tenant's accepted domains, or add and "
                     + "verify the domain in the Microsoft 365 admin center (Settings > Domains)", reply, List.of());
         }
-        if (text.contains("5.7.703")) {
+        if (hasCode(text, "5.7.703")) {
             return new Failure(Category.PERMANENT, "the tenant's own Tenant Allow/Block List blocks this message",
                     "remove the entry for the sender or a recipient from the Tenant Allow/Block List (Microsoft "
                             + "Defender portal)", reply, List.of());
         }
-        if (text.contains("5.7.512")) {
+        if (hasCode(text, "5.7.512")) {
             return new Failure(Category.PERMANENT, "Exchange Online refused the message's From header (RFC 5322 "
                     + "section 3.6.2)", "give the request a valid from address", reply, List.of());
         }
@@ -332,7 +334,7 @@ public final class FailureClassifier {
             return new Failure(Category.PERMANENT, "a recipient address was refused", "correct the recipient "
                     + "address and send again", reply, List.of());
         }
-        if (code == 552 || text.contains("5.3.4")) {
+        if (code == 552 || hasCode(text, "5.3.4")) {
             return new Failure(Category.PERMANENT, "the message is too large for the server", "send smaller "
                     + "attachments (Exchange Online accepts about 35 MB after encoding)", reply, List.of());
         }
@@ -356,7 +358,7 @@ public final class FailureClassifier {
 
     /** Whether {@code text} holds the enhanced status code {@code code} itself (5.2.2, and not 5.2.252). */
     private static boolean hasCode(String text, String code) {
-        return java.util.regex.Pattern.compile("(?<![\\d.])" + java.util.regex.Pattern.quote(code) + "(?![\\d])")
+        return java.util.regex.Pattern.compile("(?<![\\d.])" + java.util.regex.Pattern.quote(code) + "(?!\\d|\\.\\d)")
                 .matcher(text).find();
     }
 
@@ -387,13 +389,13 @@ public final class FailureClassifier {
     /** The app may not send as the mailbox ({@code 550 5.7.60}, {@code SendAsDenied}): a permission, not the message. */
     public static boolean sendAsDenied(String reply) {
         String text = reply == null ? "" : reply.toUpperCase(Locale.ROOT);
-        return text.contains("SENDASDENIED") || text.contains("5.7.60");
+        return text.contains("SENDASDENIED") || hasCode(text, "5.7.60");
     }
 
     /** The server refused a recipient address ({@code 5.1.x}: unknown user, bad address). */
     public static boolean recipientRefused(int code, String reply) {
         String text = reply == null ? "" : reply.toUpperCase(Locale.ROOT);
-        return text.contains("5.1.1") || text.contains("5.1.0") || text.contains("5.1.10")
+        return hasCode(text, "5.1.1") || hasCode(text, "5.1.0") || hasCode(text, "5.1.10")
                 || code == 550 && text.contains("RECIPIENT");
     }
 

@@ -205,10 +205,8 @@ public final class MailboxPacing {
                 new AtomicLong()));
         Instant now = clock.instant();
         Hold hold = holds.get(key);
-        boolean trial = hold != null && trials.remove(key);
-        if (hold != null && !trial) {
-            throw new NotYet(now.plus(delivery.authProbeInterval()), NotYet.Kind.HELD, hold.failure(), "sending as "
-                    + mailbox + " is held since " + hold.since() + ": " + hold.failure().reason());
+        if (hold != null && !trials.contains(key)) {
+            throw held(mailbox, hold, now);
         }
         long sentToday = sentInLast24Hours(key, box, now) + box.inFlight().get();
         if (sentToday + recipients > limits.recipientsPerDay()) {
@@ -247,12 +245,24 @@ public final class MailboxPacing {
             Thread.currentThread().interrupt();
             throw later(clock.instant().plusSeconds(1), "interrupted while waiting for a connection slot");
         }
+        // the trial is taken only now that everything else let the request through: a request sent back for its
+        // turn or a connection does not use it up. Another thread may have taken it meanwhile
+        boolean trial = hold != null && trials.remove(key);
+        if (hold != null && !trial) {
+            box.connections().release();
+            throw held(mailbox, hold, clock.instant());
+        }
         // a race between two threads here can overshoot by one message at most; Exchange's own quota reply
         // (554 5.2.0) is classified as a quota failure and deferred, so nothing is lost either way
         box.inFlight().addAndGet(recipients);
         return new Permit(box, recipients, trial ? () -> resume(mailbox).ifPresent(lifted -> LOG.info(
                 "{} sent again: the hold is lifted (held since {}: {})", mailbox, lifted.since(),
                 lifted.failure().reason())) : () -> { });
+    }
+
+    private NotYet held(String mailbox, Hold hold, Instant now) {
+        return new NotYet(now.plus(delivery.authProbeInterval()), NotYet.Kind.HELD, hold.failure(), "sending as "
+                + mailbox + " is held since " + hold.since() + ": " + hold.failure().reason());
     }
 
     private Bucket rate() {

@@ -29,8 +29,12 @@ public final class MailboxProbe extends ServiceSupport {
     private final Duration interval;
     private final ScheduledExecutorService executor;
 
+    private final String clientId;
+
+    /** @param clientId the app's client id, filled into the advice of a changed hold ({@code <client id>}) */
     public MailboxProbe(MailboxPacing mailboxes, XOAuth2MailSender sender, FailureClassifier classifier,
-            Duration interval, ScheduledExecutorService executor) {
+            Duration interval, ScheduledExecutorService executor, String clientId) {
+        this.clientId = clientId;
         this.mailboxes = mailboxes;
         this.sender = sender;
         this.classifier = classifier;
@@ -52,8 +56,8 @@ public final class MailboxProbe extends ServiceSupport {
     /** One round over the held mailboxes. */
     public void probeAll() {
         for (MailboxPacing.Hold hold : mailboxes.holds()) {
-            if (hold.failure().category() == Failure.Category.MAILBOX_FULL) {
-                // AUTH and MAIL FROM pass with a full mailbox: only a real submission shows that it has room again
+            if (hold.failure().category().liftedByTrial()) {
+                // AUTH and MAIL FROM pass with a full or blocked mailbox: only a real submission shows it is fixed
                 mailboxes.allowTrial(hold.mailbox());
                 LOG.debug("{} is held ({}): one request may go through as a trial", hold.mailbox(),
                         hold.failure().reason());
@@ -66,7 +70,7 @@ public final class MailboxProbe extends ServiceSupport {
                         hold.since());
             } catch (Exception | Error e) {
                 // an Error must not end the scheduled task: held mailboxes would never resume
-                Failure failure = classifier.classify(e);
+                Failure failure = classifier.classify(e).filled(hold.mailbox(), null, clientId);
                 if (failure.category() != Failure.Category.TRANSIENT) {
                     // still refused, perhaps for another reason now (SendAsDenied once SMTP AUTH works): show it
                     if (!failure.reason().equals(hold.failure().reason())) {

@@ -50,9 +50,12 @@ public final class ProxyTunnel {
             return status == 407;
         }
 
-        /** Temporary as far as a client can tell: the proxy could not reach the server, or is overloaded. */
+        /**
+         * Temporary as far as a client can tell: the proxy could not reach the server, timed out, is overloaded or
+         * failed itself (HTTP 408, 429, 500, 502-504; SOCKS5 "general failure" and the network replies map to 502).
+         */
         public boolean temporary() {
-            return status == 502 || status == 503 || status == 504;
+            return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
         }
     }
 
@@ -61,6 +64,7 @@ public final class ProxyTunnel {
     private final Settings.Proxy proxy;
     private final Duration handshakeTimeout;
 
+    /** @param handshakeTimeout how long connecting to the proxy and opening the tunnel may take, each */
     public ProxyTunnel(Settings.Proxy proxy, Duration handshakeTimeout) {
         this.proxy = proxy;
         this.handshakeTimeout = handshakeTimeout;
@@ -68,6 +72,11 @@ public final class ProxyTunnel {
 
     public Settings.Proxy proxy() {
         return proxy;
+    }
+
+    /** How long connecting to the proxy, and then opening the tunnel, may take (mailgate.smtp.connect-timeout). */
+    int handshakeMillis() {
+        return (int) handshakeTimeout.toMillis();
     }
 
     /** An unconnected socket: {@code connect(server)} connects to the proxy and opens the tunnel to the server. */
@@ -97,7 +106,8 @@ public final class ProxyTunnel {
         }
 
         private void connectMethod(String host, int port) throws IOException {
-            String authority = host + ":" + port;
+            // an IPv6 literal is bracketed in an authority (RFC 3986 §3.2.2)
+            String authority = (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
             StringBuilder request = new StringBuilder("CONNECT ").append(authority).append(" HTTP/1.1\r\nHost: ")
                     .append(authority).append("\r\n");
             if (proxy.user().isPresent()) {
@@ -162,6 +172,9 @@ public final class ProxyTunnel {
                 }
             }
             byte[] name = host.getBytes(StandardCharsets.US_ASCII);
+            if (name.length > 255) {
+                throw new Refused(proxy.address(), -1, "the host name " + host + " is longer than SOCKS5 allows");
+            }
             ByteArrayOutputStream connect = new ByteArrayOutputStream();
             connect.write(new byte[] {5, 1, 0, 3, (byte) name.length});
             connect.write(name);
@@ -171,6 +184,14 @@ public final class ProxyTunnel {
             out.flush();
             read(in);
             int reply = read(in);
+            if (reply != 0) {
+                // RFC 1928 §6: 1 general failure (often the proxy's own connect or DNS failing), 3 network, 4 host
+                // unreachable, 5 connection refused, 6 TTL expired are the path's; 2 (not allowed by its rules) and
+                // 7, 8 (not supported) are the set-up's. The rest of the reply does not matter then
+                throw new Refused(proxy.address(), reply == 1 || reply >= 3 && reply <= 6 ? 502 : 403, "the proxy "
+                        + proxy.address() + " refused to connect to " + host + ":" + port + " (SOCKS5 reply "
+                        + reply + ": " + socksReply(reply) + ")");
+            }
             read(in);
             int type = read(in);
             int skip = switch (type) {
@@ -182,12 +203,6 @@ public final class ProxyTunnel {
             };
             for (int i = 0; i < skip + 2; i++) {
                 read(in);
-            }
-            if (reply != 0) {
-                // RFC 1928 §6: 3 network, 4 host unreachable, 5 connection refused, 6 TTL expired are the path's
-                throw new Refused(proxy.address(), reply >= 3 && reply <= 6 ? 502 : 403, "the proxy "
-                        + proxy.address() + " refused to connect to " + host + ":" + port + " (SOCKS5 reply "
-                        + reply + ": " + socksReply(reply) + ")");
             }
         }
     }

@@ -2,6 +2,7 @@ package dev.mailgate.transport;
 
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -35,28 +36,35 @@ final class TrackedSockets extends SocketFactory {
     @Override
     public Socket createSocket(String host, int port) throws IOException {
         ProxyTunnel proxy = tunnel;
-        if (proxy != null) {
-            Socket socket = track(proxy.socket());
-            socket.connect(new java.net.InetSocketAddress(host, port));
-            return socket;
-        }
-        return track(new Socket(host, port));
+        return proxy != null ? tunnelled(proxy, new InetSocketAddress(host, port)) : track(new Socket(host, port));
     }
 
     @Override
     public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
-        return track(new Socket(host, port, localHost, localPort));
+        ProxyTunnel proxy = tunnel;
+        return proxy != null ? tunnelled(proxy, new InetSocketAddress(host, port))
+                : track(new Socket(host, port, localHost, localPort));
     }
 
     @Override
     public Socket createSocket(InetAddress host, int port) throws IOException {
-        return track(new Socket(host, port));
+        ProxyTunnel proxy = tunnel;
+        return proxy != null ? tunnelled(proxy, new InetSocketAddress(host, port)) : track(new Socket(host, port));
     }
 
     @Override
     public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
             throws IOException {
-        return track(new Socket(address, port, localAddress, localPort));
+        ProxyTunnel proxy = tunnel;
+        return proxy != null ? tunnelled(proxy, new InetSocketAddress(address, port))
+                : track(new Socket(address, port, localAddress, localPort));
+    }
+
+    /** Every way of asking for a connected socket goes through the proxy when there is one (never around it). */
+    private Socket tunnelled(ProxyTunnel proxy, InetSocketAddress server) throws IOException {
+        Socket socket = track(proxy.socket());
+        socket.connect(server, proxy.handshakeMillis());
+        return socket;
     }
 
     /** Closes every connection still open; returns how many there were. */

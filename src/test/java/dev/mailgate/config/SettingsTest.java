@@ -149,6 +149,8 @@ class SettingsTest {
         assertThat(problems(Map.of("mailgate.entra.proxy", "http://me:secret@proxy.corp:3128")))
                 .containsExactly("mailgate.entra.proxy holds a user or password: put the user in "
                         + "mailgate.entra.proxy-user and the password in MAILGATE_ENTRA_PROXY_PASSWORD, never in the URL");
+        assertThat(problems(Map.of("mailgate.smtp.proxy", "http://me:p@ss#1@proxy.corp:3128"))).singleElement()
+                .satisfies(p -> assertThat(p).contains("holds a user or password").doesNotContain("p@ss#1"));
         assertThat(problems(Map.of("mailgate.entra.proxy", "socks5://proxy.corp:1080"))).containsExactly(
                 "mailgate.entra.proxy='socks5://proxy.corp:1080' must be http://proxy.corp:3128 (scheme, host and port)");
         assertThat(problems(Map.of("mailgate.smtp.proxy", "proxy.corp"))).singleElement().satisfies(p ->

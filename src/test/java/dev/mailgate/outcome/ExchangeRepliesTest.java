@@ -145,6 +145,7 @@ class ExchangeRepliesTest {
 
         Journal.Entry held = gateway.awaitHeld(Gateway.SENDER);
 
+        assertThat(held.failureCategory()).isEqualTo("sender-blocked");
         assertThat(held.failureReason()).contains("blocked the sending mailbox for outbound spam");
         assertThat(held.failureAdvice()).contains("Restricted entities");
         assertThat(gateway.outbox().resolve(".failed")).doesNotExist();

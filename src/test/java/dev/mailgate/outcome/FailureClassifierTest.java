@@ -339,8 +339,8 @@ class FailureClassifierTest {
         "AUTH|535|535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.|auth|Set-CASMailbox",
         "AUTH|550|550 5.7.30 Basic authentication is not supported for Client Submission.|auth|Add-MailboxPermission",
         "MAIL_FROM|530|530 5.7.57 Client not authenticated to send mail. [AM0PR02CA0001]|auth|Set-CASMailbox",
-        "MAIL_FROM|550|550 5.1.8 Access denied, bad outbound sender|auth|Restricted entities",
-        "DATA|550|550 5.7.501 Access denied, spam abuse detected.|auth|Restricted entities",
+        "MAIL_FROM|550|550 5.1.8 Access denied, bad outbound sender|sender-blocked|Restricted entities",
+        "DATA|550|550 5.7.501 Access denied, spam abuse detected.|sender-blocked|Restricted entities",
         "MAIL_FROM|550|550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.|auth|support request",
         "MAIL_FROM|550|550 5.7.705 Access denied, tenant has exceeded threshold.|auth|support request",
         "DATA|550|550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains.|permanent|accepted domains",
@@ -372,6 +372,21 @@ class FailureClassifierTest {
         assertThat(f.category().label()).isEqualTo(category);
         assertThat(f.advice()).contains(fix);
         assertThat(f.serverReply()).isEqualTo(reply);
+    }
+
+    @Test
+    void numbers_in_a_replys_text_are_not_read_as_its_code() {
+        // Exchange quotes the client's address in some replies: a deferral stays a deferral
+        Failure busy = classifier.smtpReply(FailureClassifier.Stage.DATA, 451,
+                "451 4.7.500 Server busy. Please try again later from [85.1.8.4]. (S77719)");
+        Failure busyAgain = classifier.smtpReply(FailureClassifier.Stage.DATA, 451,
+                "451 4.7.500 Server busy. Please try again later from [5.1.90.7]. (S77719)");
+        Failure refused = classifier.smtpReply(FailureClassifier.Stage.DATA, 550,
+                "550 5.7.1 Delivery not authorized from [10.5.1.80]");
+
+        assertThat(busy.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(busyAgain.category()).isEqualTo(Category.TRANSIENT);
+        assertThat(refused.category()).isEqualTo(Category.PERMANENT);
     }
 
     @Test

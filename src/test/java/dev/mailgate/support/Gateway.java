@@ -127,7 +127,7 @@ public final class Gateway implements AutoCloseable {
     }
 
     /** The failure categories that hold a mailbox (Failure.Category#holdsMailbox). */
-    private static final java.util.Set<String> HOLDING = java.util.Set.of("auth", "mailbox-full");
+    private static final java.util.Set<String> HOLDING = java.util.Set.of("auth", "mailbox-full", "sender-blocked");
 
     /**
      * Waits until sending as {@code mailbox} is held after an authentication failure or a full mailbox, and returns
