@@ -33,6 +33,8 @@ public final class DeliveryRoute extends RouteBuilder {
     public static final String URI = "direct:mailgate-deliver";
     private static final String REQUEST = "mailgate.request";
     private static final String PERMIT = "mailgate.permit";
+    /** The request as validated in this attempt. */
+    private static final String VALID = "mailgate.validRequest";
 
     private static final Logger LOG = LoggerFactory.getLogger(DeliveryRoute.class);
     private static final Duration BUSY_RETRY = Duration.ofSeconds(1);
@@ -60,42 +62,63 @@ public final class DeliveryRoute extends RouteBuilder {
         this.sandbox = sandbox;
     }
 
+    /**
+     * One named step each, so that a route dump ({@code camel.main.dumpRoutes}) shows the flow: validate, one copy
+     * at a time, the mailbox's turn, the attempt recorded, compose, the {@code smtp} endpoint, the receipt. A step
+     * that may not go on yet throws {@link MailboxPacing.NotYet}: the request goes back to the queue before anything
+     * counts as an attempt.
+     */
     @Override
     public void configure() {
         from(URI).routeId("mailgate-deliver")
                 // no error handler of its own: the channel route's policy decides about retries
                 .errorHandler(noErrorHandler())
-                .process(this::compose)
+                .process(this::validate).id("validate")
+                .process(this::oneCopyAtATime).id("one-copy-at-a-time")
+                .process(this::mailboxTurn).id("take-the-mailbox-turn")
+                .process(this::recordAttempt).id("record-attempt")
+                .process(this::compose).id("compose")
                 .to(smtpUri).id("mailgate-smtp")
-                .process(this::accepted);
+                .process(this::accepted).id("record-sent");
     }
 
-    /**
-     * Validates the request, waits for the sending mailbox's turn and composes the message. A message the mailbox
-     * may not send yet leaves with {@link MailboxPacing.NotYet}, before anything is counted as an attempt;
-     * otherwise the attempt holds one of the mailbox's connections until the exchange completes.
-     */
-    private void compose(Exchange exchange) throws Exception {
+    /** The request, validated again with its channel's rules (the queue is not trusted to hold valid requests). */
+    private void validate(Exchange exchange) throws Exception {
         // kept as a property: on a retry the body is the message built by the failed attempt
         MailRequest received = exchange.getProperty(REQUEST, MailRequest.class);
         if (received == null) {
             received = exchange.getIn().getMandatoryBody(MailRequest.class);
             exchange.setProperty(REQUEST, received);
         }
-        MailRequestValidator channel = validator.forChannel(exchange.getProperty(DeliveryExchange.CHANNEL, "jms",
-                String.class));
-        MailRequest request = channel.validate(received);
+        exchange.setProperty(VALID, channel(exchange).validate(received));
+    }
+
+    private MailRequestValidator channel(Exchange exchange) {
+        return validator.forChannel(exchange.getProperty(DeliveryExchange.CHANNEL, "jms", String.class));
+    }
+
+    /**
+     * Two copies of one request on the queue (a crash during an outbox hand-off): one is sent at a time, and the
+     * other, back a moment later, finds it sent.
+     */
+    private void oneCopyAtATime(Exchange exchange) {
         String id = DeliveryExchange.id(exchange);
         if (!sending.add(id)) {
-            // two copies of one request on the queue (a crash during an outbox hand-off): one is sent at a time, and
-            // the other, back a moment later, finds it sent
             throw new MailboxPacing.NotYet(Instant.now().plus(BUSY_RETRY), MailboxPacing.NotYet.Kind.BUSY, null,
                     "another copy of " + id + " is being sent");
         }
         onDone(exchange, () -> sending.remove(id));
-        // the mailbox that authenticates: the sender itself, or one with Send As on it (authenticate-as)
+    }
+
+    /**
+     * The mailbox that authenticates (the sender itself, or one with Send As on it: authenticate-as) may send now:
+     * its pace, its 24-hour recipients, its connections and its hold allow it. The permit holds one of the mailbox's
+     * connections until the exchange completes.
+     */
+    private void mailboxTurn(Exchange exchange) throws Exception {
+        MailRequest request = exchange.getProperty(VALID, MailRequest.class);
         String from = new InternetAddress(request.from()).getAddress();
-        String mailbox = channel.mailboxFor(from);
+        String mailbox = channel(exchange).mailboxFor(from);
         DeliveryExchange.mailbox(exchange, mailbox);
         if (!mailbox.equalsIgnoreCase(from)) {
             DeliveryExchange.sendAs(exchange, from);
@@ -105,10 +128,20 @@ public final class DeliveryRoute extends RouteBuilder {
         DeliveryExchange.pacedSlot(exchange, null);
         onDone(exchange, permit::close);
         exchange.setProperty(PERMIT, permit);
+    }
+
+    /** From here on it is an attempt: counted, and the journal says {@code sending}. */
+    private void recordAttempt(Exchange exchange) {
         DeliveryExchange.attempt(exchange);
         Journal.Ref ref = DeliveryExchange.ref(exchange);
         Journal.quietly(journal, ref, j -> j.sending(ref, DeliveryExchange.attempts(exchange)));
-        OutgoingMessage message = composer.compose(request, DeliveryExchange.id(exchange), mailbox);
+    }
+
+    /** The MIME message (rendered, with its attachments opened), closed when the exchange completes. */
+    private void compose(Exchange exchange) throws Exception {
+        MailRequest request = exchange.getProperty(VALID, MailRequest.class);
+        OutgoingMessage message = composer.compose(request, DeliveryExchange.id(exchange),
+                DeliveryExchange.mailbox(exchange));
         onDone(exchange, () -> {
             try {
                 message.close();

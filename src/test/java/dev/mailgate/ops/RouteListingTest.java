@@ -26,6 +26,10 @@ class RouteListingTest {
                 "id: mailgate-delivery", "Dumping 3 route-templates as YAML", "id: mailgate-outbox", "id: mailgate-jms",
                 "uri: direct:mailgate-deliver", "id: mailgate-deliver", "id: mailgate-smtp", "id: mailgate-submit",
                 "uri: direct:mailgate-submit", "id: validate-admit-and-queue", "id: http-submit");
+        // the delivery route's steps, in order
+        String deliver = log.substring(log.indexOf("id: mailgate-deliver"));
+        assertThat(deliver).containsSubsequence("id: validate", "id: one-copy-at-a-time", "id: take-the-mailbox-turn",
+                "id: record-attempt", "id: compose", "id: mailgate-smtp", "id: record-sent");
         // the dump shows the smtp endpoint's settings, never a secret (the token comes from the authenticator bean)
         assertThat(log).contains("authenticator=#xoauth2").doesNotContain(MailgateExtension.API_KEY,
                 dev.mailgate.support.TestEntra.SECRET);
