@@ -41,7 +41,7 @@ public final class Mailgate {
         String given = requested != null ? requested : System.getProperty(LOG_FORMAT);
         String format = given == null || given.isBlank() ? "text" : given.strip().toLowerCase(java.util.Locale.ROOT);
         if (!format.equals("text") && !format.equals("json")) {
-            System.err.println("MAILGATE_LOG_FORMAT='" + dev.mailgate.Text.printable(given)
+            System.err.println("MAILGATE_LOG_FORMAT='" + dev.mailgate.text.Text.printable(given)
                     + "' is neither text nor json; logging as text");
             format = "text";
         }

@@ -1,6 +1,6 @@
 package dev.mailgate.auth;
 
-import static dev.mailgate.Text.oneLine;
+import static dev.mailgate.text.Text.oneLine;
 
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -16,7 +16,7 @@ import javax.net.ssl.SSLException;
 import com.microsoft.aad.msal4j.MsalServiceException;
 import com.microsoft.aad.msal4j.MsalThrottlingException;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.config.Settings;
 
 /**

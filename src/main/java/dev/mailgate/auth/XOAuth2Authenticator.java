@@ -4,7 +4,7 @@ import jakarta.mail.PasswordAuthentication;
 
 import org.apache.camel.component.mail.MailAuthenticator;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 
 /**
  * The authenticator bean for camel-mail's {@code smtp} endpoint ({@code authenticator=#xoauth2}). The

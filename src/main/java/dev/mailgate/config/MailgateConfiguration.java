@@ -42,7 +42,7 @@ import org.springframework.jms.connection.CachingConnectionFactory;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.auth.ClientCredentials;
 import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenCache;

@@ -1,6 +1,6 @@
 package dev.mailgate.doctor;
 
-import static dev.mailgate.Text.oneLine;
+import static dev.mailgate.text.Text.oneLine;
 
 import java.io.IOException;
 import java.net.ConnectException;

@@ -17,7 +17,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 
 /**
  * One SMTP session spoken by hand, line by line, so that the doctor can stop after each step and show what was

@@ -10,7 +10,7 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.health.HealthCheckResultBuilder;
 import org.apache.camel.impl.health.AbstractHealthCheck;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.TokenException;

@@ -5,7 +5,7 @@ import java.util.UUID;
 
 import org.apache.camel.Exchange;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 
 /**
  * The exchange properties a request carries through the shared delivery path. Properties, not headers:

@@ -17,7 +17,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.spi.LoggingEventBuilder;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 
 /**
  * The record of every outcome: one structured line on the {@code mailgate.delivery} logger ({@code key=value}

@@ -2,7 +2,7 @@ package dev.mailgate.outcome;
 
 import java.util.List;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.request.Problem;
 
 /**

@@ -1,6 +1,6 @@
 package dev.mailgate.outcome;
 
-import static dev.mailgate.Text.oneLine;
+import static dev.mailgate.text.Text.oneLine;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;

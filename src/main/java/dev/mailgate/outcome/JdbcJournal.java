@@ -60,7 +60,7 @@ public final class JdbcJournal implements Journal {
                 throw new JournalException("the journal database does not answer", null);
             }
         } catch (java.sql.SQLException e) {
-            throw new JournalException("the journal database cannot be reached: " + dev.mailgate.Text.oneLine(
+            throw new JournalException("the journal database cannot be reached: " + dev.mailgate.text.Text.oneLine(
                     e.getMessage()), e);
         }
     }

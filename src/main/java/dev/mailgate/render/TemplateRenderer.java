@@ -1,6 +1,6 @@
 package dev.mailgate.render;
 
-import static dev.mailgate.Text.firstLine;
+import static dev.mailgate.text.Text.firstLine;
 
 import java.io.IOException;
 import java.io.StringWriter;

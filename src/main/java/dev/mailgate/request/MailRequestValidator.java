@@ -17,7 +17,7 @@ import jakarta.mail.internet.InternetAddress;
 import jakarta.mail.internet.MimeUtility;
 import jakarta.mail.internet.ParseException;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.config.Settings;
 
 /**

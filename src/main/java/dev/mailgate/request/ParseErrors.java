@@ -8,7 +8,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.io.JsonEOFException;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 
 /**
  * What is wrong with input that could not be parsed (JSON, base64, an address header), in words of our own, naming

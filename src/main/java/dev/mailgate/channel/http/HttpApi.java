@@ -31,7 +31,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.channel.Submission;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.outcome.JdbcJournal;

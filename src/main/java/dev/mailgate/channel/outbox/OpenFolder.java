@@ -27,7 +27,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.request.BoundedOpen;
 
 /**

@@ -15,7 +15,7 @@ import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 
 /**
  * What waits in one watched folder, for the {@code outbox} health check: how many files, and the oldest one (empty

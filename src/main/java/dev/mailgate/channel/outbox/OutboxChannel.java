@@ -17,7 +17,7 @@ import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.channel.QueuedRequest;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.config.ConfigurationException;

@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.KnownFailure;
 import dev.mailgate.request.BoundedOpen;

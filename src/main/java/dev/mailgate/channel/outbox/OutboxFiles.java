@@ -22,7 +22,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.KnownFailure;
 import dev.mailgate.outcome.Receipt;

@@ -35,7 +35,7 @@ import org.apache.camel.support.DefaultPollingConsumerPollStrategy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.outcome.Journal;
 
 /**

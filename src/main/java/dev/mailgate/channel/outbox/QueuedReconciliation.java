@@ -12,7 +12,7 @@ import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.mailgate.Text;
+import dev.mailgate.text.Text;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.outcome.Receipt;

@@ -1,4 +1,4 @@
-package dev.mailgate;
+package dev.mailgate.text;
 
 /** Turning other people's multi-line messages into the one-line form Mailgate reports. */
 public final class Text {
