@@ -9,8 +9,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
-import dev.mailgate.Mailgate;
 import dev.mailgate.config.ConfigurationException;
+import dev.mailgate.config.GatewayMain;
 
 /**
  * {@code java -jar mailgate.jar [run|send|token|doctor]}: the gateway (the default) and the operator's one-shot
@@ -91,7 +91,7 @@ public final class Cli implements Callable<Integer> {
     }
 
     private static int run(Map<String, String> overrides) {
-        Main main = Mailgate.gateway(overrides);
+        Main main = GatewayMain.create(overrides);
         try {
             main.run();
         } catch (Exception e) {

@@ -9,10 +9,10 @@ import javax.net.ssl.SSLContext;
 import org.apache.camel.impl.DefaultCamelContext;
 import org.apache.camel.spi.PropertiesComponent;
 
-import dev.mailgate.Mailgate;
 import dev.mailgate.auth.ClientCredentials;
 import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenSource;
+import dev.mailgate.config.GatewayMain;
 import dev.mailgate.config.Settings;
 import dev.mailgate.config.TrustStores;
 import dev.mailgate.sandbox.Sandbox;
@@ -39,7 +39,7 @@ final class Target implements AutoCloseable {
         // a context that is never started: only its property resolution, the gateway's own (--set values win, as
         // Camel Main's override properties do for the gateway)
         PropertiesComponent properties = new DefaultCamelContext(false).getPropertiesComponent();
-        properties.setLocation(Mailgate.PROPERTY_LOCATIONS);
+        properties.setLocation(GatewayMain.PROPERTY_LOCATIONS);
         return Settings.read(key -> overrides.containsKey(key) ? java.util.Optional.of(overrides.get(key))
                 : properties.resolveProperty(key));
     }

@@ -19,7 +19,7 @@ import org.awaitility.Awaitility;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import dev.mailgate.Mailgate;
+import dev.mailgate.config.GatewayMain;
 import dev.mailgate.config.MailgateConfiguration;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.sandbox.SelfSignedCertificate;
@@ -38,7 +38,7 @@ public final class Gateway implements AutoCloseable {
 
     private Gateway(Path dir, Map<String, String> properties) {
         this.dir = dir;
-        this.main = Mailgate.gateway(properties);
+        this.main = GatewayMain.create(properties);
         try {
             main.start();
         } catch (Exception e) {
