@@ -52,7 +52,7 @@ public final class LoggingConfiguration extends ContextAwareBase implements Conf
         // as logback reads a level in XML: a name it does not know means DEBUG
         root.setLevel(level == null || level.isBlank() ? Level.INFO : Level.toLevel(level.strip()));
         root.addAppender(console);
-        for (String leaky : dev.mailgate.config.GatewayMain.LEAKY_LOGGERS) {
+        for (String leaky : dev.mailgate.app.GatewayMain.LEAKY_LOGGERS) {
             logback.getLogger(leaky).setLevel(Level.INFO);
         }
         logback.getLogger("org.apache.activemq.audit").setLevel(Level.WARN);

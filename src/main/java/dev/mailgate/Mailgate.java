@@ -5,7 +5,7 @@ import dev.mailgate.cli.Cli;
 /**
  * Entry point. {@code java -jar mailgate.jar} (or {@code run}) starts the gateway: the sandbox when no tenant is
  * configured, Exchange Online otherwise; {@code send}, {@code token} and {@code doctor} are the operator's commands
- * ({@link Cli}). The gateway itself is built by {@link dev.mailgate.config.GatewayMain}: this class only starts
+ * ({@link Cli}). The gateway itself is built by {@link dev.mailgate.app.GatewayMain}: this class only starts
  * the command line, so that nothing depends on the root package.
  */
 public final class Mailgate {

@@ -11,6 +11,8 @@ import java.util.Optional;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import dev.mailgate.config.Cloud;
+
 /**
  * What an Entra ID access token says about itself: the claims of its (unverified) JWT payload. Read to explain
  * a token to an operator, never to trust it: Exchange Online checks the signature.
@@ -27,7 +29,7 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
 
     /** The audience of tokens for Exchange Online (its resource id may also appear as a GUID). */
     public static final String EXCHANGE_AUDIENCE = "https://outlook.office365.com";
-    public static final String EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000";
+    public static final String EXCHANGE_APP_ID = Cloud.EXCHANGE_APP_ID;
     public static final String SEND_AS_APP = "SMTP.SendAsApp";
     public static final String SEND = "SMTP.Send";
 

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
 import dev.mailgate.config.ConfigurationException;
-import dev.mailgate.config.GatewayMain;
+import dev.mailgate.app.GatewayMain;
 
 /**
  * {@code java -jar mailgate.jar [run|send|token|doctor]}: the gateway (the default) and the operator's one-shot

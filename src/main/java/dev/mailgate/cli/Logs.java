@@ -27,7 +27,7 @@ final class Logs {
         }
         // libraries that print (Jakarta Mail's protocol trace with mailgate.smtp.debug) must not mix into the report
         System.setOut(System.err);
-        dev.mailgate.config.GatewayMain.quietLeakyLoggers();
+        dev.mailgate.app.GatewayMain.quietLeakyLoggers();
         Logger root = logback.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         if (!verbose) {
             root.setLevel(Level.WARN);

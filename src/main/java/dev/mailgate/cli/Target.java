@@ -12,7 +12,7 @@ import org.apache.camel.spi.PropertiesComponent;
 import dev.mailgate.auth.ClientCredentials;
 import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenSource;
-import dev.mailgate.config.GatewayMain;
+import dev.mailgate.app.GatewayMain;
 import dev.mailgate.config.Settings;
 import dev.mailgate.config.TrustStores;
 import dev.mailgate.sandbox.Sandbox;

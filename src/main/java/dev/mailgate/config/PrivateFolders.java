@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * apply); a journal database configured outside {@code data/} ({@code mailgate.journal.url}) is not touched: its
  * folder may be shared with other things.
  */
-final class PrivateFolders {
+public final class PrivateFolders {
 
     private static final Logger LOG = LoggerFactory.getLogger(PrivateFolders.class);
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
@@ -32,7 +32,7 @@ final class PrivateFolders {
     }
 
     /** Creates {@code dir} (and missing parents) owner-only, or makes an existing one so; {@code key}: its setting. */
-    static void create(Path dir, String key) throws IOException {
+    public static void create(Path dir, String key) throws IOException {
         create(dir, key, false);
     }
 
@@ -41,7 +41,7 @@ final class PrivateFolders {
      * JMS producers running as other users of one group may be meant to write attachments into
      * {@code mailgate.jms.attachments-dir} when it is configured outside {@code data/}. Other users lose theirs.
      */
-    static void create(Path dir, String key, boolean groupMayShare) throws IOException {
+    public static void create(Path dir, String key, boolean groupMayShare) throws IOException {
         if (!Files.exists(dir)) {
             if (posix(dir)) {
                 Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY));

@@ -28,7 +28,7 @@ import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 
 import dev.mailgate.auth.AccessToken;
-import dev.mailgate.auth.Cloud;
+import dev.mailgate.config.Cloud;
 import dev.mailgate.auth.TokenClaims;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.auth.TokenSource;

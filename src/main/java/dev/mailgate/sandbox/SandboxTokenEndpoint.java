@@ -171,7 +171,7 @@ public final class SandboxTokenEndpoint implements AutoCloseable {
             // (MSAL4J adds openid, profile and offline_access to the one .default scope)
             String resource = java.util.Arrays.stream(scope.split("\\s+")).filter(s -> s.endsWith("/.default"))
                     .map(s -> s.substring(0, s.length() - "/.default".length())).findFirst().orElse("");
-            String audience = dev.mailgate.auth.Cloud.ofAudience(resource).isPresent() && !resource.isEmpty()
+            String audience = dev.mailgate.config.Cloud.ofAudience(resource).isPresent() && !resource.isEmpty()
                     ? resource : resource.equals(GRAPH) ? GRAPH : null;
             if (audience == null) {
                 error(exchange, 400, "invalid_scope", 70011, "The provided request must include a 'scope' input "

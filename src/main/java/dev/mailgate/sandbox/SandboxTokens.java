@@ -82,7 +82,7 @@ public final class SandboxTokens {
         claims.put("appid", clientId);
         claims.put("idtyp", "app");
         claims.put("oid", UUID.nameUUIDFromBytes(clientId.getBytes(StandardCharsets.UTF_8)).toString());
-        claims.put("roles", dev.mailgate.auth.Cloud.ofAudience(audience).isPresent() ? roles : List.of());
+        claims.put("roles", dev.mailgate.config.Cloud.ofAudience(audience).isPresent() ? roles : List.of());
         claims.put("tid", tenantId);
         claims.put("ver", "1.0");
         claims.put("jti", UUID.randomUUID().toString());
@@ -126,7 +126,7 @@ public final class SandboxTokens {
             }
             String audience = claims.path("aud").asText();
             String wanted = expectedAudience;
-            if (wanted == null ? dev.mailgate.auth.Cloud.ofAudience(audience).isEmpty() : !wanted.equals(audience)) {
+            if (wanted == null ? dev.mailgate.config.Cloud.ofAudience(audience).isEmpty() : !wanted.equals(audience)) {
                 return Optional.of("audience is not " + (wanted == null ? "Exchange Online's" : wanted));
             }
             boolean sendAsApp = false;

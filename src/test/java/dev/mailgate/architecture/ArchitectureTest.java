@@ -1,5 +1,7 @@
 package dev.mailgate.architecture;
 
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAPackage;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Set;
@@ -14,10 +16,11 @@ import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 
 /**
- * The package structure, read from the compiled classes with ArchUnit: which of Mailgate's packages uses which. Today
- * most of them use each other in cycles; the Camel-native restructuring turns this into one-way layers. Until then
- * the dependencies that exist are listed here, and a new one fails this test: no new cycle can be closed. A listed
- * dependency that is gone fails it too, so that the list only ever shrinks.
+ * The package structure, read from the compiled classes with ArchUnit: which of Mailgate's packages uses which. The
+ * entry point ({@code dev.mailgate}) is on top, then {@code cli} and {@code app} (the wiring), the features, and
+ * {@code config} (settings) and {@code text} at the bottom, importing nothing of Mailgate's. One cycle is left,
+ * {@code outcome} with {@code transport}. The dependencies that exist are listed, and a new one fails the test (as
+ * does a listed one that is gone, so that the list only ever shrinks).
  */
 class ArchitectureTest {
 
@@ -28,18 +31,31 @@ class ArchitectureTest {
      * the entry point; nothing depends on it any more).
      */
     private static final Set<String> KNOWN = Set.of(
-            ". -> cli", ". -> config", ". -> text", "auth -> config", "auth -> text", "channel -> config",
-            "channel -> outcome", "channel -> render", "channel -> request", "channel -> text", "cli -> auth",
+            ". -> app", ". -> cli", ". -> text", "app -> auth", "app -> channel", "app -> compose", "app -> config",
+            "app -> ops", "app -> outcome", "app -> render", "app -> request", "app -> sandbox", "app -> text",
+            "app -> transport", "auth -> config", "auth -> text", "channel -> config", "channel -> outcome",
+            "channel -> render", "channel -> request", "channel -> text", "cli -> app", "cli -> auth",
             "cli -> compose", "cli -> config", "cli -> doctor", "cli -> outcome", "cli -> render", "cli -> request",
-            "cli -> sandbox", "cli -> transport", "compose -> render", "compose -> request", "config -> auth",
-            "config -> channel", "config -> compose", "config -> ops", "config -> outcome", "config -> render",
-            "config -> request", "config -> sandbox", "config -> text", "config -> transport", "doctor -> auth",
+            "cli -> sandbox", "cli -> transport", "compose -> render", "compose -> request", "doctor -> auth",
             "doctor -> config", "doctor -> outcome", "doctor -> text", "doctor -> transport", "ops -> auth",
             "ops -> channel", "ops -> outcome", "ops -> text", "ops -> transport", "outcome -> auth",
             "outcome -> config", "outcome -> request", "outcome -> text", "outcome -> transport", "render -> config",
-            "render -> request", "render -> text", "request -> config", "request -> text", "sandbox -> auth",
+            "render -> request", "render -> text", "request -> config", "request -> text", "sandbox -> config",
             "transport -> auth", "transport -> compose", "transport -> config", "transport -> outcome",
             "transport -> request", "transport -> text");
+
+    /**
+     * No package cycle, with one known exception left: {@code outcome} (the classifier, the delivery policy) and
+     * {@code transport} (the sender, pacing) still use each other. Any other cycle fails, naming its classes.
+     */
+    @Test
+    void packages_are_free_of_cycles_but_outcome_and_transport() {
+        JavaClasses classes = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .importPackages(ROOT);
+        slices().matching("dev.mailgate.(*)..").should().beFreeOfCycles()
+                .ignoreDependency(resideInAPackage("dev.mailgate.outcome.."), resideInAPackage("dev.mailgate.transport.."))
+                .check(classes);
+    }
 
     @Test
     void no_new_dependency_between_packages() {

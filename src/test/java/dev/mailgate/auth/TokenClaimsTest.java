@@ -9,6 +9,8 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
+import dev.mailgate.config.Cloud;
+
 /** Reading what an Entra ID token grants, and what is wrong with it for sending mail. */
 class TokenClaimsTest {
 

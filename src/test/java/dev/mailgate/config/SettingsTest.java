@@ -110,7 +110,7 @@ class SettingsTest {
         assertThat(china.entra().authorityHost()).isEqualTo("https://login.partner.microsoftonline.cn");
         assertThat(china.entra().scope()).isEqualTo("https://partner.outlook.cn/.default");
         assertThat(china.smtp().host()).isEqualTo("smtp.partner.outlook.cn");
-        assertThat(read(Map.of()).entra().cloud()).isEqualTo(dev.mailgate.auth.Cloud.GLOBAL);
+        assertThat(read(Map.of()).entra().cloud()).isEqualTo(dev.mailgate.config.Cloud.GLOBAL);
     }
 
     @Test

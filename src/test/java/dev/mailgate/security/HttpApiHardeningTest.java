@@ -42,7 +42,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 
-import dev.mailgate.config.MailgateConfiguration;
+import dev.mailgate.app.MailgateConfiguration;
 import dev.mailgate.config.Settings;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;

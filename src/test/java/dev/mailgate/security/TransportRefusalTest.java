@@ -38,7 +38,7 @@ import ch.qos.logback.core.read.ListAppender;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import dev.mailgate.config.MailgateConfiguration;
+import dev.mailgate.app.MailgateConfiguration;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.TestEntra;

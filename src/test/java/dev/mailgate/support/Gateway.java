@@ -19,8 +19,8 @@ import org.awaitility.Awaitility;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import dev.mailgate.config.GatewayMain;
-import dev.mailgate.config.MailgateConfiguration;
+import dev.mailgate.app.GatewayMain;
+import dev.mailgate.app.MailgateConfiguration;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 

@@ -1,4 +1,4 @@
-package dev.mailgate.auth;
+package dev.mailgate.config;
 
 import java.util.Arrays;
 import java.util.List;
@@ -41,6 +41,9 @@ public enum Cloud {
     CHINA("china", "https://login.partner.microsoftonline.cn", "https://partner.outlook.cn",
             "smtp.partner.outlook.cn", List.of());
 
+    /** Exchange Online's application id, which a token may name as its audience instead of the resource. */
+    public static final String EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000";
+
     private final String key;
     private final String authorityHost;
     private final String exchangeResource;
@@ -82,7 +85,7 @@ public enum Cloud {
     public boolean isExchange(String audience) {
         String a = audience.toLowerCase(Locale.ROOT).replaceAll("/+$", "");
         // Exchange Online's application id stands for its resource in every cloud
-        return a.equals(exchangeResource) || otherAudiences.contains(a) || a.equals(TokenClaims.EXCHANGE_APP_ID);
+        return a.equals(exchangeResource) || otherAudiences.contains(a) || a.equals(EXCHANGE_APP_ID);
     }
 
     /** The cloud whose Exchange Online {@code audience} is, if any. */

@@ -1,4 +1,4 @@
-package dev.mailgate.config;
+package dev.mailgate.app;
 
 import java.util.List;
 import java.util.Map;
