@@ -15,7 +15,6 @@ import jakarta.mail.internet.InternetAddress;
 
 import org.apache.camel.util.TimeUtils;
 
-import dev.mailgate.config.Cloud;
 
 /**
  * Every setting Mailgate reads, typed and checked in one place. Keys follow Camel Main conventions
