@@ -28,7 +28,7 @@ import dev.mailgate.compose.OutgoingMessage;
 import dev.mailgate.config.Settings;
 import dev.mailgate.config.TrustStores;
 import dev.mailgate.outcome.Failure;
-import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.policy.FailureClassifier;
 import dev.mailgate.render.TemplateRenderer;
 import dev.mailgate.request.AttachmentRoot;
 import dev.mailgate.request.InvalidRequestException;

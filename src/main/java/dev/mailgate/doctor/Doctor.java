@@ -37,7 +37,7 @@ import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.config.SecretFiles;
 import dev.mailgate.config.Settings;
 import dev.mailgate.outcome.Failure;
-import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.policy.FailureClassifier;
 import dev.mailgate.transport.ProxyTunnel;
 
 /**

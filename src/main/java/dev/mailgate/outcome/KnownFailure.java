@@ -2,7 +2,7 @@ package dev.mailgate.outcome;
 
 /**
  * A failure whose meaning the code that found it already knows, with its own reason and advice (an outbox entry that is
- * a link or a FIFO): the {@link FailureClassifier} passes it on as it is, instead of guessing from an exception.
+ * a link or a FIFO): the {@link dev.mailgate.policy.FailureClassifier} passes it on as it is, instead of guessing from an exception.
  */
 public final class KnownFailure extends RuntimeException {
 

@@ -37,7 +37,7 @@ import dev.mailgate.outcome.Journal;
  * returns some requests, they cannot go out in a burst, so no window ever sees more than the limit.
  * <p>
  * A mailbox whose authentication failed even with a fresh token, or that is full, is <em>held</em>: its requests
- * wait on the queue, and {@link MailboxProbe} lets it send again once it can authenticate, or lets one request
+ * wait on the queue, and {@link dev.mailgate.policy.MailboxProbe} lets it send again once it can authenticate, or lets one request
  * through as a trial ({@link #allowTrial}).
  */
 public final class MailboxPacing {

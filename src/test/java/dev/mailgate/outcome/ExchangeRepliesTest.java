@@ -13,6 +13,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import dev.mailgate.policy.FailureClassifier;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.Http;
 import dev.mailgate.support.MailgateExtension;

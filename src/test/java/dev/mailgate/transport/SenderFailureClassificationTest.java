@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.Test;
 
 import dev.mailgate.outcome.Failure;
-import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.policy.FailureClassifier;
 
 /**
  * The failures only the sender raises (their constructors are package-private), as the classifier sees them.

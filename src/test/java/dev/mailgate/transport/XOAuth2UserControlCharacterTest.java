@@ -25,7 +25,7 @@ import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.compose.OutgoingMessage;
 import dev.mailgate.outcome.Failure;
-import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.policy.FailureClassifier;
 import dev.mailgate.request.MailRequest;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.TestEntra;

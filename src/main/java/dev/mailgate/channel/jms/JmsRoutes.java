@@ -2,7 +2,7 @@ package dev.mailgate.channel.jms;
 
 import org.apache.camel.builder.RouteBuilder;
 
-import dev.mailgate.outcome.DeliveryPolicy;
+import dev.mailgate.policy.DeliveryPolicy;
 import dev.mailgate.transport.DeliveryRoute;
 
 /**

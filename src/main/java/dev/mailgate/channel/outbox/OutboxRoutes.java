@@ -12,7 +12,7 @@ import org.apache.camel.RouteTemplateContext;
 import org.apache.camel.builder.RouteBuilder;
 
 import dev.mailgate.config.Settings;
-import dev.mailgate.outcome.DeliveryPolicy;
+import dev.mailgate.policy.DeliveryPolicy;
 import dev.mailgate.request.MailRequestReader;
 
 /**

@@ -1,4 +1,4 @@
-package dev.mailgate.transport;
+package dev.mailgate.policy;
 
 import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
@@ -9,7 +9,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.mailgate.outcome.Failure;
-import dev.mailgate.outcome.FailureClassifier;
+import dev.mailgate.policy.FailureClassifier;
+import dev.mailgate.transport.MailboxPacing;
+import dev.mailgate.transport.XOAuth2MailSender;
 
 /**
  * Every {@code mailgate.delivery.auth-probe-interval}, tries to authenticate as each held mailbox and to offer it

@@ -1,4 +1,4 @@
-package dev.mailgate.outcome;
+package dev.mailgate.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.outcome.Failure.Category;
+import dev.mailgate.outcome.Failure;
 import dev.mailgate.request.InvalidRequestException;
 import dev.mailgate.request.OpenersExhausted;
 import dev.mailgate.request.Problem;

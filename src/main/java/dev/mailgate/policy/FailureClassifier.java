@@ -1,4 +1,4 @@
-package dev.mailgate.outcome;
+package dev.mailgate.policy;
 
 import static dev.mailgate.text.Text.oneLine;
 
@@ -26,6 +26,9 @@ import org.eclipse.angus.mail.smtp.SMTPSenderFailedException;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.outcome.Failure.Category;
+import dev.mailgate.outcome.Failure;
+import dev.mailgate.outcome.JdbcJournal;
+import dev.mailgate.outcome.KnownFailure;
 import dev.mailgate.request.InvalidRequestException;
 import dev.mailgate.request.OpenersExhausted;
 import dev.mailgate.transport.XOAuth2MailSender;

@@ -1,4 +1,4 @@
-package dev.mailgate.outcome;
+package dev.mailgate.policy;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -12,6 +12,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.mailgate.config.Settings;
+import dev.mailgate.outcome.DeliveryExchange;
+import dev.mailgate.outcome.DeliveryLog;
+import dev.mailgate.outcome.Failure;
+import dev.mailgate.outcome.Journal;
 import dev.mailgate.transport.MailboxPacing;
 
 /**
@@ -149,7 +153,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
     /**
      * An authentication failure that survived the fresh-token retry, or a sending mailbox that is full, is about the
      * tenant, not this message: sending as the mailbox stops, its requests stay pending, and
-     * {@link dev.mailgate.transport.MailboxProbe} resumes it.
+     * {@link dev.mailgate.policy.MailboxProbe} resumes it.
      */
     private void hold(String mailbox, Failure failure) {
         if (mailboxes.hold(mailbox, failure)) {
