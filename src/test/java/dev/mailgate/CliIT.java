@@ -23,8 +23,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.mailgate.support.Gateway;
-import dev.mailgate.support.PackagedGateway;
 import dev.mailgate.support.PackagedGateway.Result;
+import dev.mailgate.support.PackagedGateway;
 import dev.mailgate.support.TestEntra;
 import dev.mailgate.support.TestProxy;
 import dev.mailgate.support.TestSmtpServer;

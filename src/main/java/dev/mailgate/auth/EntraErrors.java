@@ -16,8 +16,8 @@ import javax.net.ssl.SSLException;
 import com.microsoft.aad.msal4j.MsalServiceException;
 import com.microsoft.aad.msal4j.MsalThrottlingException;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.config.Settings;
+import dev.mailgate.text.Text;
 
 /**
  * Explains why Entra ID gave no token, in one line that says what to fix. The AADSTS codes are Entra's

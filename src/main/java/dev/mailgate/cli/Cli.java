@@ -9,8 +9,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
-import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.app.GatewayMain;
+import dev.mailgate.config.ConfigurationException;
 
 /**
  * {@code java -jar mailgate.jar [run|send|token|doctor]}: the gateway (the default) and the operator's one-shot

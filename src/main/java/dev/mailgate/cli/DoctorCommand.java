@@ -12,8 +12,8 @@ import picocli.CommandLine.Help.Ansi;
 import picocli.CommandLine.Option;
 
 import dev.mailgate.config.ConfigurationException;
-import dev.mailgate.doctor.Check;
 import dev.mailgate.config.Settings;
+import dev.mailgate.doctor.Check;
 import dev.mailgate.doctor.Doctor;
 import dev.mailgate.request.SenderRules;
 

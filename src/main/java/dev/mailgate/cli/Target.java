@@ -9,10 +9,10 @@ import javax.net.ssl.SSLContext;
 import org.apache.camel.impl.DefaultCamelContext;
 import org.apache.camel.spi.PropertiesComponent;
 
+import dev.mailgate.app.GatewayMain;
 import dev.mailgate.auth.ClientCredentials;
 import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenSource;
-import dev.mailgate.app.GatewayMain;
 import dev.mailgate.config.Settings;
 import dev.mailgate.config.TrustStores;
 import dev.mailgate.sandbox.Sandbox;

@@ -28,11 +28,11 @@ import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 
 import dev.mailgate.auth.AccessToken;
-import dev.mailgate.config.Cloud;
 import dev.mailgate.auth.TokenClaims;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.auth.TokenSource;
 import dev.mailgate.auth.XOAuth2Authenticator;
+import dev.mailgate.config.Cloud;
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.config.SecretFiles;
 import dev.mailgate.config.Settings;

@@ -10,13 +10,13 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.health.HealthCheckResultBuilder;
 import org.apache.camel.impl.health.AbstractHealthCheck;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.channel.outbox.OutboxBacklog;
 import dev.mailgate.channel.outbox.OutboxWatch;
 import dev.mailgate.outcome.Journal;
+import dev.mailgate.text.Text;
 
 /**
  * Mailgate's health checks, in Camel's health registry ({@code /api/v1/health} shows them all with their details;

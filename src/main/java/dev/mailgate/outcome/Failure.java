@@ -2,8 +2,8 @@ package dev.mailgate.outcome;
 
 import java.util.List;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.request.Problem;
+import dev.mailgate.text.Text;
 
 /**
  * Why a request was not sent, in the terms an operator acts on.

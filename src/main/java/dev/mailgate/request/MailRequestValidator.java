@@ -17,8 +17,8 @@ import jakarta.mail.internet.InternetAddress;
 import jakarta.mail.internet.MimeUtility;
 import jakarta.mail.internet.ParseException;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.config.Settings;
+import dev.mailgate.text.Text;
 
 /**
  * The one validator every channel's requests go through before anything is rendered or sent. It applies

@@ -38,8 +38,8 @@ import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.TestEntra;
 import dev.mailgate.support.TestProxy;
-import dev.mailgate.support.TestSmtpServer;
 import dev.mailgate.support.TestSmtpServer.Stage;
+import dev.mailgate.support.TestSmtpServer;
 
 /**
  * {@code mailgate doctor} run in-process through picocli, exactly as an operator types it, against a real HTTPS

@@ -34,8 +34,8 @@ import dev.mailgate.support.Gateway;
 import dev.mailgate.support.Http;
 import dev.mailgate.support.Jms;
 import dev.mailgate.support.TestEntra;
-import dev.mailgate.support.TestSmtpServer;
 import dev.mailgate.support.TestSmtpServer.Stage;
+import dev.mailgate.support.TestSmtpServer;
 
 /**
  * The outcome table of README "Delivery", end to end: the real gateway against an SMTP server that gives Exchange

@@ -17,8 +17,8 @@ import dev.mailgate.policy.FailureClassifier;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.Http;
 import dev.mailgate.support.MailgateExtension;
-import dev.mailgate.support.TestSmtpServer;
 import dev.mailgate.support.TestSmtpServer.Stage;
+import dev.mailgate.support.TestSmtpServer;
 
 /**
  * Exchange Online's replies to an SMTP AUTH submission that are about the sending mailbox rather than the message,

@@ -18,8 +18,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
 import dev.mailgate.support.TestEntra;
-import dev.mailgate.support.TestSmtpServer;
 import dev.mailgate.support.TestSmtpServer.Stage;
+import dev.mailgate.support.TestSmtpServer;
 
 /**
  * Authenticated connections are kept per mailbox and reused, against the real STARTTLS + XOAUTH2 server: counted on

@@ -31,7 +31,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.channel.Submission;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.outcome.JdbcJournal;
@@ -42,6 +41,7 @@ import dev.mailgate.request.MailRequest;
 import dev.mailgate.request.MailRequestReader;
 import dev.mailgate.request.MailRequestValidator;
 import dev.mailgate.request.MailRequestWriter;
+import dev.mailgate.text.Text;
 
 /**
  * The HTTP API's Java side. {@code POST /api/v1/messages} reads a MailRequest (JSON, or multipart with a

@@ -27,8 +27,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.request.BoundedOpen;
+import dev.mailgate.text.Text;
 
 /**
  * An outbox folder held open, and its outcome folders ({@code .queued/}, {@code .sent/}, {@code .failed/}) opened

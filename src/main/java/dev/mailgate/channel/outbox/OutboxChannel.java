@@ -17,7 +17,6 @@ import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.channel.QueuedRequest;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.config.ConfigurationException;
@@ -35,6 +34,7 @@ import dev.mailgate.request.MailRequest;
 import dev.mailgate.request.MailRequestReader;
 import dev.mailgate.request.MailRequestValidator;
 import dev.mailgate.request.MailRequestWriter;
+import dev.mailgate.text.Text;
 
 /**
  * The Java side of the outbox channel: turns a picked-up file into a {@link MailRequest}, checks it, records it,

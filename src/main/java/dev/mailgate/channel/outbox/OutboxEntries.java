@@ -14,11 +14,11 @@ import java.util.Map;
 import java.util.Optional;
 
 
-import dev.mailgate.text.Text;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.KnownFailure;
 import dev.mailgate.request.BoundedOpen;
 import dev.mailgate.request.MailRequestWriter;
+import dev.mailgate.text.Text;
 
 /**
  * What an outbox entry is, and reading one safely. Whoever may write to the outbox must not be able to make Mailgate

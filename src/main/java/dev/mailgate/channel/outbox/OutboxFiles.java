@@ -22,10 +22,10 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.KnownFailure;
 import dev.mailgate.outcome.Receipt;
+import dev.mailgate.text.Text;
 
 /**
  * Where an outbox file is at each moment, and the records next to it. A file waits in its folder, sits in

@@ -35,8 +35,8 @@ import org.apache.camel.support.DefaultPollingConsumerPollStrategy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.outcome.Journal;
+import dev.mailgate.text.Text;
 
 /**
  * The outbox folders as they are on disk, not as Camel's file consumer sees them. Camel lists a folder with

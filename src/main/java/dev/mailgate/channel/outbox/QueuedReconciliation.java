@@ -12,10 +12,10 @@ import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.mailgate.text.Text;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.outcome.Receipt;
+import dev.mailgate.text.Text;
 
 /**
  * Settles the files left in a folder's {@code .queued/} when Mailgate starts: normally each leaves when its request's
