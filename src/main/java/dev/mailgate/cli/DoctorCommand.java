@@ -43,7 +43,7 @@ final class DoctorCommand extends OneShotCommand implements Callable<Integer> {
 
     @Option(names = "--channel", paramLabel = "NAME", defaultValue = "cli",
             description = "Whose mailgate.<channel>.authenticate-as and allowed senders apply to --from: outbox, jms, "
-                    + "http or cli. Default: ${DEFAULT-VALUE}.")
+                    + "http, route or cli. Default: ${DEFAULT-VALUE}.")
     String channel;
 
     @Option(names = "--json", description = "Print the report as JSON.")
