@@ -27,8 +27,6 @@ import dev.mailgate.config.Cloud;
 public record TokenClaims(String audience, List<String> roles, List<String> scopes, String tenantId, String appId,
         String appName, Instant issuedAt, Instant expiresAt) {
 
-    /** The audience of tokens for Exchange Online (its resource id may also appear as a GUID). */
-    public static final String EXCHANGE_AUDIENCE = "https://outlook.office365.com";
     public static final String EXCHANGE_APP_ID = Cloud.EXCHANGE_APP_ID;
     public static final String SEND_AS_APP = "SMTP.SendAsApp";
     public static final String SEND = "SMTP.Send";
@@ -63,18 +61,9 @@ public record TokenClaims(String audience, List<String> roles, List<String> scop
         }
     }
 
-    public boolean audienceIsExchange() {
-        return audienceIsExchange(Cloud.GLOBAL);
-    }
-
     /** Whether the token is for Exchange Online in {@code cloud}. */
     public boolean audienceIsExchange(Cloud cloud) {
         return cloud.isExchange(audience);
-    }
-
-    /** Why this token will not open an SMTP session in the global cloud ({@link #problems(String, String, Cloud)}). */
-    public List<Problem> problems(String configuredClientId, String configuredTenant) {
-        return problems(configuredClientId, configuredTenant, Cloud.GLOBAL);
     }
 
     /**

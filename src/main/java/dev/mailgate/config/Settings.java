@@ -55,10 +55,6 @@ public record Settings(
      */
     public record Senders(List<String> allowed, Optional<String> forced, List<String> recipientDomains,
             List<SendAs> authenticateAs) {
-
-        public Senders(List<String> allowed, Optional<String> forced, List<String> recipientDomains) {
-            this(allowed, forced, recipientDomains, List.of());
-        }
     }
 
     /**

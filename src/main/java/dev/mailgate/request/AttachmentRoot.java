@@ -286,8 +286,7 @@ public final class AttachmentRoot {
                 BoundedOpen.closeQuietly(channel);
                 return openWithoutWalk();
             } catch (NoSuchFileException e) {
-                throw new InvalidRequestException(field, "'" + shown + "' no longer exists; leave an attachment in "
-                        + "place until its request has been sent");
+                throw gone();
             } catch (BoundedOpen.NotAPlainFile e) {
                 throw e;
             } catch (IOException e) {
@@ -316,13 +315,18 @@ public final class AttachmentRoot {
                 return BoundedOpen.requirePlain(FileChannel.open(file, StandardOpenOption.READ,
                         LinkOption.NOFOLLOW_LINKS));
             } catch (NoSuchFileException e) {
-                throw new InvalidRequestException(field, "'" + shown + "' no longer exists; leave an attachment in "
-                        + "place until its request has been sent");
+                throw gone();
             } catch (BoundedOpen.NotAPlainFile e) {
                 throw e;
             } catch (IOException e) {
                 throw changed(field, shown, "it cannot be opened (" + e.getClass().getSimpleName() + ")");
             }
+        }
+
+        /** The file is no longer there when it is opened. */
+        private InvalidRequestException gone() {
+            return new InvalidRequestException(field, "'" + shown + "' no longer exists; leave an attachment in place "
+                    + "until its request has been sent");
         }
 
         /** Lets go of the opener thread, should it wait in open() of a FIFO at the step it is at. */

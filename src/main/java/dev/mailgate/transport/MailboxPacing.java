@@ -159,6 +159,10 @@ public final class MailboxPacing {
      */
     public boolean hold(String mailbox, Failure failure) {
         String key = mailbox.toLowerCase(Locale.ROOT);
+        if (!failure.category().liftedByTrial()) {
+            // held now for a reason an AUTH probe tests: a trial granted for the earlier reason no longer applies
+            trials.remove(key);
+        }
         boolean[] isNew = {false};
         holds.compute(key, (k, previous) -> {
             isNew[0] = previous == null;

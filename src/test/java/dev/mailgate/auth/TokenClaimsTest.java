@@ -36,7 +36,7 @@ class TokenClaimsTest {
         assertThat(claims.appName()).isEqualTo("Mailgate");
         assertThat(claims.issuedAt()).isEqualTo(Instant.ofEpochSecond(1795900000));
         assertThat(claims.expiresAt()).isEqualTo(Instant.ofEpochSecond(1795903599));
-        assertThat(claims.problems(APP, TENANT)).isEmpty();
+        assertThat(claims.problems(APP, TENANT, Cloud.GLOBAL)).isEmpty();
     }
 
     @Test
@@ -45,7 +45,7 @@ class TokenClaimsTest {
                 + "\",\"roles\":[\"SMTP.SendAsApp\"],\"tid\":\"" + TENANT + "\"}")).orElseThrow();
 
         assertThat(claims.appId()).isEqualTo(APP);
-        assertThat(claims.problems(APP, TENANT)).isEmpty();
+        assertThat(claims.problems(APP, TENANT, Cloud.GLOBAL)).isEmpty();
     }
 
     @Test
@@ -53,7 +53,7 @@ class TokenClaimsTest {
         TokenClaims claims = TokenClaims.of(jwt("{\"aud\":\"https://graph.microsoft.com\",\"appid\":\"" + APP
                 + "\",\"tid\":\"" + TENANT + "\"}")).orElseThrow();
 
-        List<TokenClaims.Problem> problems = claims.problems(APP, TENANT);
+        List<TokenClaims.Problem> problems = claims.problems(APP, TENANT, Cloud.GLOBAL);
         assertThat(problems).extracting(TokenClaims.Problem::claim).containsExactly("aud");
         assertThat(problems.get(0).fix()).contains("mailgate.entra.scope=https://outlook.office365.com/.default");
     }
@@ -64,7 +64,7 @@ class TokenClaimsTest {
         TokenClaims claims = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.com\",\"appid\":\"" + APP
                 + "\",\"tid\":\"" + TENANT + "\"}")).orElseThrow();
 
-        assertThat(claims.problems(APP, TENANT)).isEmpty();
+        assertThat(claims.problems(APP, TENANT, Cloud.GLOBAL)).isEmpty();
         assertThat(claims.permission()).isEqualTo("no Entra permission: Exchange decides through RBAC for "
                 + "Applications or mailbox permissions");
     }
@@ -74,7 +74,7 @@ class TokenClaimsTest {
         TokenClaims claims = TokenClaims.of(jwt("{\"aud\":\"https://outlook.office365.com\",\"appid\":\"" + APP
                 + "\",\"roles\":[\"full_access_as_app\"],\"tid\":\"" + TENANT + "\"}")).orElseThrow();
 
-        assertThat(claims.problems(APP, TENANT)).isEmpty();
+        assertThat(claims.problems(APP, TENANT, Cloud.GLOBAL)).isEmpty();
         assertThat(claims.permission()).startsWith("no Entra permission");
     }
 
@@ -108,7 +108,7 @@ class TokenClaimsTest {
                 + " Mail.Read\",\"tid\":\"" + TENANT + "\"}")).orElseThrow();
 
         assertThat(claims.scopes()).containsExactly("IMAP.AccessAsUser.All", "Mail.Read");
-        assertThat(claims.problems(APP, TENANT)).extracting(TokenClaims.Problem::claim).containsExactly("scp");
+        assertThat(claims.problems(APP, TENANT, Cloud.GLOBAL)).extracting(TokenClaims.Problem::claim).containsExactly("scp");
     }
 
     @Test
@@ -117,9 +117,9 @@ class TokenClaimsTest {
                 + "\"bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb\",\"roles\":[\"SMTP.SendAsApp\"],\"tid\":"
                 + "\"99999999-2222-4333-8444-555555555555\"}")).orElseThrow();
 
-        assertThat(claims.problems(APP, TENANT)).extracting(TokenClaims.Problem::claim).containsExactly("tid", "appid");
+        assertThat(claims.problems(APP, TENANT, Cloud.GLOBAL)).extracting(TokenClaims.Problem::claim).containsExactly("tid", "appid");
         // a tenant given as a domain cannot be compared with the token's GUID
-        assertThat(claims.problems("bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", "contoso.onmicrosoft.com")).isEmpty();
+        assertThat(claims.problems("bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", "contoso.onmicrosoft.com", Cloud.GLOBAL)).isEmpty();
     }
 
     @Test
