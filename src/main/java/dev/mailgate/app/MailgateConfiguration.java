@@ -106,6 +106,8 @@ public class MailgateConfiguration implements CamelConfiguration {
 
     /** The journal in Camel's registry, for the HTTP API's state queries and for tests. */
     public static final String JOURNAL_BEAN = "mailgateJournal";
+    /** The journal's database, for the operator's own reports (README "Your own routes"). */
+    public static final String JOURNAL_DATA_SOURCE_BEAN = "mailgateJournalDataSource";
     /** The metrics ({@link Metrics}), for tests and for routes that add their own. */
     public static final String METRICS_BEAN = "mailgateMetrics";
 
@@ -118,6 +120,14 @@ public class MailgateConfiguration implements CamelConfiguration {
     public void configure(CamelContext context) throws Exception {
         Settings settings = Settings.read(key -> context.getPropertiesComponent().resolveProperty(key));
         SecretFiles.warnings(settings).forEach(LOG::warn);
+        // before any route resolves its components: a user route's component may come from plugins/
+        Path pluginsDir = settings.pluginsDir();
+        Plugins.load(pluginsDir, context.getApplicationContextClassLoader() != null
+                ? context.getApplicationContextClassLoader() : MailgateConfiguration.class.getClassLoader())
+                .ifPresent(plugins -> {
+                    LOG.info("Plugins from {}: {}", pluginsDir, Plugins.names(plugins));
+                    context.setApplicationContextClassLoader(plugins);
+                });
         // before the steps on other threads make their folders inside data/: H2 fails to open its database when
         // another thread creates a parent folder of it at the same moment
         createFolders(settings);
@@ -342,6 +352,8 @@ public class MailgateConfiguration implements CamelConfiguration {
                     .newSingleThreadScheduledExecutor(open.journal(), "mailgate-journal-housekeeping")), true, true);
         }
         context.getRegistry().bind(JOURNAL_BEAN, open.journal());
+        // for the operator's reports (camel-sql's dataSource=#mailgateJournalDataSource): to query, not to write
+        context.getRegistry().bind(JOURNAL_DATA_SOURCE_BEAN, open.dataSource());
         return open.journal();
     }
 

@@ -108,12 +108,29 @@ public final class Cli implements Callable<Integer> {
     }
 
     static ConfigurationException configurationProblem(Throwable error) {
+        String route = null;
         for (Throwable e = error; e != null; e = e.getCause()) {
             if (e instanceof ConfigurationException config) {
                 return config;
             }
+            if (e instanceof org.apache.camel.FailedToCreateRouteException failed) {
+                route = failed.getRouteId();
+            }
+            if (e instanceof org.apache.camel.NoSuchEndpointException missing && missing.getUri() != null
+                    && missing.getUri().indexOf(':') > 0) {
+                return missingComponent(route, missing.getUri().substring(0, missing.getUri().indexOf(':')));
+            }
         }
         return null;
+    }
+
+    /** A route names a component that is on no class path: a setting to fix, not a crash (README "plugins/"). */
+    private static ConfigurationException missingComponent(String route, String scheme) {
+        String version = org.apache.camel.CamelContext.class.getPackage().getImplementationVersion();
+        return new ConfigurationException("the route " + (route == null ? "" : "'" + route + "' ") + "uses '" + scheme
+                + ":', a Camel component Mailgate does not ship; put its jar (usually camel-" + scheme
+                + (version == null ? "" : "-" + version) + ".jar) and the jars it needs into the plugins folder "
+                + "(mailgate.plugins.dir, default plugins/), or remove the route from routes/");
     }
 
     static final class Version implements CommandLine.IVersionProvider {

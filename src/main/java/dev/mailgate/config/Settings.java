@@ -30,6 +30,7 @@ public record Settings(
         Path dataDir,
         Path templatesDir,
         Path routesDir,
+        Path pluginsDir,
         Entra entra,
         Token token,
         Smtp smtp,
@@ -232,6 +233,7 @@ public record Settings(
                 dataDir,
                 r.path("mailgate.templates.dir", "templates"),
                 r.path("mailgate.routes.dir", "routes"),
+                r.path("mailgate.plugins.dir", "plugins"),
                 new Entra(
                         r.string("mailgate.entra.authority-host", cloud.authorityHost()),
                         r.string("mailgate.entra.tenant-id", ""),
@@ -411,7 +413,7 @@ public record Settings(
     public Settings withSandbox(String smtpHost, int smtpPort, String authorityHost, String tenantId, String clientId,
             String clientSecret, String sandboxSender) {
         return new Settings(SandboxMode.ON, Optional.of(sender.orElse(sandboxSender)), dataDir, templatesDir,
-                routesDir, entra.withEndpoint(authorityHost, tenantId, clientId, clientSecret), token,
+                routesDir, pluginsDir, entra.withEndpoint(authorityHost, tenantId, clientId, clientSecret), token,
                 smtp.withEndpoint(smtpHost, smtpPort), Optional.empty(), outbox, delivery, limits, broker, jms,
                 journal, http, senders);
     }

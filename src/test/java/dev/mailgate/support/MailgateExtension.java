@@ -78,6 +78,38 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
         return this;
     }
 
+    /**
+     * The shipped routes and templates, and beside them these example routes from {@code examples/routes/} (file
+     * names) with every template from {@code examples/templates/}: the files as the README tells a user to copy them.
+     */
+    public MailgateExtension withExamples(String... routeFiles) {
+        withFolder("mailgate.routes.dir", "routes");
+        withFolder("mailgate.templates.dir", "templates");
+        return prepare(dir -> {
+            try {
+                Path routes = Files.createDirectories(dir.resolve("routes"));
+                Path templates = Files.createDirectories(dir.resolve("templates"));
+                copyAll(Path.of("routes"), routes);
+                copyAll(Path.of("templates"), templates);
+                copyAll(Path.of("examples/templates"), templates);
+                for (String file : routeFiles) {
+                    Files.copy(Path.of("examples/routes").resolve(file), routes.resolve(file),
+                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
+    private static void copyAll(Path from, Path to) throws IOException {
+        try (Stream<Path> files = Files.list(from)) {
+            for (Path file : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(file, to.resolve(file.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
     /** Something to do in the work folder before the gateway starts (each start, restarts included). */
     public MailgateExtension prepare(Consumer<Path> step) {
         preparations.add(step);
@@ -211,7 +243,7 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
     }
 
     /** Deletes {@code root} and what is in it, as far as it can: a test's temporary folder. */
-    static void deleteQuietly(Path root) {
+    public static void deleteQuietly(Path root) {
         if (root == null) {
             return;
         }

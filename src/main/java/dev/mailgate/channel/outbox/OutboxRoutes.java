@@ -107,9 +107,13 @@ public final class OutboxRoutes extends RouteBuilder {
                 text(context, "subject"), text(context, "text"), text(context, "template"), Map.of());
     }
 
+    /** A parameter with its {@code {{property}}} placeholders resolved, as they are in the endpoint URI. */
     private static String text(RouteTemplateContext context, String name) {
         Object value = context.getProperty(name);
-        return value == null || value.toString().isBlank() ? null : value.toString().trim();
+        if (value == null || value.toString().isBlank()) {
+            return null;
+        }
+        return context.getCamelContext().resolvePropertyPlaceholders(value.toString()).trim();
     }
 
     private static List<String> list(RouteTemplateContext context, String name) {

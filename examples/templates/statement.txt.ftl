@@ -1,0 +1,6 @@
+Dear ${name},
+
+the balance of your account is ${amount} EUR.
+
+Regards,
+Accounts
