@@ -225,7 +225,7 @@ class CrashIT {
         }
 
         // 4. What was in flight at the kill, from the killed process's own journal. A request reaches the SMTP
-        // server only after its row says SENDING (DeliveryRoute records it before composing), and once its row says
+        // server only after its row says SENDING (the record-attempt step records it before composing), and once its row says
         // SENT it is never sent again (a redelivered JMS message, a re-read file and the queued copy of an outbox
         // file are all stopped by that row). So a copy can only go out twice if its row was SENDING at the kill:
         // the server may have taken it, but the 250 never became SENT. The outbox adds one more way: killed

@@ -48,22 +48,20 @@ import dev.mailgate.auth.TokenCache;
 import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.channel.QueuedRequest;
 import dev.mailgate.channel.Submission;
-import dev.mailgate.channel.SubmitRoute;
+import dev.mailgate.channel.SubmitEndpoint;
 import dev.mailgate.channel.Uploads;
 import dev.mailgate.channel.http.ApiKeyAuthentication;
 import dev.mailgate.channel.http.ApiKeys;
 import dev.mailgate.channel.http.HttpApi;
 import dev.mailgate.channel.http.HttpListener;
-import dev.mailgate.channel.http.HttpRoutes;
 import dev.mailgate.channel.http.PartialUploads;
 import dev.mailgate.channel.http.ResponseHeaders;
 import dev.mailgate.channel.jms.EmbeddedBroker;
 import dev.mailgate.channel.jms.JmsChannel;
-import dev.mailgate.channel.jms.JmsRoutes;
+import dev.mailgate.channel.jms.OversizedRequests;
 import dev.mailgate.channel.outbox.OutboxChannel;
 import dev.mailgate.channel.outbox.OutboxEntries;
 import dev.mailgate.channel.outbox.OutboxFiles;
-import dev.mailgate.channel.outbox.OutboxRoutes;
 import dev.mailgate.channel.outbox.OutboxWatch;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.config.Background;
@@ -89,7 +87,7 @@ import dev.mailgate.request.MailRequestValidator;
 import dev.mailgate.request.SenderRules;
 import dev.mailgate.sandbox.Sandbox;
 import dev.mailgate.text.Text;
-import dev.mailgate.transport.DeliveryRoute;
+import dev.mailgate.transport.DeliverySteps;
 import dev.mailgate.transport.MailboxHealthCheck;
 import dev.mailgate.transport.MailboxPacing;
 import dev.mailgate.transport.ProxyTunnel;
@@ -106,6 +104,8 @@ public class MailgateConfiguration implements CamelConfiguration {
 
     /** The journal in Camel's registry, for the HTTP API's state queries and for tests. */
     public static final String JOURNAL_BEAN = "mailgateJournal";
+    /** Where in the jar Mailgate's own routes and route templates are (each replaceable from the routes folder). */
+    public static final String SHIPPED_ROUTES = "mailgate";
     /** The journal's database, for the operator's own reports (README "Your own routes"). */
     public static final String JOURNAL_DATA_SOURCE_BEAN = "mailgateJournalDataSource";
     /** The metrics ({@link Metrics}), for tests and for routes that add their own. */
@@ -148,8 +148,11 @@ public class MailgateConfiguration implements CamelConfiguration {
             LOG.warn("TLS: trusting ONLY the certificates in {} (mailgate.tls.truststore) for SMTP and Entra ID, "
                     + "instead of the Java runtime's public CAs", settings.trust().get().file());
         }
-        // routes refer to {{mailgate.outbox.dir}} whether or not anyone set it: publish the effective value
+        // routes refer to {{mailgate.outbox.dir}} whether or not anyone set it: publish the effective value; the
+        // HTTP routes are made only when the listener is on (their precondition)
         context.getPropertiesComponent().addInitialProperty("mailgate.outbox.dir", settings.outbox().dir().toString());
+        context.getPropertiesComponent().addOverrideProperty("mailgate.http.enabled",
+                String.valueOf(settings.http().enabled()));
 
         TokenCache tokens = TokenCache.of(
                 new EntraTokenSource(settings.entra(), ClientCredentials.from(settings.entra()),
@@ -200,8 +203,11 @@ public class MailgateConfiguration implements CamelConfiguration {
         MailboxHealthCheck mailboxHealth = new MailboxHealthCheck(pacing, journal, deliveryLog);
         mailboxHealth.setCamelContext(context);
         context.getRegistry().bind(MailboxHealthCheck.ID + "HealthCheck", mailboxHealth);
-        context.addRoutes(new DeliveryRoute(validator, new MimeComposer(renderer), journal, pacing, deliveryLog,
-                SmtpEndpoint.uri(smtp, trust.isPresent()), smtp.host() + ":" + smtp.port(), settings.sandbox()));
+        // the steps of mailgate/mailgate-deliver.yaml, and the smtp endpoint it ends in
+        context.getRegistry().bind(DeliverySteps.BEAN, new DeliverySteps(validator, new MimeComposer(renderer), journal,
+                pacing, deliveryLog, smtp.host() + ":" + smtp.port(), settings.sandbox()));
+        context.getPropertiesComponent().addOverrideProperty("mailgate.smtp.endpoint",
+                SmtpEndpoint.uri(smtp, trust.isPresent()));
         // every channel hands its requests to the durable queue; the JMS route is the one that sends
         Uploads uploads = new Uploads(settings.jms().attachmentsDir());
         OutboxFiles outboxFiles = new OutboxFiles(settings.sandbox() ? settings.sandboxDir() : null);
@@ -223,16 +229,19 @@ public class MailgateConfiguration implements CamelConfiguration {
         OutboxEntries outboxEntries = new OutboxEntries(settings.outbox().readTimeout(),
                 2 * settings.limits().maxMessageBytes());
         OutboxChannel outbox = new OutboxChannel(new AttachmentRoot(settings.outbox().attachmentsDir()), renderer,
-                validator.forChannel("outbox"), journal, outboxEntries, outboxFiles, uploads, producer,
-                settings.jms().queue(), signer);
-        context.addRoutes(new OutboxRoutes(outbox, settings.outbox(), outboxWatch));
+                validator.forChannel("outbox"), journal, outboxEntries, outboxFiles, uploads, signer);
+        // the steps of the outbox route templates (mailgate/mailgate-outbox.yaml), and their file endpoint's timing
+        context.getRegistry().bind(OutboxChannel.BEAN, outbox);
+        context.getRegistry().bind(OutboxWatch.BEAN, outboxWatch);
+        outboxTiming(settings.outbox()).forEach(context.getPropertiesComponent()::addOverrideProperty);
         Submission submission = new Submission(journal, uploads, producer, settings.jms().queue(), signer);
         // direct:mailgate-submit: user routes in routes/ hand requests to the durable queue through it
-        context.addRoutes(new SubmitRoute(validator.forChannel("route"), uploads, submission));
+        context.getRegistry().bind(SubmitEndpoint.BEAN, new SubmitEndpoint(validator.forChannel("route"), uploads,
+                submission));
         if (settings.http().enabled()) {
             http(context, settings, validator, journal, uploads, submission, metrics);
         }
-        loadUserRoutes(context, settings.routesDir());
+        loadRoutes(context, settings.routesDir());
         if (early.broker() != null) {
             early.broker().awaitStart();
         }
@@ -319,8 +328,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         http.tlsKeystore().ifPresent(tls -> server.setSslContextParameters(listenerTls(tls)));
         context.addService(HttpListener.server(server, http), true, true);
         context.getRegistry().bind(ResponseHeaders.BEAN, new ResponseHeaders());
-        context.addRoutes(new HttpRoutes(new HttpApi(validator.forChannel("http"), journal, uploads, submission),
-                metrics::scrape));
+        // the beans of the HTTP routes (mailgate/mailgate-http.yaml; metrics: mailgateMetrics)
+        context.getRegistry().bind(HttpApi.BEAN, new HttpApi(validator.forChannel("http"), journal, uploads,
+                submission));
         LOG.info("HTTP API on {}://{}:{}{} ({} API key(s): {})", http.tlsKeystore().isPresent() ? "https" : "http",
                 http.host(), http.port(), HttpApi.BASE, keys.count(), keys.names());
     }
@@ -418,8 +428,12 @@ public class MailgateConfiguration implements CamelConfiguration {
                 Integer.toString(jms.consumers()));
         Files.createDirectories(jms.attachmentsDir());
         long maxRequestBytes = settings.limits().maxMessageBytes();
-        context.addRoutes(new JmsRoutes(new JmsChannel(validator, journal, uploads, outboxFiles, producer,
-                jms.deadLetterQueue(), signer, embedded != null, maxRequestBytes), maxRequestBytes));
+        // the steps of the JMS route template (mailgate/mailgate-jms.yaml); a message too large to hold is not
+        // received at all (its body would be read into memory on receipt, before Mailgate could look at its size)
+        context.getRegistry().bind(JmsChannel.BEAN, new JmsChannel(validator, journal, uploads, outboxFiles, producer,
+                jms.deadLetterQueue(), signer, embedded != null, maxRequestBytes));
+        context.getPropertiesComponent().addOverrideProperty("mailgate.jms.receivable",
+                "RAW(" + OversizedRequests.selector(maxRequestBytes) + ")");
         return new Broker(embedded, connections);
     }
 
@@ -439,19 +453,51 @@ public class MailgateConfiguration implements CamelConfiguration {
         }
     }
 
-    /** {@code routes/*.yaml} from the working directory when that folder exists, else the jar's defaults. */
-    private static void loadUserRoutes(CamelContext context, Path routesDir) throws Exception {
-        String pattern = Files.isDirectory(routesDir) ? "file:" + routesDir.toAbsolutePath() + "/*.yaml"
-                : "classpath:routes/*.yaml";
-        Collection<Resource> resources = PluginHelper.getPackageScanResourceResolver(context).findResources(pattern);
+    /**
+     * Mailgate's own routes and route templates ({@code mailgate/*.yaml} in the jar), each replaced by a file of the
+     * same name in the routes folder; then {@code routes/*.yaml} from the working directory when that folder exists,
+     * else the jar's defaults. The templates go first: the channel routes are made from them.
+     */
+    private static void loadRoutes(CamelContext context, Path routesDir) throws Exception {
+        boolean own = Files.isDirectory(routesDir);
+        String pattern = own ? "file:" + routesDir.toAbsolutePath() + "/*.yaml" : "classpath:routes/*.yaml";
+        var resolver = PluginHelper.getPackageScanResourceResolver(context);
+        Collection<Resource> resources = resolver.findResources(pattern);
         List<String> names = new ArrayList<>();
-        resources.forEach(r -> names.add(r.getLocation()));
+        resources.forEach(r -> names.add(fileName(r)));
+        List<Resource> shipped = new ArrayList<>();
+        for (Resource resource : resolver.findResources("classpath:" + SHIPPED_ROUTES + "/*.yaml")) {
+            if (own && names.contains(fileName(resource))) {
+                LOG.warn("Using {} instead of Mailgate's own {}", routesDir.resolve(fileName(resource)),
+                        fileName(resource));
+            } else {
+                shipped.add(resource);
+            }
+        }
+        PluginHelper.getRoutesLoader(context).loadRoutes(shipped);
         if (resources.isEmpty()) {
             LOG.warn("No routes found in {}: no channel is active", pattern);
             return;
         }
-        LOG.info("Loading channel routes: {}", names);
+        LOG.info("Loading channel routes: {}", resources.stream().map(Resource::getLocation).toList());
         PluginHelper.getRoutesLoader(context).loadRoutes(resources);
+    }
+
+    /**
+     * The outbox folders' read lock and polling in milliseconds, from {@code mailgate.outbox.settle-time} and
+     * {@code poll-interval}: a file counts as written once unchanged for the settle time, looked at twice in it.
+     */
+    private static Map<String, String> outboxTiming(Settings.Outbox outbox) {
+        long settle = outbox.settleTime().toMillis();
+        return Map.of("mailgate.outbox.settle-time-ms", String.valueOf(settle),
+                "mailgate.outbox.lock-check-interval-ms", String.valueOf(Math.max(50, Math.min(1000, settle / 2))),
+                "mailgate.outbox.lock-timeout-ms", String.valueOf(Math.max(10_000, settle * 5)),
+                "mailgate.outbox.poll-interval-ms", String.valueOf(outbox.pollInterval().toMillis()));
+    }
+
+    private static String fileName(Resource resource) {
+        String location = resource.getLocation();
+        return location.substring(location.lastIndexOf('/') + 1);
     }
 
     private static void createFolders(Settings settings) throws IOException {

@@ -95,14 +95,14 @@ class UserRouteTest {
         Map<String, Object> request = Map.of("to", "alice@example.com", "subject", "From Java", "text", "Hello",
                 "idempotencyKey", "order-42");
 
-        Exchange first = producer.request(SubmitRoute.URI, e -> e.getMessage().setBody(request));
-        Exchange again = producer.request(SubmitRoute.URI, e -> e.getMessage().setBody(request));
+        Exchange first = producer.request(SubmitEndpoint.URI, e -> e.getMessage().setBody(request));
+        Exchange again = producer.request(SubmitEndpoint.URI, e -> e.getMessage().setBody(request));
 
         String id = first.getMessage().getBody(String.class);
-        assertThat(first.getMessage().getHeader(SubmitRoute.ID_HEADER)).isEqualTo(id);
-        assertThat(first.getMessage().getHeader(SubmitRoute.REPEAT_HEADER)).isEqualTo(false);
+        assertThat(first.getMessage().getHeader(SubmitEndpoint.ID_HEADER)).isEqualTo(id);
+        assertThat(first.getMessage().getHeader(SubmitEndpoint.REPEAT_HEADER)).isEqualTo(false);
         assertThat(again.getMessage().getBody(String.class)).isEqualTo(id);
-        assertThat(again.getMessage().getHeader(SubmitRoute.REPEAT_HEADER)).isEqualTo(true);
+        assertThat(again.getMessage().getHeader(SubmitEndpoint.REPEAT_HEADER)).isEqualTo(true);
         mailgate.gateway().awaitState(id, Journal.State.SENT);
         assertThat(mailgate.smtp().received()).singleElement()
                 .satisfies(m -> assertThat(m.message().getSubject()).isEqualTo("From Java"));
@@ -112,7 +112,7 @@ class UserRouteTest {
     void an_invalid_request_fails_the_calling_route_naming_the_field_and_nothing_is_queued() {
         ProducerTemplate producer = mailgate.gateway().context().createProducerTemplate();
 
-        assertThatThrownBy(() -> producer.requestBody(SubmitRoute.URI, "{\"subject\": \"no recipient\"}"))
+        assertThatThrownBy(() -> producer.requestBody(SubmitEndpoint.URI, "{\"subject\": \"no recipient\"}"))
                 .isInstanceOf(CamelExecutionException.class)
                 .cause().isInstanceOfSatisfying(InvalidRequestException.class, e -> assertThat(e.problems())
                         .anySatisfy(p -> assertThat(p.field()).isEqualTo("to")));

@@ -8,7 +8,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import dev.mailgate.channel.SubmitRoute;
+import dev.mailgate.channel.SubmitEndpoint;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.support.MailgateExtension;
 import dev.mailgate.support.TestSmtpServer;
@@ -31,7 +31,7 @@ class JournalReportExampleTest {
         Thread.sleep(2500);
         assertThat(mailgate.smtp().received()).as("no report while the journal is empty").isEmpty();
 
-        String id = mailgate.gateway().context().createProducerTemplate().requestBody(SubmitRoute.URI,
+        String id = mailgate.gateway().context().createProducerTemplate().requestBody(SubmitEndpoint.URI,
                 Map.of("to", "alice@example.com", "subject", "Hello", "text", "Hi"), String.class);
         mailgate.gateway().awaitState(id, Journal.State.SENT);
 

@@ -25,7 +25,7 @@ class RouteListingTest {
         assertThat(log).contains("Dumping 1 route-configurations as YAML", "- routeConfiguration:",
                 "id: mailgate-delivery", "Dumping 3 route-templates as YAML", "id: mailgate-outbox", "id: mailgate-jms",
                 "uri: direct:mailgate-deliver", "id: mailgate-deliver", "id: mailgate-smtp", "id: mailgate-submit",
-                "uri: direct:mailgate-submit", "id: validate-admit-and-queue", "id: http-submit");
+                "uri: direct:mailgate-submit", "id: admit-and-queue", "id: http-submit");
         // the delivery route's steps, in order
         String deliver = log.substring(log.indexOf("id: mailgate-deliver"));
         assertThat(deliver).containsSubsequence("id: validate", "id: one-copy-at-a-time", "id: take-the-mailbox-turn",

@@ -51,7 +51,10 @@ import dev.mailgate.text.Text;
  */
 public final class HttpApi {
 
+    /** The bean whose methods answer the HTTP routes ({@code mailgate/mailgate-http.yaml}). */
+    public static final String BEAN = "mailgateHttpApi";
     public static final String BASE = "/api/v1/messages";
+    private static final String OPEN_API = readOpenApi();
     public static final String LIVENESS = "/health/live";
     public static final String READINESS = "/health/ready";
     /** The paths that need no API key. */
@@ -181,7 +184,28 @@ public final class HttpApi {
      * {@code 503 {"status":"DOWN"}}, no details. Readiness leaves out a held mailbox: the gateway still takes and
      * sends requests for the others, so an orchestrator should not take it out of service for that.
      */
-    public void probe(Exchange exchange, boolean liveness) {
+    public void liveness(Exchange exchange) {
+        probe(exchange, true);
+    }
+
+    public void readiness(Exchange exchange) {
+        probe(exchange, false);
+    }
+
+    /** {@code GET /api/v1/openapi.yaml}: the API's description, from the jar. */
+    public String openApi() {
+        return OPEN_API;
+    }
+
+    private static String readOpenApi() {
+        try (var in = HttpApi.class.getResourceAsStream("/openapi/mailgate-api.yaml")) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException | NullPointerException e) {
+            throw new IllegalStateException("the OpenAPI description is missing from the jar", e);
+        }
+    }
+
+    private void probe(Exchange exchange, boolean liveness) {
         var results = liveness ? HealthCheckHelper.invokeLiveness(exchange.getContext())
                 : HealthCheckHelper.invokeReadiness(exchange.getContext());
         boolean up = results.stream().noneMatch(r -> r.getState() == HealthCheck.State.DOWN);

@@ -43,6 +43,10 @@ import dev.mailgate.request.MailRequestValidator;
  */
 public final class JmsChannel implements OutcomeHandler {
 
+    /** The bean whose methods are the steps of the JMS route template. */
+    public static final String BEAN = "mailgateJms";
+
+
 
     private static final Logger LOG = LoggerFactory.getLogger(JmsChannel.class);
     private static final Pattern UUID_TEXT = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
@@ -91,8 +95,16 @@ public final class JmsChannel implements OutcomeHandler {
         this.deadLetterUri = "jms:queue:" + deadLetterQueue;
     }
 
-    /** Reads the consumed message into a {@link MailRequest}, after stripping every inbound header. */
-    public void readRequest(Exchange exchange, String queue) throws Exception {
+    /**
+     * Reads the consumed message into a {@link MailRequest}, after stripping every inbound header: the first step of
+     * the {@code mailgate-jms} route template ({@code mailgate/mailgate-jms.yaml}).
+     */
+    public void readRequest(Exchange exchange) throws Exception {
+        readRequest(exchange, exchange.getFromEndpoint().getEndpointUri().replaceFirst("^jms://queue:", "")
+                .replaceFirst("\\?.*", ""));
+    }
+
+    private void readRequest(Exchange exchange, String queue) throws Exception {
         Message message = exchange.getIn().getMandatoryBody(Message.class);
         String jmsId = message.getJMSMessageID();
         byte[] body = null;

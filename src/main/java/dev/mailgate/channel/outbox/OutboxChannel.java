@@ -6,14 +6,19 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 
+import jakarta.mail.internet.AddressException;
+import jakarta.mail.internet.InternetAddress;
+
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
-import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,9 +50,16 @@ import dev.mailgate.text.Text;
  */
 public final class OutboxChannel implements OutcomeHandler {
 
+    /** The bean whose methods are the steps of the outbox route templates ({@code mailgate/mailgate-outbox.yaml}). */
+    public static final String BEAN = "mailgateOutbox";
+
     private static final Logger LOG = LoggerFactory.getLogger(OutboxChannel.class);
     /** Set once the request is given to the queue: from then on its files may be needed by the queue's consumer. */
     private static final String HANDED_TO_QUEUE = "mailgate.outboxHandedToQueue";
+    /** This reading's copy of the file (and the folder its attachments are written to). */
+    private static final String COPY = "mailgate.outboxCopy";
+    /** Where the file waits in {@code .queued/} once the request is on the queue. */
+    private static final String PLACE = "mailgate.outboxQueuedPlace";
 
     private final AttachmentRoot attachments;
     private final TemplateRenderer renderer;
@@ -56,13 +68,10 @@ public final class OutboxChannel implements OutcomeHandler {
     private final OutboxEntries entries;
     private final OutboxFiles files;
     private final Uploads uploads;
-    private final ProducerTemplate producer;
-    private final String queueUri;
     private final QueuedRequest signer;
 
     public OutboxChannel(AttachmentRoot attachments, TemplateRenderer renderer, MailRequestValidator validator,
-            Journal journal, OutboxEntries entries, OutboxFiles files, Uploads uploads, ProducerTemplate producer,
-            String queue, QueuedRequest signer) {
+            Journal journal, OutboxEntries entries, OutboxFiles files, Uploads uploads, QueuedRequest signer) {
         this.signer = signer;
         this.attachments = attachments;
         this.renderer = renderer;
@@ -71,15 +80,28 @@ public final class OutboxChannel implements OutcomeHandler {
         this.entries = entries;
         this.files = files;
         this.uploads = uploads;
-        this.producer = producer;
-        this.queueUri = "jms:queue:" + queue;
     }
 
-    /** A {@code *.json} request or {@code *.eml} message, read and validated (every problem reported at once). */
-    public void readRequest(Exchange exchange) throws IOException {
-        Path file = begin(exchange);
-        // read from a copy taken without following links: the file itself may be swapped meanwhile
-        Path copy = entries.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
+    /**
+     * Takes the file: its delivery id (kept across restarts in its name), and a refusal, without opening it, of an
+     * entry that is not a plain file of its own (a link, a FIFO, a folder), which fails with what it is.
+     */
+    public void take(Exchange exchange) throws IOException {
+        Path file = Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class));
+        DeliveryExchange.begin(exchange, OutboxFiles.deliveryId(file), "outbox", file.toString(), this);
+        Optional<OutboxEntries.Refusal> refusal = OutboxEntries.refusal(file);
+        if (refusal.isPresent()) {
+            throw new KnownFailure(refusal.get().failure(file));
+        }
+    }
+
+    /**
+     * A {@code *.json} request or {@code *.eml} message, read from a copy taken without following links (the file
+     * itself may be swapped meanwhile) and validated, every problem reported at once. The body is the request.
+     */
+    public void read(Exchange exchange) throws IOException {
+        Path file = file(exchange);
+        Path copy = snapshot(exchange, file);
         try {
             MailRequest request;
             if (file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".eml")) {
@@ -96,7 +118,34 @@ public final class OutboxChannel implements OutcomeHandler {
                     discard(copy);
                 }
             }
-            handOff(exchange, file, request, copy);
+            exchange.getIn().setBody(request);
+        } catch (IOException | RuntimeException e) {
+            abandon(exchange, copy);
+            throw e;
+        }
+    }
+
+    /**
+     * Admission: a repeat of an idempotency key, or a file that was sent before, goes to {@code .sent/} with a
+     * duplicate receipt, and the route stops there; anything else goes on to the hand-off.
+     */
+    public void admit(Exchange exchange) throws IOException {
+        Path file = file(exchange);
+        Path copy = exchange.getProperty(COPY, Path.class);
+        try {
+            String id = DeliveryExchange.id(exchange);
+            // who may write to this folder is the principal: its idempotency keys are its own
+            DeliveryExchange.principal(exchange, "outbox:" + file.toAbsolutePath().normalize().getParent());
+            Optional<String> earlier = Admission.repeatOf(journal, exchange, request(exchange), true);
+            if (earlier.isPresent()) {
+                LOG.info("Not sending {} again: it repeats delivery {}", DeliveryExchange.source(exchange),
+                        earlier.get());
+                // only this reading's copy: an earlier copy of the same file may still wait on the queue
+                discard(copy);
+                files.duplicate(file, earlier.get(), earlier.get().equals(id));
+                // the file is taken care of: nothing after this step is for it
+                exchange.setRouteStop(true);
+            }
         } catch (IOException | RuntimeException e) {
             abandon(exchange, copy);
             throw e;
@@ -144,7 +193,29 @@ public final class OutboxChannel implements OutcomeHandler {
      * the route is created: a wrong recipient in {@code routes/*.yaml} stops start-up with the parameter named,
      * instead of failing every file.
      */
-    public Processor fileReader(String folder, MailRequestReader.FileMail route) {
+    public Processor fileReader(String folder, String from, String to, String cc, String bcc, String subject,
+            String text, String template) {
+        return fileReader(folder, new MailRequestReader.FileMail(blankToNull(from), addresses(to), addresses(cc),
+                addresses(bcc), blankToNull(subject), blankToNull(text), blankToNull(template), Map.of()));
+    }
+
+    private static String blankToNull(String value) {
+        return value == null || value.isBlank() ? null : value.trim();
+    }
+
+    /** Comma-separated addresses; what does not parse is left to the validator to name. */
+    private static List<String> addresses(String value) {
+        if (blankToNull(value) == null) {
+            return List.of();
+        }
+        try {
+            return Arrays.stream(InternetAddress.parse(value, false)).map(InternetAddress::toUnicodeString).toList();
+        } catch (AddressException e) {
+            return Arrays.stream(value.split("[,;]")).map(String::trim).filter(v -> !v.isEmpty()).toList();
+        }
+    }
+
+    private Processor fileReader(String folder, MailRequestReader.FileMail route) {
         try {
             Path sample = Files.createTempFile("mailgate-route-check", ".pdf");
             try {
@@ -160,12 +231,12 @@ public final class OutboxChannel implements OutcomeHandler {
             throw new IllegalStateException(e);
         }
         return exchange -> {
-            Path file = begin(exchange);
+            Path file = file(exchange);
             // the copy is the attachment, under the file's own name
-            Path copy = entries.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
+            Path copy = snapshot(exchange, file);
             try {
-                handOff(exchange, file, validator.validate(forFile(copy, route)), copy);
-            } catch (IOException | RuntimeException e) {
+                exchange.getIn().setBody(validator.validate(forFile(copy, route)));
+            } catch (RuntimeException e) {
                 abandon(exchange, copy);
                 throw e;
             }
@@ -179,39 +250,32 @@ public final class OutboxChannel implements OutcomeHandler {
     }
 
     /**
-     * Records the request as queued and puts it on the queue, then moves the file to {@code .queued/}. A repeat of an
-     * idempotency key, or a file that was sent before, goes to {@code .sent/} with a duplicate receipt instead.
-     * A crash between the send and the move leaves the file in the outbox: read again, it keeps its delivery id,
-     * and the journal stops the second copy from being sent twice.
+     * The request as the queue carries it: JSON, its attachments next to the file's copy (all that this reading wrote
+     * is in one folder), and Mailgate's signed properties naming the file's place in {@code .queued/}. The next step
+     * sends it to the queue; from here on its files are the queue's (see {@link #abandon}).
      */
-    private void handOff(Exchange exchange, Path file, MailRequest request, Path copy) throws IOException {
-        queue(exchange, file, request, copy);
-        // only once the file is taken care of: Camel drops an exception thrown after setRouteStop(true) without
-        // calling the error handler, which left a file whose hand-off failed (e.g. its attachment was swapped for a
-        // link before the copy) in the outbox, with no log line and never taken again
-        exchange.setRouteStop(true);
+    public void prepareHandOff(Exchange exchange) throws IOException {
+        Path copy = exchange.getProperty(COPY, Path.class);
+        String json = MailRequestWriter.toJson(request(exchange), uploads.root(), copy.getParent());
+        Path place = files.queuedPlace(file(exchange));
+        exchange.setProperty(HANDED_TO_QUEUE, true);
+        exchange.setProperty(PLACE, place);
+        exchange.getIn().setBody(json);
+        // beside the file's Camel* headers, which the JMS endpoint does not send
+        signer.properties(new QueuedRequest.Stamp(DeliveryExchange.id(exchange), place.toString(), null, null), json)
+                .forEach(exchange.getIn()::setHeader);
     }
 
-    private void queue(Exchange exchange, Path file, MailRequest request, Path copy) throws IOException {
+    /**
+     * The request is on the queue: the file moves to {@code .queued/} until its outcome moves it on. A crash before
+     * the move leaves the file in the outbox: read again, it keeps its delivery id, and the journal stops the second
+     * copy from being sent twice.
+     */
+    public void queued(Exchange exchange) {
+        Path file = file(exchange);
         String id = DeliveryExchange.id(exchange);
-        // who may write to this folder is the principal: its idempotency keys are its own
-        DeliveryExchange.principal(exchange, "outbox:" + file.toAbsolutePath().normalize().getParent());
-        Optional<String> earlier = Admission.repeatOf(journal, exchange, request, true);
-        if (earlier.isPresent()) {
-            LOG.info("Not sending {} again: it repeats delivery {}", DeliveryExchange.source(exchange), earlier.get());
-            // only this reading's copy: an earlier copy of the same file may still wait on the queue
-            discard(copy);
-            files.duplicate(file, earlier.get(), earlier.get().equals(id));
-            return;
-        }
-        // the attachments go next to the file's copy: all that this reading wrote is in one folder
-        String json = MailRequestWriter.toJson(request, uploads.root(), copy.getParent());
-        Path place = files.queuedPlace(file);
-        exchange.setProperty(HANDED_TO_QUEUE, true);
-        producer.sendBodyAndHeaders(queueUri, json, signer.properties(new QueuedRequest.Stamp(id, place.toString(),
-                null, null), json));
         try {
-            files.queue(file, place);
+            files.queue(file, exchange.getProperty(PLACE, Path.class));
         } catch (NoSuchFileException e) {
             // read again after a crash, while the copy queued before the crash was sent and took the file along
             LOG.info("{} [{}] was finished by its earlier copy on the queue meanwhile", DeliveryExchange.source(exchange),
@@ -225,21 +289,25 @@ public final class OutboxChannel implements OutcomeHandler {
                     Text.printable(e.toString()));
             return;
         }
-        LOG.debug("{} [{}] queued; the file waits in {}", file, id, place);
+        LOG.debug("{} [{}] queued; the file waits in {}", file, id, exchange.getProperty(PLACE, Path.class));
     }
 
-    /**
-     * Starts the request's delivery; refuses, without opening it, an entry that is not a plain file of its own (a
-     * link, a FIFO, a folder): it fails with what it is, and its error file names it.
-     */
-    private Path begin(Exchange exchange) throws IOException {
-        Path file = Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class));
-        DeliveryExchange.begin(exchange, OutboxFiles.deliveryId(file), "outbox", file.toString(), this);
-        Optional<OutboxEntries.Refusal> refusal = OutboxEntries.refusal(file);
-        if (refusal.isPresent()) {
-            throw new KnownFailure(refusal.get().failure(file));
+    private Path snapshot(Exchange exchange, Path file) throws IOException {
+        Path copy = entries.snapshot(file, uploads.folder(DeliveryExchange.id(exchange)));
+        exchange.setProperty(COPY, copy);
+        return copy;
+    }
+
+    private static Path file(Exchange exchange) {
+        return Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class));
+    }
+
+    private static MailRequest request(Exchange exchange) throws IOException {
+        try {
+            return exchange.getIn().getMandatoryBody(MailRequest.class);
+        } catch (org.apache.camel.InvalidPayloadException e) {
+            throw new IllegalStateException("the step before left no MailRequest: " + e.getMessage(), e);
         }
-        return file;
     }
 
     /** Not reached: outbox requests are sent from the queue, and their outcome recorded there. */

@@ -6,7 +6,6 @@ import java.util.Map;
 import java.util.UUID;
 
 import org.apache.camel.Exchange;
-import org.apache.camel.builder.RouteBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,14 +26,16 @@ import dev.mailgate.request.MailRequestValidator;
  * a journal or queue that is down throws {@link Submission.Unavailable}: both reach the calling route's error
  * handling, so nothing is accepted half-way and nothing is lost silently.
  */
-public final class SubmitRoute extends RouteBuilder {
+public final class SubmitEndpoint {
 
     public static final String URI = "direct:mailgate-submit";
+    /** The bean whose methods are the steps of {@code mailgate/mailgate-submit.yaml}. */
+    public static final String BEAN = "mailgateSubmit";
     public static final String ID_HEADER = "MailgateId";
     /** {@code true} when an earlier request with the same idempotency key was found, and this one not queued again. */
     public static final String REPEAT_HEADER = "MailgateRepeat";
 
-    private static final Logger LOG = LoggerFactory.getLogger(SubmitRoute.class);
+    private static final Logger LOG = LoggerFactory.getLogger(SubmitEndpoint.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String WHERE = "the JMS attachments folder (mailgate.jms.attachments-dir)";
 
@@ -43,7 +44,7 @@ public final class SubmitRoute extends RouteBuilder {
     private final AttachmentRoot attachments;
     private final Submission submission;
 
-    public SubmitRoute(MailRequestValidator validator, Uploads uploads, Submission submission) {
+    public SubmitEndpoint(MailRequestValidator validator, Uploads uploads, Submission submission) {
         this.validator = validator;
         this.uploads = uploads;
         this.submission = submission;
@@ -53,17 +54,17 @@ public final class SubmitRoute extends RouteBuilder {
                 + "from a folder of your own in " + WHERE);
     }
 
-    @Override
-    public void configure() {
-        from(URI).routeId("mailgate-submit")
-                .process(this::submit).id("validate-admit-and-queue");
+    /** The body (JSON text or bytes, a Map of the fields, or a MailRequest) as a valid request with the route's rules. */
+    public void validate(Exchange exchange) throws IOException {
+        exchange.getMessage().setBody(read(exchange, exchange.getMessage().getBody()));
     }
 
-    private void submit(Exchange exchange) throws IOException {
+    /** Journaled under the calling route's principal and put on the durable queue; answers with the delivery id. */
+    public void admitAndQueue(Exchange exchange) throws IOException, org.apache.camel.InvalidPayloadException {
         String caller = exchange.getFromRouteId() == null ? "route" : exchange.getFromRouteId();
         String id = UUID.randomUUID().toString();
         Journal.Ref ref = new Journal.Ref(id, "route", "route " + caller, "route:" + caller);
-        MailRequest request = read(exchange.getMessage().getBody());
+        MailRequest request = exchange.getMessage().getMandatoryBody(MailRequest.class);
         try {
             Submission.Accepted accepted = submission.submit(ref, request);
             if (accepted.repeat()) {
@@ -88,12 +89,12 @@ public final class SubmitRoute extends RouteBuilder {
         }
     }
 
-    private MailRequest read(Object body) throws IOException {
+    private MailRequest read(Exchange exchange, Object body) throws IOException {
         if (body instanceof MailRequest request) {
             return validator.validate(request);
         }
         byte[] json = body instanceof Map<?, ?> map ? JSON.writeValueAsBytes(map)
-                : getContext().getTypeConverter().convertTo(byte[].class, body);
+                : exchange.getContext().getTypeConverter().convertTo(byte[].class, body);
         if (json == null) {
             throw new dev.mailgate.request.InvalidRequestException("(request)", "the body of the message sent to "
                     + URI + " is " + (body == null ? "empty" : "a " + body.getClass().getSimpleName()) + "; send "

@@ -9,7 +9,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import jakarta.mail.internet.InternetAddress;
 
 import org.apache.camel.Exchange;
-import org.apache.camel.builder.RouteBuilder;
 import org.apache.camel.support.SynchronizationAdapter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,19 +23,22 @@ import dev.mailgate.request.MailRequest;
 import dev.mailgate.request.MailRequestValidator;
 
 /**
- * The path every channel's requests share: validate, render and compose, hand to the {@code smtp} endpoint,
- * report the receipt. Failures propagate to the calling channel route, whose {@code mailgate-delivery}
- * route configuration retries or reports them.
+ * The steps of the route every queued request takes to Exchange ({@code mailgate-deliver}, in
+ * {@code mailgate/mailgate-deliver.yaml}): validate, one copy at a time, the mailbox's turn, the attempt recorded,
+ * compose, the {@code smtp} endpoint, the receipt. Failures propagate to the calling channel route, whose
+ * {@code mailgate-delivery} route configuration retries or reports them. A step that may not go on yet throws
+ * {@link MailboxPacing.NotYet}: the request goes back to the queue before anything counts as an attempt.
  */
-public final class DeliveryRoute extends RouteBuilder {
+public final class DeliverySteps {
 
-    public static final String URI = "direct:mailgate-deliver";
+    /** The bean the route's steps call. */
+    public static final String BEAN = "mailgateDelivery";
     private static final String REQUEST = "mailgate.request";
     private static final String PERMIT = "mailgate.permit";
     /** The request as validated in this attempt. */
     private static final String VALID = "mailgate.validRequest";
 
-    private static final Logger LOG = LoggerFactory.getLogger(DeliveryRoute.class);
+    private static final Logger LOG = LoggerFactory.getLogger(DeliverySteps.class);
     private static final Duration BUSY_RETRY = Duration.ofSeconds(1);
 
     private final MailRequestValidator validator;
@@ -44,46 +46,24 @@ public final class DeliveryRoute extends RouteBuilder {
     private final Journal journal;
     private final MailboxPacing pacing;
     private final DeliveryLog log;
-    private final String smtpUri;
     private final String server;
     private final boolean sandbox;
     /** Delivery ids being sent now. */
     private final Set<String> sending = ConcurrentHashMap.newKeySet();
 
-    public DeliveryRoute(MailRequestValidator validator, MimeComposer composer, Journal journal, MailboxPacing pacing,
-            DeliveryLog log, String smtpUri, String server, boolean sandbox) {
+    public DeliverySteps(MailRequestValidator validator, MimeComposer composer, Journal journal, MailboxPacing pacing,
+            DeliveryLog log, String server, boolean sandbox) {
         this.validator = validator;
         this.composer = composer;
         this.journal = journal;
         this.pacing = pacing;
         this.log = log;
-        this.smtpUri = smtpUri;
         this.server = server;
         this.sandbox = sandbox;
     }
 
-    /**
-     * One named step each, so that a route dump ({@code camel.main.dumpRoutes}) shows the flow: validate, one copy
-     * at a time, the mailbox's turn, the attempt recorded, compose, the {@code smtp} endpoint, the receipt. A step
-     * that may not go on yet throws {@link MailboxPacing.NotYet}: the request goes back to the queue before anything
-     * counts as an attempt.
-     */
-    @Override
-    public void configure() {
-        from(URI).routeId("mailgate-deliver")
-                // no error handler of its own: the channel route's policy decides about retries
-                .errorHandler(noErrorHandler())
-                .process(this::validate).id("validate")
-                .process(this::oneCopyAtATime).id("one-copy-at-a-time")
-                .process(this::mailboxTurn).id("take-the-mailbox-turn")
-                .process(this::recordAttempt).id("record-attempt")
-                .process(this::compose).id("compose")
-                .to(smtpUri).id("mailgate-smtp")
-                .process(this::accepted).id("record-sent");
-    }
-
     /** The request, validated again with its channel's rules (the queue is not trusted to hold valid requests). */
-    private void validate(Exchange exchange) throws Exception {
+    public void validate(Exchange exchange) throws Exception {
         // kept as a property: on a retry the body is the message built by the failed attempt
         MailRequest received = exchange.getProperty(REQUEST, MailRequest.class);
         if (received == null) {
@@ -101,7 +81,7 @@ public final class DeliveryRoute extends RouteBuilder {
      * Two copies of one request on the queue (a crash during an outbox hand-off): one is sent at a time, and the
      * other, back a moment later, finds it sent.
      */
-    private void oneCopyAtATime(Exchange exchange) {
+    public void oneCopyAtATime(Exchange exchange) {
         String id = DeliveryExchange.id(exchange);
         if (!sending.add(id)) {
             throw new MailboxPacing.NotYet(Instant.now().plus(BUSY_RETRY), MailboxPacing.NotYet.Kind.BUSY, null,
@@ -115,7 +95,7 @@ public final class DeliveryRoute extends RouteBuilder {
      * its pace, its 24-hour recipients, its connections and its hold allow it. The permit holds one of the mailbox's
      * connections until the exchange completes.
      */
-    private void mailboxTurn(Exchange exchange) throws Exception {
+    public void mailboxTurn(Exchange exchange) throws Exception {
         MailRequest request = exchange.getProperty(VALID, MailRequest.class);
         String from = new InternetAddress(request.from()).getAddress();
         String mailbox = channel(exchange).mailboxFor(from);
@@ -131,14 +111,14 @@ public final class DeliveryRoute extends RouteBuilder {
     }
 
     /** From here on it is an attempt: counted, and the journal says {@code sending}. */
-    private void recordAttempt(Exchange exchange) {
+    public void recordAttempt(Exchange exchange) {
         DeliveryExchange.attempt(exchange);
         Journal.Ref ref = DeliveryExchange.ref(exchange);
         Journal.quietly(journal, ref, j -> j.sending(ref, DeliveryExchange.attempts(exchange)));
     }
 
     /** The MIME message (rendered, with its attachments opened), closed when the exchange completes. */
-    private void compose(Exchange exchange) throws Exception {
+    public void compose(Exchange exchange) throws Exception {
         MailRequest request = exchange.getProperty(VALID, MailRequest.class);
         OutgoingMessage message = composer.compose(request, DeliveryExchange.id(exchange),
                 DeliveryExchange.mailbox(exchange));
@@ -161,7 +141,7 @@ public final class DeliveryRoute extends RouteBuilder {
         });
     }
 
-    private void accepted(Exchange exchange) throws Exception {
+    public void recordSent(Exchange exchange) throws Exception {
         OutgoingMessage message = exchange.getIn().getMandatoryBody(OutgoingMessage.class);
         Receipt receipt = new Receipt(message.id(), message.getMessageID(), message.mailbox(),
                 message.getAllRecipients().length, message.serverReply(), Instant.now(), server,
