@@ -45,6 +45,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.mailgate.auth.ClientCredentials;
 import dev.mailgate.auth.EntraTokenSource;
 import dev.mailgate.auth.TokenCache;
+import dev.mailgate.auth.XOAuth2;
 import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.channel.QueuedRequest;
 import dev.mailgate.channel.Submission;
@@ -166,7 +167,7 @@ public class MailgateConfiguration implements CamelConfiguration {
                 ? new XOAuth2MailSender(settings.limits().connectionsPerMailbox(), settings.smtp().idleTimeout(),
                         settings.smtp().validateAfter())
                 : new XOAuth2MailSender();
-        mailSender.form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form()));
+        mailSender.form(XOAuth2.Form.of(settings.smtp().xoauth2Form()));
         if (settings.smtp().proxy().isPresent()) {
             mailSender.proxy(new ProxyTunnel(settings.smtp().proxy().get(), settings.smtp().connectTimeout()));
             LOG.info("SMTP connections go through the proxy {}", settings.smtp().proxy().get());

@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import dev.mailgate.auth.TokenCache;
+import dev.mailgate.auth.XOAuth2;
 import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.compose.OutgoingMessage;
@@ -200,7 +201,7 @@ final class SendCommand extends OneShotCommand implements Callable<Integer> {
             context.getRegistry().bind(SmtpEndpoint.AUTHENTICATOR_BEAN, new XOAuth2Authenticator(tokens,
                     settings.sender().orElse(message.mailbox())));
             XOAuth2MailSender sender = new XOAuth2MailSender()
-                    .form(XOAuth2MailSender.Form.of(settings.smtp().xoauth2Form()));
+                    .form(XOAuth2.Form.of(settings.smtp().xoauth2Form()));
             settings.smtp().proxy().ifPresent(proxy -> sender.proxy(new ProxyTunnel(proxy,
                     settings.smtp().connectTimeout())));
             context.getRegistry().bind(SmtpEndpoint.SENDER_BEAN, sender);

@@ -9,14 +9,12 @@ import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -31,7 +29,7 @@ import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenClaims;
 import dev.mailgate.auth.TokenException;
 import dev.mailgate.auth.TokenSource;
-import dev.mailgate.auth.XOAuth2Authenticator;
+import dev.mailgate.auth.XOAuth2;
 import dev.mailgate.config.Cloud;
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.config.SecretFiles;
@@ -422,8 +420,7 @@ public final class Doctor {
         String mailbox = options.mailbox();
         String sasl;
         try {
-            sasl = Base64.getEncoder().encodeToString(XOAuth2Authenticator.saslResponse(mailbox, token.value())
-                    .getBytes(StandardCharsets.UTF_8));
+            sasl = XOAuth2.encoded(mailbox, token.value());
         } catch (IllegalArgumentException e) {
             checks.add(Check.fail("auth", "not sent", e.getMessage(), "give the sending mailbox as a plain address "
                     + "(--mailbox or mailgate.sender)", session.takeTranscript()));
@@ -431,23 +428,26 @@ public final class Doctor {
         }
         String shown = "(user=" + mailbox + ", auth=Bearer " + AccessToken.redact(token.value()) + "; "
                 + sasl.length() + " base64 characters)";
-        String form = options.settings().smtp().xoauth2Form();
+        // the transcript shows the line with the token redacted, and the token never reaches it
+        XOAuth2.Lines<IOException> lines = (line, carriesToken) -> {
+            SmtpDialogue.Reply reply = carriesToken
+                    ? session.command(line, line.replace(sasl, shown), sasl, token.value())
+                    : session.command(line);
+            return new XOAuth2.Reply(reply.code(), reply.line());
+        };
+        XOAuth2.Form form = XOAuth2.Form.of(options.settings().smtp().xoauth2Form());
         try {
-            SmtpDialogue.Reply refusedLine = null;
-            SmtpDialogue.Reply reply;
-            if (form.equals("two-line")) {
-                reply = twoLine(session, sasl, shown, token);
+            XOAuth2.Reply refusedLine = null;
+            XOAuth2.Reply reply;
+            if (form.startsTwoLine(false)) {
+                reply = XOAuth2.twoLine(lines, sasl);
             } else {
-                reply = session.command("AUTH XOAUTH2 " + sasl, "AUTH XOAUTH2 " + shown, sasl, token.value());
-                if ((reply.code() == 500 || reply.code() == 501) && form.equals("auto")) {
+                reply = XOAuth2.initialResponse(lines, sasl);
+                if (form.fallsBackOn(reply.code())) {
                     // the line with the token is too long for this server: what Mailgate does next, the two-line form
                     refusedLine = reply;
-                    reply = twoLine(session, sasl, shown, token);
+                    reply = XOAuth2.twoLine(lines, sasl);
                 }
-            }
-            if (reply.code() == 334) {
-                // the error comes as a base64 JSON challenge; an empty line ends the exchange with the final reply
-                reply = session.command("");
             }
             if (reply.code() == 235 && refusedLine != null) {
                 checks.add(Check.warn("auth", "authenticated as " + mailbox + " with the two-line form: "
@@ -478,13 +478,6 @@ public final class Doctor {
                     "the server closed the connection", "run doctor again", session.takeTranscript()));
             return false;
         }
-    }
-
-    /** {@code AUTH XOAUTH2}, {@code 334}, then the response on its own line. */
-    private static SmtpDialogue.Reply twoLine(SmtpDialogue session, String sasl, String shown, AccessToken token)
-            throws IOException {
-        SmtpDialogue.Reply reply = session.command("AUTH XOAUTH2");
-        return reply.code() == 334 ? session.command(sasl, shown, sasl, token.value()) : reply;
     }
 
     /** Exchange Online's SMTP submission host in the configured cloud. */

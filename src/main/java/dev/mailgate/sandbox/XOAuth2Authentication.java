@@ -5,13 +5,13 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.subethamail.smtp.AuthenticationHandler;
 import org.subethamail.smtp.AuthenticationHandlerFactory;
 import org.subethamail.smtp.MessageContext;
 import org.subethamail.smtp.RejectException;
+
+import dev.mailgate.auth.XOAuth2;
 
 /**
  * Server side of SASL XOAUTH2 for SubEthaSMTP, as Exchange Online does it: accepts the initial response on
@@ -20,10 +20,6 @@ import org.subethamail.smtp.RejectException;
  * unsuccessful} for anything else or for a token the {@link TokenCheck} refuses.
  */
 public final class XOAuth2Authentication implements AuthenticationHandlerFactory {
-
-    /** Neither the user nor the token may hold a control character (C0, DEL, C1): {@code \x01} separates the fields. */
-    private static final Pattern SASL = Pattern.compile(
-            "user=([^\\x00-\\x1F\\x7F-\\x9F]+)\\x01auth=Bearer ([^\\x00-\\x1F\\x7F-\\x9F]+)\\x01\\x01");
 
     /** Decides whether {@code mailbox} may authenticate with {@code token}. */
     @FunctionalInterface
@@ -80,11 +76,12 @@ public final class XOAuth2Authentication implements AuthenticationHandlerFactory
             if (saslListener != null) {
                 saslListener.accept(response);
             }
-            Matcher m = SASL.matcher(response);
-            if (!m.matches() || check.problem(m.group(1), m.group(2)).isPresent()) {
+            // exactly the layout Mailgate writes (XOAuth2): a response it would not send is refused
+            Optional<XOAuth2.Credentials> credentials = XOAuth2.parse(response);
+            if (credentials.isEmpty() || check.problem(credentials.get().user(), credentials.get().token()).isPresent()) {
                 throw unsuccessful();
             }
-            mailbox = m.group(1);
+            mailbox = credentials.get().user();
             return Optional.empty();
         }
 

@@ -3,9 +3,7 @@ package dev.mailgate.transport;
 import static dev.mailgate.text.Text.oneLine;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.Date;
 import java.util.Locale;
 import java.util.Properties;
@@ -29,6 +27,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenException;
+import dev.mailgate.auth.XOAuth2;
 import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.compose.OutgoingMessage;
 import dev.mailgate.request.InvalidRequestException;
@@ -65,7 +64,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
     private volatile boolean cuttingShort;
     private volatile Session connectSession;
     private volatile Session twoLineSession;
-    private volatile Form form = Form.AUTO;
+    private volatile XOAuth2.Form form = XOAuth2.Form.AUTO;
     /** Servers that refused the token on the AUTH line (e.g. {@code 500 5.5.2 Line too long}). */
     private final Set<String> twoLineServers = ConcurrentHashMap.newKeySet();
 
@@ -75,13 +74,6 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
      * cap the length of a command line below a token's 1.5–3 KB. {@code AUTO} uses the first and falls back to the
      * second, for good, with a server that refuses the long line.
      */
-    public enum Form { AUTO, INITIAL_RESPONSE, TWO_LINE;
-
-        /** {@code auto}, {@code initial-response}, {@code two-line} (the setting's values). */
-        public static Form of(String setting) {
-            return valueOf(setting.toUpperCase(Locale.ROOT).replace('-', '_'));
-        }
-    }
     /** The last token a server accepted, and for which mailboxes. */
     private volatile TokenUse lastAccepted;
 
@@ -190,7 +182,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
     }
 
     /** Which XOAUTH2 form to use ({@code mailgate.smtp.xoauth2-form}). */
-    public XOAuth2MailSender form(Form form) {
+    public XOAuth2MailSender form(XOAuth2.Form form) {
         this.form = form;
         return this;
     }
@@ -254,7 +246,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
         String server = getHost() + ":" + getPort();
         for (int attempt = 1;; attempt++) {
             AccessToken token = token(authenticator);
-            boolean twoLine = form == Form.TWO_LINE || form == Form.AUTO && twoLineServers.contains(server);
+            boolean twoLine = form.startsTwoLine(twoLineServers.contains(server));
             SMTPTransport transport = (SMTPTransport) getTransport(twoLine ? twoLineSession()
                     : sessionWithoutAuthenticator());
             try {
@@ -269,7 +261,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                 }
                 int code = e instanceof Refused r ? r.code : transport.getLastReturnCode();
                 String reply = e instanceof Refused r ? r.reply : oneLine(transport.getLastServerResponse());
-                if (!twoLine && form == Form.AUTO && (code == 500 || code == 501)) {
+                if (!twoLine && form.fallsBackOn(code)) {
                     // the AUTH line with the token was too long for this server: not about the token
                     twoLineServers.add(server);
                     LOG.warn("{} refused the AUTH line that carries the token ({}); using the two-line XOAUTH2 form "
@@ -278,7 +270,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
                     attempt--;
                     continue;
                 }
-                if (!twoLine && form == Form.INITIAL_RESPONSE && (code == 500 || code == 501)) {
+                if (!twoLine && XOAuth2.refusesTheLine(code)) {
                     // forced by configuration: retrying the same line cannot help
                     throw new AuthLineRefusedException(server, reply);
                 }
@@ -313,7 +305,7 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
      */
     private static void usableAsUser(String mailbox) {
         try {
-            XOAuth2Authenticator.checkUser(mailbox);
+            XOAuth2.checkUser(mailbox);
         } catch (IllegalArgumentException e) {
             throw new InvalidRequestException("from", e.getMessage() + "; send as a plain mailbox address");
         }
@@ -375,19 +367,11 @@ public class XOAuth2MailSender extends DefaultJavaMailSender {
     private void connectTwoLine(SMTPTransport transport, String mailbox, AccessToken token) throws MessagingException {
         transport.connect(getHost(), getPort(), null, null);
         requireXOAuth2(transport);
-        int code = transport.simpleCommand("AUTH XOAUTH2");
-        if (code == 334) {
-            code = transport.simpleCommand(Base64.getEncoder().encodeToString(
-                    XOAuth2Authenticator.saslResponse(mailbox, token.value()).getBytes(StandardCharsets.UTF_8)));
-        }
-        if (code == 334) {
-            // a refusal in a challenge (Gmail's JSON): an empty line ends the exchange with the final reply
-            code = transport.simpleCommand("");
-        }
-        if (code != 235) {
-            String reply = oneLine(transport.getLastServerResponse());
+        XOAuth2.Reply reply = XOAuth2.twoLine((line, carriesToken) -> new XOAuth2.Reply(transport.simpleCommand(line),
+                oneLine(transport.getLastServerResponse())), XOAuth2.encoded(mailbox, token.value()));
+        if (reply.code() != 235) {
             close(transport);
-            throw new Refused(code, reply);
+            throw new Refused(reply.code(), reply.line());
         }
     }
 

@@ -42,7 +42,7 @@ class ArchitectureTest {
             "ops -> text", "ops -> transport", "outcome -> request", "outcome -> text", "policy -> auth",
             "policy -> config", "policy -> outcome", "policy -> request", "policy -> text", "policy -> transport",
             "render -> config", "render -> request", "render -> text", "request -> config", "request -> text",
-            "sandbox -> config", "transport -> auth", "transport -> compose", "transport -> config",
+            "sandbox -> auth", "sandbox -> config", "transport -> auth", "transport -> compose", "transport -> config",
             "transport -> outcome", "transport -> request", "transport -> text");
 
     /** No package cycle at all; a new one fails, naming the classes that close it. */

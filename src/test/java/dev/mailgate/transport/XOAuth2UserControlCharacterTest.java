@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.mailgate.auth.AccessToken;
 import dev.mailgate.auth.TokenCache;
+import dev.mailgate.auth.XOAuth2;
 import dev.mailgate.auth.XOAuth2Authenticator;
 import dev.mailgate.compose.MimeComposer;
 import dev.mailgate.compose.OutgoingMessage;
@@ -93,13 +94,13 @@ class XOAuth2UserControlCharacterTest {
 
     @Test
     void the_sasl_encoder_refuses_control_characters_in_the_user_and_the_token() {
-        assertThat(XOAuth2Authenticator.saslResponse("sender@contoso.test", "t0k3n"))
+        assertThat(XOAuth2.response("sender@contoso.test", "t0k3n"))
                 .isEqualTo("user=sender@contoso.test\u0001auth=Bearer t0k3n\u0001\u0001");
         for (char c : new char[] {'\u0000', '\u0001', '\t', '\r', '\n', '\u001B', '\u007F', '\u0085', '\u009B'}) {
-            assertThatThrownBy(() -> XOAuth2Authenticator.saslResponse("x" + c + "@contoso.test", "t0k3n"))
+            assertThatThrownBy(() -> XOAuth2.response("x" + c + "@contoso.test", "t0k3n"))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining(String.format("U+%04X", (int) c));
-            assertThatThrownBy(() -> XOAuth2Authenticator.saslResponse("sender@contoso.test", "t0" + c + "k3n"))
+            assertThatThrownBy(() -> XOAuth2.response("sender@contoso.test", "t0" + c + "k3n"))
                     .isInstanceOf(IllegalArgumentException.class)
                     // the token is a secret: named as the token, never shown
                     .hasMessageContaining("token").hasMessageNotContaining("t0");
