@@ -256,8 +256,15 @@ public final class OutboxChannel implements OutcomeHandler {
      */
     public void prepareHandOff(Exchange exchange) throws IOException {
         Path copy = exchange.getProperty(COPY, Path.class);
-        String json = MailRequestWriter.toJson(request(exchange), uploads.root(), copy.getParent());
-        Path place = files.queuedPlace(file(exchange));
+        String json;
+        Path place;
+        try {
+            json = MailRequestWriter.toJson(request(exchange), uploads.root(), copy.getParent());
+            place = files.queuedPlace(file(exchange));
+        } catch (IOException | RuntimeException e) {
+            abandon(exchange, copy);
+            throw e;
+        }
         exchange.setProperty(HANDED_TO_QUEUE, true);
         exchange.setProperty(PLACE, place);
         exchange.getIn().setBody(json);
