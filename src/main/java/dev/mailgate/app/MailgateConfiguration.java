@@ -195,8 +195,9 @@ public class MailgateConfiguration implements CamelConfiguration {
         metrics.mailboxes(pacing);
         metrics.outbox(settings.outbox().dir());
         DeliveryLog deliveryLog = new DeliveryLog(metrics.registry());
-        context.addRoutes(new DeliveryPolicy(settings.delivery(), classifier, journal, pacing, deliveryLog,
-                Clock.systemUTC(), settings.entra().clientId()));
+        // the decision step of the error policy (mailgate/mailgate-delivery.yaml)
+        context.getRegistry().bind(DeliveryPolicy.BEAN, new DeliveryPolicy(settings.delivery(), classifier, journal,
+                pacing, deliveryLog, Clock.systemUTC(), settings.entra().clientId()));
         context.addService(new MailboxProbe(pacing, mailSender, classifier, settings.delivery().authProbeInterval(),
                 context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "mailgate-probe"),
                 settings.entra().clientId()));
@@ -218,7 +219,7 @@ public class MailgateConfiguration implements CamelConfiguration {
         Path signingKeyFile = settings.dataDir().resolve("queue-signing-key");
         QueuedRequest signer = new QueuedRequest(settings.jms().signingKey().orElseGet(() -> GeneratedSecret.in(
                 signingKeyFile, "key to sign the requests Mailgate queues", "MAILGATE_JMS_SIGNING_KEY")));
-        Broker broker = jms(context, settings, early.broker(), validator, journal, uploads, outboxFiles, producer,
+        Broker broker = jms(context, settings, early.broker(), validator, journal, uploads, outboxFiles,
                 signer);
         if (broker.embedded() != null) {
             String queue = settings.jms().queue();
@@ -406,7 +407,7 @@ public class MailgateConfiguration implements CamelConfiguration {
      */
     private static Broker jms(CamelContext context, Settings settings, EmbeddedBroker embedded,
             MailRequestValidator validator, Journal journal, Uploads uploads, OutboxFiles outboxFiles,
-            ProducerTemplate producer, QueuedRequest signer) throws Exception {
+            QueuedRequest signer) throws Exception {
         Settings.Jms jms = settings.jms();
         ActiveMQConnectionFactory broker;
         if (embedded != null) {
@@ -431,8 +432,8 @@ public class MailgateConfiguration implements CamelConfiguration {
         long maxRequestBytes = settings.limits().maxMessageBytes();
         // the steps of the JMS route template (mailgate/mailgate-jms.yaml); a message too large to hold is not
         // received at all (its body would be read into memory on receipt, before Mailgate could look at its size)
-        context.getRegistry().bind(JmsChannel.BEAN, new JmsChannel(validator, journal, uploads, outboxFiles, producer,
-                jms.deadLetterQueue(), signer, embedded != null, maxRequestBytes));
+        context.getRegistry().bind(JmsChannel.BEAN, new JmsChannel(validator, journal, uploads, outboxFiles, signer,
+                embedded != null, maxRequestBytes));
         context.getPropertiesComponent().addOverrideProperty("mailgate.jms.receivable",
                 "RAW(" + OversizedRequests.selector(maxRequestBytes) + ")");
         return new Broker(embedded, connections);

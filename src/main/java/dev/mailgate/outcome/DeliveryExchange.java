@@ -1,7 +1,6 @@
 package dev.mailgate.outcome;
 
 import java.time.Instant;
-import java.util.UUID;
 
 import org.apache.camel.Exchange;
 
@@ -17,7 +16,17 @@ public final class DeliveryExchange {
     public static final String ID = "mailgate.id";
     /** Where the request came from, for people: {@code outbox/orders/123.json}. */
     public static final String SOURCE = "mailgate.source";
-    public static final String HANDLER = "mailgate.outcomeHandler";
+    /**
+     * The channel route's outcome routes: {@code direct:<this>-later} and {@code direct:<this>-failed} (e.g.
+     * {@code mailgate-jms}), which the route configuration {@code mailgate-delivery} calls after its decision.
+     */
+    public static final String OUTCOMES = "mailgateOutcomes";
+    /** The decision about a failed attempt: {@code later}, {@code failed} or {@code pending}. */
+    public static final String OUTCOME = "mailgateOutcome";
+    private static final String NEXT_ATTEMPT = "mailgate.nextAttempt";
+    private static final String FAILURE = "mailgate.failure";
+    private static final String RECEIPT = "mailgate.receipt";
+    private static final String CAN_WAIT = "mailgate.canWait";
     public static final String CHANNEL = "mailgate.channel";
     private static final String PRINCIPAL = "mailgate.principal";
     private static final String ATTEMPTS = "mailgate.attempts";
@@ -30,18 +39,60 @@ public final class DeliveryExchange {
     private DeliveryExchange() {
     }
 
-    /** Marks the start of a request's delivery: gives it an id and says who hears the outcome. */
-    public static String begin(Exchange exchange, String channel, String source, OutcomeHandler handler) {
-        return begin(exchange, UUID.randomUUID().toString(), channel, source, handler);
-    }
-
-    /** The same, for a request that already has its delivery id (queued by the HTTP API). */
-    public static String begin(Exchange exchange, String id, String channel, String source, OutcomeHandler handler) {
+    /**
+     * Marks the start of a request's delivery: its id, channel and source, and the channel route's outcome routes
+     * ({@link #OUTCOMES}).
+     */
+    public static String begin(Exchange exchange, String id, String channel, String source, String outcomes) {
         exchange.setProperty(ID, id);
         exchange.setProperty(CHANNEL, channel);
         exchange.setProperty(SOURCE, Text.printable(source));
-        exchange.setProperty(HANDLER, handler);
+        exchange.setProperty(OUTCOMES, outcomes);
         return id;
+    }
+
+    /** Whether the channel can put this request back for a later attempt (it has what it needs to queue it again). */
+    public static void canWait(Exchange exchange, boolean canWait) {
+        exchange.setProperty(CAN_WAIT, canWait);
+    }
+
+    public static boolean canWait(Exchange exchange) {
+        return exchange.getProperty(CAN_WAIT, false, Boolean.class);
+    }
+
+    /** The decision: try again at {@code at}; the channel's {@code -later} route arranges it durably. */
+    public static void later(Exchange exchange, Instant at) {
+        exchange.setProperty(OUTCOME, "later");
+        exchange.setProperty(NEXT_ATTEMPT, at);
+    }
+
+    public static Instant nextAttempt(Exchange exchange) {
+        return exchange.getProperty(NEXT_ATTEMPT, Instant.class);
+    }
+
+    /** The decision: the request failed for good; the channel's {@code -failed} route reports it. */
+    public static void failed(Exchange exchange, Failure failure) {
+        exchange.setProperty(OUTCOME, "failed");
+        exchange.setProperty(FAILURE, failure);
+    }
+
+    public static Failure failure(Exchange exchange) {
+        return exchange.getProperty(FAILURE, Failure.class);
+    }
+
+    /** The decision: neither sent nor failed (Mailgate is stopping); the exchange is rolled back. */
+    public static void pending(Exchange exchange) {
+        exchange.setProperty(OUTCOME, "pending");
+        exchange.setRollbackOnly(true);
+    }
+
+    /** The server took the message: its receipt, for the channel's own step after the delivery route. */
+    public static void sent(Exchange exchange, Receipt receipt) {
+        exchange.setProperty(RECEIPT, receipt);
+    }
+
+    public static Receipt receipt(Exchange exchange) {
+        return exchange.getProperty(RECEIPT, Receipt.class);
     }
 
     /**
@@ -114,15 +165,6 @@ public final class DeliveryExchange {
 
     public static String source(Exchange exchange) {
         return exchange.getProperty(SOURCE, "(unknown)", String.class);
-    }
-
-    public static OutcomeHandler handler(Exchange exchange) {
-        OutcomeHandler handler = exchange.getProperty(HANDLER, OutcomeHandler.class);
-        if (handler == null) {
-            throw new IllegalStateException("route " + exchange.getFromRouteId() + " sends to the delivery path "
-                    + "without DeliveryExchange.begin(); use one of Mailgate's channel templates");
-        }
-        return handler;
     }
 
     /** Counts a try at sending; the shared delivery path calls it once per attempt. */

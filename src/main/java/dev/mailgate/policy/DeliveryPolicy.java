@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 
 import org.apache.camel.Exchange;
-import org.apache.camel.builder.RouteConfigurationBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,20 +18,23 @@ import dev.mailgate.outcome.Journal;
 import dev.mailgate.transport.MailboxPacing;
 
 /**
- * The error policy every channel route opts into with {@code routeConfigurationId: mailgate-delivery}. A failure is
- * classified once ({@link FailureClassifier}); then
+ * The decision step of the error policy every channel route opts into with {@code routeConfigurationId:
+ * mailgate-delivery} ({@code mailgate/mailgate-delivery.yaml}). A failure is classified once
+ * ({@link FailureClassifier}); then
  * <ul>
- * <li>a transient one is tried again later with exponential backoff, by the channel's
- * {@link OutcomeHandler#later}: for queued requests that is a scheduled copy on the durable queue, so a
- * request waiting for its next attempt is never only in memory;</li>
+ * <li>a transient one is tried again later with exponential backoff, by the channel route's {@code -later} route:
+ * for queued requests that is a scheduled copy on the durable queue, so a request waiting for its next attempt is
+ * never only in memory;</li>
  * <li>a quota one is deferred the same way, for {@code mailgate.delivery.quota-delay}, and never given up on;</li>
  * <li>everything else, and transient failures past {@code mailgate.delivery.give-up-after} or
  * {@code max-attempts}, is reported to the channel as failed at once.</li>
  * </ul>
  */
-public final class DeliveryPolicy extends RouteConfigurationBuilder {
+public final class DeliveryPolicy {
 
     public static final String ID = "mailgate-delivery";
+    /** The bean the route configuration calls. */
+    public static final String BEAN = "mailgateDeliveryPolicy";
 
     private static final Logger LOG = LoggerFactory.getLogger(DeliveryPolicy.class);
 
@@ -56,17 +58,11 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         this.clock = clock;
     }
 
-    @Override
-    public void configuration() {
-        routeConfiguration(ID)
-                .onException(Exception.class)
-                    .logExhausted(false)
-                    .handled(true)
-                    .process(this::decide)
-                .end();
-    }
-
-    private void decide(Exchange exchange) {
+    /**
+     * Decides what happens to a request whose attempt failed, records it in the journal and the delivery log, and
+     * leaves the decision on the exchange ({@link DeliveryExchange#OUTCOME}) for the channel's outcome route.
+     */
+    public void decide(Exchange exchange) {
         if (stopping(exchange)) {
             pending(exchange);
             return;
@@ -84,7 +80,8 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         if (failure.category().holdsMailbox() && mailbox != null) {
             Instant probe = now.plus(delivery.authProbeInterval());
             DeliveryExchange.waitedUntil(exchange, now);
-            if (DeliveryExchange.handler(exchange).later(exchange, probe)) {
+            if (DeliveryExchange.canWait(exchange)) {
+                DeliveryExchange.later(exchange, probe);
                 hold(mailbox, failure);
                 Journal.quietly(journal, ref, j -> j.retrying(ref, attempts, failure, probe));
                 log.retrying(ref, mailbox, attempts, failure, probe, DeliveryExchange.attemptDuration(exchange));
@@ -96,7 +93,8 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         boolean keepTrying = failure.category() == Failure.Category.QUOTA
                 || failure.retryable() && attempts < delivery.maxAttempts()
                         && !nextAttempt.isAfter(DeliveryExchange.firstSeen(exchange).plus(delivery.giveUpAfter()));
-        if (keepTrying && DeliveryExchange.handler(exchange).later(exchange, nextAttempt)) {
+        if (keepTrying && DeliveryExchange.canWait(exchange)) {
+            DeliveryExchange.later(exchange, nextAttempt);
             Journal.quietly(journal, ref, j -> j.retrying(ref, attempts, failure, nextAttempt));
             log.retrying(ref, mailbox, attempts, failure, nextAttempt, DeliveryExchange.attemptDuration(exchange));
             return;
@@ -104,7 +102,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         Journal.quietly(journal, ref, j -> j.failed(ref, attempts, failure));
         log.failed(ref, mailbox, DeliveryExchange.attemptsMade(exchange), failure,
                 DeliveryExchange.attemptDuration(exchange));
-        DeliveryExchange.handler(exchange).failed(exchange, failure);
+        DeliveryExchange.failed(exchange, failure);
     }
 
     /**
@@ -117,9 +115,10 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
         if (notYet.kind() == MailboxPacing.NotYet.Kind.HELD) {
             DeliveryExchange.waitedUntil(exchange, clock.instant());
         }
-        if (!DeliveryExchange.handler(exchange).later(exchange, notYet.at())) {
+        if (!DeliveryExchange.canWait(exchange)) {
             throw new IllegalStateException("channel of " + ref.source() + " cannot wait for its mailbox");
         }
+        DeliveryExchange.later(exchange, notYet.at());
         log.waited(DeliveryExchange.mailbox(exchange), notYet.kind().name().toLowerCase(java.util.Locale.ROOT));
         switch (notYet.kind()) {
             case QUOTA -> {
@@ -181,7 +180,7 @@ public final class DeliveryPolicy extends RouteConfigurationBuilder {
     private void pending(Exchange exchange) {
         LOG.info("{} [{}] stays pending: Mailgate is stopping", DeliveryExchange.source(exchange),
                 DeliveryExchange.id(exchange));
-        exchange.setRollbackOnly(true);
+        DeliveryExchange.pending(exchange);
     }
 
     private static boolean stopping(Exchange exchange) {

@@ -150,12 +150,7 @@ public final class DeliverySteps {
         Journal.Ref ref = DeliveryExchange.ref(exchange);
         Journal.quietly(journal, ref, j -> j.sent(ref, receipt));
         exchange.getProperty(PERMIT, MailboxPacing.Permit.class).sent();
-        try {
-            DeliveryExchange.handler(exchange).sent(exchange, receipt);
-        } catch (RuntimeException e) {
-            // the server has the mail: whatever went wrong here must not be reported as a failed send
-            LOG.error("{} [{}] was sent, but recording its receipt failed", DeliveryExchange.source(exchange),
-                    receipt.id(), e);
-        }
+        // for the channel route's own step after this route (the JMS channel moves an outbox file, removes copies)
+        DeliveryExchange.sent(exchange, receipt);
     }
 }

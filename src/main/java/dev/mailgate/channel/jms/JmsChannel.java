@@ -16,7 +16,6 @@ import jakarta.jms.Message;
 import jakarta.jms.TextMessage;
 
 import org.apache.camel.Exchange;
-import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,7 +26,6 @@ import dev.mailgate.outcome.Admission;
 import dev.mailgate.outcome.DeliveryExchange;
 import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.Journal;
-import dev.mailgate.outcome.OutcomeHandler;
 import dev.mailgate.outcome.Receipt;
 import dev.mailgate.request.AttachmentRoot;
 import dev.mailgate.request.InvalidRequestException;
@@ -41,18 +39,19 @@ import dev.mailgate.request.MailRequestValidator;
  * routing. The consuming route is transacted: the message is acknowledged when the server accepted the mail,
  * or after it was copied to the dead-letter queue with the reason as message properties.
  */
-public final class JmsChannel implements OutcomeHandler {
+public final class JmsChannel {
 
-    /** The bean whose methods are the steps of the JMS route template. */
+    /** The bean whose methods are the steps of the JMS route template and of its outcome routes. */
     public static final String BEAN = "mailgateJms";
-
-
+    /** {@code true} when {@link #deadLetter} prepared a dead letter for the dead-letter queue. */
+    public static final String DEAD_LETTER = "mailgateDeadLetter";
+    /** The queue a message was consumed from, where its retry goes. */
+    public static final String QUEUE = "mailgateQueue";
 
     private static final Logger LOG = LoggerFactory.getLogger(JmsChannel.class);
     private static final Pattern UUID_TEXT = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     private static final String BODY = "mailgate.jmsBody";
     private static final String WAITING_FILE = "mailgate.outboxFile";
-    private static final String QUEUE = "mailgate.queue";
     /** Whether the request may name the files in Mailgate's own folders of the uploads (a Boolean). */
     private static final String OWN_FILES = "mailgate.ownFiles";
     /** Artemis's property for a message that becomes deliverable only at the given epoch millisecond. */
@@ -67,8 +66,6 @@ public final class JmsChannel implements OutcomeHandler {
     private final AttachmentRoot attachments;
     /** Where other programs' requests name files: Mailgate's folders for the requests it queued are not theirs. */
     private final AttachmentRoot clientAttachments;
-    private final ProducerTemplate producer;
-    private final String deadLetterUri;
     private final QueuedRequest signer;
     private final boolean brokerNamesSender;
     private final long maxRequestBytes;
@@ -78,8 +75,7 @@ public final class JmsChannel implements OutcomeHandler {
      *        does; an external one may not, and then a client could write the stamp itself)
      */
     public JmsChannel(MailRequestValidator validator, Journal journal, Uploads uploads, OutboxFiles outboxFiles,
-            ProducerTemplate producer, String deadLetterQueue, QueuedRequest signer, boolean brokerNamesSender,
-            long maxRequestBytes) {
+            QueuedRequest signer, boolean brokerNamesSender, long maxRequestBytes) {
         this.signer = signer;
         this.maxRequestBytes = maxRequestBytes;
         this.brokerNamesSender = brokerNamesSender;
@@ -91,8 +87,6 @@ public final class JmsChannel implements OutcomeHandler {
         this.clientAttachments = attachments.reserving(Uploads::isRequestFolder, "is in a folder Mailgate keeps for a "
                 + "request it queued itself (named by its delivery id); a JMS client may attach only its own files: "
                 + "put them in a folder of your own in " + WHERE + ", e.g. <your application>/report.pdf");
-        this.producer = producer;
-        this.deadLetterUri = "jms:queue:" + deadLetterQueue;
     }
 
     /**
@@ -127,7 +121,7 @@ public final class JmsChannel implements OutcomeHandler {
                 : UUID.nameUUIDFromBytes(("jms:" + jmsId).getBytes(StandardCharsets.UTF_8)).toString());
         String channel = queuedByMailgate.map(Journal.Entry::channel).orElse("jms");
         DeliveryExchange.begin(exchange, id, channel, queuedByMailgate.map(Journal.Entry::source)
-                .orElse("jms:" + queue + " " + jmsId), this);
+                .orElse("jms:" + queue + " " + jmsId), "mailgate-jms");
         DeliveryExchange.principal(exchange, queuedByMailgate.isPresent() ? queuedByMailgate.get().principal()
                 : principal(message));
         if (queuedByMailgate.isPresent() && channel.equals("outbox") && stamp.get().file() != null) {
@@ -153,6 +147,8 @@ public final class JmsChannel implements OutcomeHandler {
             throw new InvalidRequestException("(message)", OversizedRequests.tooLarge(body.length, maxRequestBytes));
         }
         exchange.setProperty(BODY, body);
+        // with its body, the request can be put back on the queue for a later attempt
+        DeliveryExchange.canWait(exchange, true);
         byte[] json = body;
         // another program's request (a retry of one too) may not name the files of the requests Mailgate queued
         // itself: their delivery ids, and so their folders, can be learnt or computed. A dead letter of Mailgate's own
@@ -246,8 +242,22 @@ public final class JmsChannel implements OutcomeHandler {
                 + "; send the MailRequest JSON as a TextMessage (or UTF-8 in a BytesMessage)");
     }
 
-    @Override
-    public void sent(Exchange exchange, Receipt receipt) {
+    /**
+     * The server took the mail ({@code record-sent} put the receipt on the exchange): an outbox request's file moves to
+     * {@code .sent/} with its receipt, and the request's own copies of its files are removed. Whatever goes wrong here
+     * is logged, not reported as a failed send: the server has the mail.
+     */
+    public void sent(Exchange exchange) {
+        Receipt receipt = DeliveryExchange.receipt(exchange);
+        try {
+            sent(exchange, receipt);
+        } catch (RuntimeException e) {
+            LOG.error("{} [{}] was sent, but recording its receipt failed", DeliveryExchange.source(exchange),
+                    receipt.id(), e);
+        }
+    }
+
+    private void sent(Exchange exchange, Receipt receipt) {
         Path waiting = exchange.getProperty(WAITING_FILE, Path.class);
         if (waiting != null) {
             outboxFiles.sent(waiting, receipt);
@@ -258,62 +268,67 @@ public final class JmsChannel implements OutcomeHandler {
     }
 
     /**
-     * Puts the request back on its queue, to be delivered at {@code at} (Artemis keeps scheduled messages in its
-     * journal, so the retry survives a restart), in the same transaction that consumes this message.
+     * The request as its next attempt: the body it came with and Mailgate's signed properties, to be delivered at the
+     * decided time ({@code _AMQ_SCHED_DELIVERY}: Artemis keeps scheduled messages in its journal, so the retry
+     * survives a restart). The next step sends it to {@link #QUEUE} in the transaction that consumed this message.
      */
-    @Override
-    public boolean later(Exchange exchange, Instant at) {
+    public void retryCopy(Exchange exchange) {
         byte[] body = exchange.getProperty(BODY, byte[].class);
-        if (body == null) {
-            return false;
-        }
         Path waiting = exchange.getProperty(WAITING_FILE, Path.class);
         Instant slot = DeliveryExchange.pacedSlot(exchange);
         String text = new String(body, StandardCharsets.UTF_8);
-        Map<String, Object> properties = new java.util.LinkedHashMap<>(signer.properties(new QueuedRequest.Stamp(
-                DeliveryExchange.id(exchange), waiting == null ? null : waiting.toString(),
-                slot == null ? null : slot.toEpochMilli(), DeliveryExchange.firstSeen(exchange).toEpochMilli()), text));
-        properties.put(SCHEDULED_DELIVERY, at.toEpochMilli());
-        producer.sendBodyAndHeaders("jms:queue:" + exchange.getProperty(QUEUE, String.class), text, properties);
-        return true;
+        org.apache.camel.Message out = exchange.getMessage();
+        out.removeHeaders("*");
+        signer.properties(new QueuedRequest.Stamp(DeliveryExchange.id(exchange),
+                waiting == null ? null : waiting.toString(), slot == null ? null : slot.toEpochMilli(),
+                DeliveryExchange.firstSeen(exchange).toEpochMilli()), text).forEach(out::setHeader);
+        out.setHeader(SCHEDULED_DELIVERY, DeliveryExchange.nextAttempt(exchange).toEpochMilli());
+        out.setBody(text);
     }
 
     /**
-     * Copies the message to the dead-letter queue with why it failed and what to do. Throws if that fails: the
-     * consumed message is then rolled back and redelivered, never acknowledged without a trace.
+     * The request failed for good. An outbox request's dead letter is its file in {@code .failed/} with the error
+     * file next to it; any other becomes a dead letter, with why it failed and what to do in its properties, which the
+     * next step sends to the dead-letter queue ({@link #DEAD_LETTER} says whether there is one). If that send fails
+     * the consumed message is rolled back and redelivered, never acknowledged without a trace.
      */
-    @Override
-    public void failed(Exchange exchange, Failure failure) {
+    public void deadLetter(Exchange exchange) {
+        Failure failure = DeliveryExchange.failure(exchange);
         Path waiting = exchange.getProperty(WAITING_FILE, Path.class);
         if (waiting != null) {
-            // an outbox request: its dead letter is the file in .failed/ with the error file next to it
             outboxFiles.failed(waiting, DeliveryExchange.id(exchange), DeliveryExchange.attempts(exchange), failure);
             uploads.delete(DeliveryExchange.id(exchange));
+            exchange.setProperty(DEAD_LETTER, false);
             return;
         }
         byte[] body = exchange.getProperty(BODY, byte[].class);
-        Map<String, Object> properties = new java.util.LinkedHashMap<>();
-        properties.put(QueuedRequest.ID, DeliveryExchange.id(exchange));
-        properties.put("mailgateCategory", failure.category().label());
-        properties.put("mailgateReason", failure.reason());
-        properties.put("mailgateFix", failure.advice());
-        properties.put("mailgateAttempts", DeliveryExchange.attempts(exchange));
-        properties.put("mailgateFailedAt", Instant.now().toString());
-        properties.put("mailgateSource", DeliveryExchange.source(exchange));
+        org.apache.camel.Message out = exchange.getMessage();
+        out.removeHeaders("*");
+        out.setHeader(QueuedRequest.ID, DeliveryExchange.id(exchange));
+        out.setHeader("mailgateCategory", failure.category().label());
+        out.setHeader("mailgateReason", failure.reason());
+        out.setHeader("mailgateFix", failure.advice());
+        out.setHeader("mailgateAttempts", DeliveryExchange.attempts(exchange));
+        out.setHeader("mailgateFailedAt", Instant.now().toString());
+        out.setHeader("mailgateSource", DeliveryExchange.source(exchange));
         if (failure.serverReply() != null) {
-            properties.put("mailgateServerReply", failure.serverReply());
+            out.setHeader("mailgateServerReply", failure.serverReply());
         }
         if (body != null && Boolean.TRUE.equals(exchange.getProperty(OWN_FILES))) {
             // an HTTP request's files stay in its folder for a replay: the operator may send this letter back (again)
-            properties.put(QueuedRequest.REPLAY, signer.replay(new String(body, StandardCharsets.UTF_8)));
+            out.setHeader(QueuedRequest.REPLAY, signer.replay(new String(body, StandardCharsets.UTF_8)));
         }
         if (!failure.problems().isEmpty()) {
-            properties.put("mailgateErrors", String.join("; ", failure.problems().stream().map(Object::toString)
+            out.setHeader("mailgateErrors", String.join("; ", failure.problems().stream().map(Object::toString)
                     .toList()));
         }
-        producer.sendBodyAndHeaders(deadLetterUri,
-                body == null ? "" : new String(body, StandardCharsets.UTF_8), properties);
+        out.setBody(body == null ? "" : new String(body, StandardCharsets.UTF_8));
+        exchange.setProperty(DEAD_LETTER, true);
+    }
+
+    /** After the dead letter reached the dead-letter queue. */
+    public void deadLettered(Exchange exchange) {
         LOG.info("Dead-lettered {} [{}] to {}", DeliveryExchange.source(exchange), DeliveryExchange.id(exchange),
-                deadLetterUri);
+                exchange.getProperty(Exchange.TO_ENDPOINT, String.class));
     }
 }

@@ -27,11 +27,8 @@ import dev.mailgate.channel.Uploads;
 import dev.mailgate.config.ConfigurationException;
 import dev.mailgate.outcome.Admission;
 import dev.mailgate.outcome.DeliveryExchange;
-import dev.mailgate.outcome.Failure;
 import dev.mailgate.outcome.Journal;
 import dev.mailgate.outcome.KnownFailure;
-import dev.mailgate.outcome.OutcomeHandler;
-import dev.mailgate.outcome.Receipt;
 import dev.mailgate.render.TemplateRenderer;
 import dev.mailgate.request.AttachmentRoot;
 import dev.mailgate.request.InvalidRequestException;
@@ -48,7 +45,7 @@ import dev.mailgate.text.Text;
  * {@code .failed/} (see {@link OutboxFiles}). Requests that fail before the hand-off (unreadable, invalid) and
  * repeats go straight to their outcome folder.
  */
-public final class OutboxChannel implements OutcomeHandler {
+public final class OutboxChannel {
 
     /** The bean whose methods are the steps of the outbox route templates ({@code mailgate/mailgate-outbox.yaml}). */
     public static final String BEAN = "mailgateOutbox";
@@ -88,7 +85,9 @@ public final class OutboxChannel implements OutcomeHandler {
      */
     public void take(Exchange exchange) throws IOException {
         Path file = Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class));
-        DeliveryExchange.begin(exchange, OutboxFiles.deliveryId(file), "outbox", file.toString(), this);
+        DeliveryExchange.begin(exchange, OutboxFiles.deliveryId(file), "outbox", file.toString(), "mailgate-outbox");
+        // a temporary failure before the hand-off leaves the file where it is, for a later poll
+        DeliveryExchange.canWait(exchange, true);
         Optional<OutboxEntries.Refusal> refusal = OutboxEntries.refusal(file);
         if (refusal.isPresent()) {
             throw new KnownFailure(refusal.get().failure(file));
@@ -317,18 +316,13 @@ public final class OutboxChannel implements OutcomeHandler {
         }
     }
 
-    /** Not reached: outbox requests are sent from the queue, and their outcome recorded there. */
-    @Override
-    public void sent(Exchange exchange, Receipt receipt) {
-        files.sent(Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class)), receipt);
-    }
-
-    /** The request failed before it reached the queue: unreadable, invalid, or the queue was not available. */
-    @Override
-    public void failed(Exchange exchange, Failure failure) {
+    /**
+     * The request failed before it reached the queue (unreadable, invalid, or the queue was not available): the file
+     * moves to {@code .failed/} with its error file ({@code direct:mailgate-outbox-failed}).
+     */
+    public void failed(Exchange exchange) {
         String id = DeliveryExchange.id(exchange);
-        files.failed(Path.of(exchange.getIn().getHeader(Exchange.FILE_PATH, String.class)), id,
-                DeliveryExchange.attempts(exchange), failure);
+        files.failed(file(exchange), id, DeliveryExchange.attempts(exchange), DeliveryExchange.failure(exchange));
         uploads.delete(id);
     }
 }
