@@ -31,15 +31,17 @@ class HttpConnectionFloodTest {
 
     private static final int PER_ADDRESS = 50;
     private static final int FLOOD = 2_000;
-    private static final Duration HEADER_TIMEOUT = Duration.ofSeconds(8);
-    private static final Duration IDLE_TIMEOUT = Duration.ofSeconds(3);
-    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(6);
+    // the timeouts are short so that the tests wait little for them, and long enough that a loaded machine opens the
+    // flood, sends a kept-alive connection's next request and takes up the busy requests well within them
+    private static final Duration HEADER_TIMEOUT = Duration.ofSeconds(4);
+    private static final Duration IDLE_TIMEOUT = Duration.ofMillis(1500);
+    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(4);
 
     @RegisterExtension
     static final MailgateExtension mailgate = MailgateExtension.realTenant()
-            .with("mailgate.http.header-timeout", HEADER_TIMEOUT.toSeconds() + "s")
-            .with("mailgate.http.idle-timeout", IDLE_TIMEOUT.toSeconds() + "s")
-            .with("mailgate.http.request-timeout", REQUEST_TIMEOUT.toSeconds() + "s")
+            .with("mailgate.http.header-timeout", HEADER_TIMEOUT.toMillis() + "ms")
+            .with("mailgate.http.idle-timeout", IDLE_TIMEOUT.toMillis() + "ms")
+            .with("mailgate.http.request-timeout", REQUEST_TIMEOUT.toMillis() + "ms")
             .with("mailgate.http.max-connections-per-address", Integer.toString(PER_ADDRESS));
 
     @Test
@@ -130,7 +132,7 @@ class HttpConnectionFloodTest {
                 busy.add(socket);
             }
             // every one of them has been taken up as a request before the next connection comes (nothing on the
-            // wire says so; a second is ample on a loaded machine, and the requests time out only after six)
+            // wire says so; a second is ample on a loaded machine, and the requests time out only after four)
             Thread.sleep(1000);
 
             try (Socket over = connect("127.0.0.3")) {
