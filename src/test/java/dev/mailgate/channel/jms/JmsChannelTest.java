@@ -150,6 +150,8 @@ class JmsChannelTest {
         gateway().awaitState(idOf(good), Journal.State.SENT);
         Journal.Entry failed = gateway().awaitState(idOf(poison), Journal.State.FAILED);
 
+        // the dead letter is committed with the consumed message, after the journal has the failure
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !jms.browse(DLQ).isEmpty());
         List<Message> dead = jms.browse(DLQ);
         assertThat(dead).hasSize(1);
         Message letter = dead.get(0);
