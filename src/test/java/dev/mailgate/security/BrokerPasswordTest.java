@@ -52,20 +52,20 @@ class BrokerPasswordTest {
 
     private static final String QUEUE = "mailgate.outbox";
     private static final String DLQ = "mailgate.dlq";
-    private static final int brokerPort = Gateway.freePort();
+    private static final int BROKER_PORT = Gateway.freePort();
 
     // one gateway for the class: each test starts with no dead letter on the broker (beforeEach) and looks only at
-    // what the server received since it began; the tests' recipients tell their mail apart
+    // what the server received since it began
     @RegisterExtension
     static final MailgateExtension mailgate = MailgateExtension.realTenant()
-            .with("mailgate.broker.port", Integer.toString(brokerPort));
+            .with("mailgate.broker.port", Integer.toString(BROKER_PORT));
 
     private int receivedBefore;
 
     @BeforeEach
     void noDeadLetterAndNoteWhatCameBefore() throws JMSException {
         // the operator takes the dead letters earlier tests left, so that a test's first dead letter is its own
-        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort,
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + BROKER_PORT,
                 "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
             connection.start();
             Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
@@ -102,7 +102,7 @@ class BrokerPasswordTest {
 
     /** A local program with the broker password, over TCP. */
     private ActiveMQConnectionFactory client() {
-        return new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort, "mailgate", Jms.PASSWORD);
+        return new ActiveMQConnectionFactory("tcp://127.0.0.1:" + BROKER_PORT, "mailgate", Jms.PASSWORD);
     }
 
     private interface SessionWork {
@@ -207,7 +207,7 @@ class BrokerPasswordTest {
         String poison = send(QUEUE, "not a mail request", Map.of());
         mailgate.gateway().awaitState(idOf(poison), Journal.State.FAILED);
 
-        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort,
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + BROKER_PORT,
                 "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
             connection.start();
             Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
@@ -321,7 +321,7 @@ class BrokerPasswordTest {
 
     /** The dead letter whose {@code mailgateId} is {@code id}, once it is there (as the operator sees it). */
     private Message deadLetter(String id) throws Exception {
-        try (Jms operator = new Jms("tcp://127.0.0.1:" + brokerPort)) {
+        try (Jms operator = new Jms("tcp://127.0.0.1:" + BROKER_PORT)) {
             Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> operator.browse(DLQ).stream()
                     .anyMatch(m -> id.equals(property(m, "mailgateId"))));
             return operator.browse(DLQ).stream().filter(m -> id.equals(property(m, "mailgateId"))).findFirst()
@@ -436,7 +436,7 @@ class BrokerPasswordTest {
 
         // the operator takes the dead letter and sends it back as it is, properties and all
         String replay;
-        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort,
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + BROKER_PORT,
                 "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
             connection.start();
             Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
