@@ -26,6 +26,8 @@ import jakarta.mail.Multipart;
 
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -50,15 +52,57 @@ class BrokerPasswordTest {
 
     private static final String QUEUE = "mailgate.outbox";
     private static final String DLQ = "mailgate.dlq";
-    private final int brokerPort = Gateway.freePort();
+    private static final int BROKER_PORT = Gateway.freePort();
 
+    // one gateway for the class: each test starts with no dead letter on the broker (beforeEach) and looks only at
+    // what the server received since it began
     @RegisterExtension
-    final MailgateExtension mailgate = MailgateExtension.realTenant()
-            .with("mailgate.broker.port", Integer.toString(brokerPort));
+    static final MailgateExtension mailgate = MailgateExtension.realTenant()
+            .with("mailgate.broker.port", Integer.toString(BROKER_PORT));
+
+    private int receivedBefore;
+
+    @BeforeEach
+    void noDeadLetterAndNoteWhatCameBefore() throws JMSException {
+        // the operator takes the dead letters earlier tests left, so that a test's first dead letter is its own
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + BROKER_PORT,
+                "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
+            connection.start();
+            Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            try (QueueBrowser browser = session.createBrowser(session.createQueue(DLQ))) {
+                if (browser.getEnumeration().hasMoreElements()) {
+                    try (MessageConsumer consumer = session.createConsumer(session.createQueue(DLQ))) {
+                        while (consumer.receive(200) != null) {
+                            // taken
+                        }
+                    }
+                }
+            }
+        }
+        receivedBefore = mailgate.smtp().received().size();
+    }
+
+    @AfterEach
+    void consumingAgain() throws Exception {
+        // a test that stopped the gateway's consumer and failed before starting it again leaves it stopped
+        mailgate.gateway().context().getRouteController().startRoute("jms");
+    }
+
+    /** What the server received since this test began. */
+    private List<TestSmtpServer.Received> received() {
+        List<TestSmtpServer.Received> all = mailgate.smtp().received();
+        return all.subList(receivedBefore, all.size());
+    }
+
+    /** Waits until the server received {@code count} messages since this test began, and returns them. */
+    private List<TestSmtpServer.Received> awaitReceived(int count) {
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> received().size() >= count);
+        return received();
+    }
 
     /** A local program with the broker password, over TCP. */
     private ActiveMQConnectionFactory client() {
-        return new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort, "mailgate", Jms.PASSWORD);
+        return new ActiveMQConnectionFactory("tcp://127.0.0.1:" + BROKER_PORT, "mailgate", Jms.PASSWORD);
     }
 
     private interface SessionWork {
@@ -153,7 +197,7 @@ class BrokerPasswordTest {
                 .isInstanceOf(JMSSecurityException.class));
         // the mail that waited is all still there, and goes out once the gateway consumes again
         mailgate.gateway().context().getRouteController().startRoute("jms");
-        List<TestSmtpServer.Received> received = mailgate.smtp().awaitReceived(3);
+        List<TestSmtpServer.Received> received = awaitReceived(3);
         assertThat(received).extracting(r -> r.recipients().get(0)).containsExactlyInAnyOrder(
                 "payroll0@example.com", "payroll1@example.com", "payroll2@example.com");
     }
@@ -163,7 +207,7 @@ class BrokerPasswordTest {
         String poison = send(QUEUE, "not a mail request", Map.of());
         mailgate.gateway().awaitState(idOf(poison), Journal.State.FAILED);
 
-        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort,
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + BROKER_PORT,
                 "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
             connection.start();
             Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
@@ -186,7 +230,7 @@ class BrokerPasswordTest {
         Journal.Entry sent = mailgate.gateway().awaitState(idOf(jmsId), Journal.State.SENT);
 
         assertThat(sent.channel()).isEqualTo("jms");
-        assertThat(mailgate.smtp().awaitReceived(1).get(0).recipients()).containsExactly("alice@example.com");
+        assertThat(awaitReceived(1).get(0).recipients()).containsExactly("alice@example.com");
     }
 
     @Test
@@ -230,7 +274,7 @@ class BrokerPasswordTest {
 
         mailgate.gateway().context().getRouteController().startRoute("jms");
 
-        List<TestSmtpServer.Received> received = mailgate.smtp().awaitReceived(2);
+        List<TestSmtpServer.Received> received = awaitReceived(2);
         assertThat(received).extracting(r -> r.recipients().get(0))
                 .containsExactlyInAnyOrder("victim@example.com", "attacker@example.com");
         TestSmtpServer.Received toVictim = received.stream()
@@ -262,7 +306,7 @@ class BrokerPasswordTest {
 
         Journal.Entry foreignEntry = gateway.awaitState(idOf(foreign), Journal.State.SENT);
         assertThat(foreignEntry.channel()).isEqualTo("jms");
-        assertThat(mailgate.smtp().awaitReceived(2)).extracting(r -> r.recipients().get(0))
+        assertThat(awaitReceived(2)).extracting(r -> r.recipients().get(0))
                 .containsExactly("billing@example.com", "attacker@example.com");
         assertThat(precious).as("the forged file property moved nothing").hasContent("s3cret");
         assertThat(mailgate.dir().resolve("data/keep/.sent")).doesNotExist();
@@ -277,7 +321,7 @@ class BrokerPasswordTest {
 
     /** The dead letter whose {@code mailgateId} is {@code id}, once it is there (as the operator sees it). */
     private Message deadLetter(String id) throws Exception {
-        try (Jms operator = new Jms("tcp://127.0.0.1:" + brokerPort)) {
+        try (Jms operator = new Jms("tcp://127.0.0.1:" + BROKER_PORT)) {
             Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> operator.browse(DLQ).stream()
                     .anyMatch(m -> id.equals(property(m, "mailgateId"))));
             return operator.browse(DLQ).stream().filter(m -> id.equals(property(m, "mailgateId"))).findFirst()
@@ -341,7 +385,7 @@ class BrokerPasswordTest {
                 + "' is in a folder Mailgate keeps for a request it queued itself (named by its delivery "
                 + "id); a JMS client may attach only its own files: put them in a folder of your own in the JMS "
                 + "attachments folder (mailgate.jms.attachments-dir), e.g. <your application>/report.pdf");
-        List<TestSmtpServer.Received> received = mailgate.smtp().received();
+        List<TestSmtpServer.Received> received = received();
         assertThat(received).as("only the victim's mail reached the server").extracting(r -> r.recipients())
                 .containsExactly(List.of("victim@example.com"));
     }
@@ -355,7 +399,7 @@ class BrokerPasswordTest {
                 + "\"attachments\": [{\"path\": \"nightly-export/report.csv\"}]}", Map.of());
 
         mailgate.gateway().awaitState(idOf(jmsId), Journal.State.SENT);
-        TestSmtpServer.Received mail = mailgate.smtp().awaitReceived(1).get(0);
+        TestSmtpServer.Received mail = awaitReceived(1).get(0);
         Multipart parts = (Multipart) mail.message().getContent();
         assertThat(new String(parts.getBodyPart(1).getInputStream().readAllBytes(), StandardCharsets.UTF_8))
                 .isEqualTo("day;count\nmonday;42\n");
@@ -376,7 +420,7 @@ class BrokerPasswordTest {
         assertThat(deadLetter(idOf(jmsId)).getStringProperty("mailgateErrors")).startsWith("attachments[0].path: '"
                 + lookalike + "/mine.txt' is in a folder Mailgate keeps for a request it queued itself")
                 .contains("put them in a folder of your own");
-        assertThat(mailgate.smtp().received()).isEmpty();
+        assertThat(received()).isEmpty();
     }
 
     @Test
@@ -392,7 +436,7 @@ class BrokerPasswordTest {
 
         // the operator takes the dead letter and sends it back as it is, properties and all
         String replay;
-        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort,
+        try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + BROKER_PORT,
                 "mailgate-operator", Jms.OPERATOR_PASSWORD); Connection connection = factory.createConnection()) {
             connection.start();
             Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
@@ -421,7 +465,7 @@ class BrokerPasswordTest {
         }
 
         gateway.awaitState(idOf(replay), Journal.State.SENT);
-        TestSmtpServer.Received mail = mailgate.smtp().awaitReceived(1).get(0);
+        TestSmtpServer.Received mail = awaitReceived(1).get(0);
         assertThat(mail.recipients()).containsExactly("bob@example.com");
         Multipart parts = (Multipart) mail.message().getContent();
         assertThat(new String(parts.getBodyPart(1).getInputStream().readAllBytes(), StandardCharsets.UTF_8))

@@ -17,9 +17,11 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -34,13 +36,14 @@ import jakarta.mail.Session;
 import jakarta.mail.Transport;
 import jakarta.mail.internet.MimeMessage;
 
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -52,8 +55,8 @@ import dev.mailgate.compose.OutgoingMessage;
 import dev.mailgate.render.TemplateRenderer;
 import dev.mailgate.request.MailRequest;
 import dev.mailgate.request.MailRequestReader;
-import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
+import dev.mailgate.support.MailgateExtension;
 import dev.mailgate.support.TestEntra;
 import dev.mailgate.support.TestSmtpServer;
 
@@ -127,22 +130,26 @@ class SmtpSmugglingTest {
     /** How a request reaches the server. */
     enum Channel { TEXT, HTML, EML, DIRECT_TEXT_AND_HTML, DIRECT_EML, EML_LF_HEADERS, EML_CR_HEADERS }
 
-    @TempDir
-    static Path dir;
+    @RegisterExtension
+    static final MailgateExtension mailgate = MailgateExtension.realTenant();
 
-    private static final SelfSignedCertificate TLS = SelfSignedCertificate.forLocalhost();
     private static TestEntra entra;
     private static TestSmtpServer smtp;
     private static Gateway gateway;
+    private static Path dir;
     private static MimeComposer composer;
     private static final List<String> OUTBOX_FILES = new ArrayList<>();
     private static final AtomicInteger DIRECT_SENDS = new AtomicInteger();
 
     @BeforeAll
-    static void startAndDropEveryBody() throws IOException {
-        entra = new TestEntra(TLS, null);
-        smtp = TestSmtpServer.withStartTls(TLS.serverContext(), entra.tokens());
-        gateway = Gateway.start(dir, Gateway.realTenant(dir, entra, smtp.port(), TLS));
+    static void dropEveryBody() throws IOException {
+        // WireChecks waits for each of the 65 outcomes twice (and the last test once more): look at once, not only
+        // after a first poll interval, as most are there by then
+        Awaitility.setDefaultPollDelay(Duration.ZERO);
+        entra = mailgate.entra();
+        smtp = mailgate.smtp();
+        gateway = mailgate.gateway();
+        dir = mailgate.dir();
         composer = new MimeComposer(new TemplateRenderer(Files.createDirectories(dir.resolve("templates"))));
         for (Body body : Body.values()) {
             drop(Channel.TEXT, body, textRequest("text", body));
@@ -156,16 +163,8 @@ class SmtpSmugglingTest {
     }
 
     @AfterAll
-    static void stop() {
-        if (gateway != null) {
-            gateway.close();
-        }
-        if (smtp != null) {
-            smtp.close();
-        }
-        if (entra != null) {
-            entra.close();
-        }
+    static void awaitilityAsBefore() {
+        Awaitility.reset();
     }
 
     private static void drop(Channel channel, Body body, String content) {
@@ -276,7 +275,8 @@ class SmtpSmugglingTest {
      */
     @Test
     void the_checks_see_a_smuggled_second_transaction_when_a_client_lets_one_through() throws Exception {
-        try (TestSmtpServer control = TestSmtpServer.withStartTls(TLS.serverContext(), entra.tokens());
+        try (TestSmtpServer control = TestSmtpServer.withStartTls(MailgateExtension.tls().serverContext(),
+                entra.tokens());
                 Socket plain = new Socket(InetAddress.getLoopbackAddress(), control.port())) {
             String to = "control@rcpt.example";
             plain.setSoTimeout(10_000);
@@ -391,9 +391,22 @@ class SmtpSmugglingTest {
         assertThat(server.received()).allSatisfy(r -> {
             assertThat(r.mailFrom()).isNotEqualTo(SMUGGLER);
             assertThat(r.recipients()).doesNotContain(VICTIM);
-            assertThat(r.message().getSubject()).isNotEqualTo("smuggled");
+            assertThat(subject(r)).isNotEqualTo("smuggled");
         });
         return mine.get(0);
+    }
+
+    /** Subjects of the messages received so far, each parsed once: every test looks at all of them again. */
+    private static final Map<TestSmtpServer.Received, Optional<String>> SUBJECTS = new IdentityHashMap<>();
+
+    /** The Subject of a received message, as {@code received.message().getSubject()} reads it. */
+    private static synchronized String subject(TestSmtpServer.Received received) throws MessagingException {
+        Optional<String> subject = SUBJECTS.get(received);
+        if (subject == null) {
+            subject = Optional.ofNullable(received.message().getSubject());
+            SUBJECTS.put(received, subject);
+        }
+        return subject.orElse(null);
     }
 
     /** The single-part body on the wire is the request's body, line ends as CRLF, dots as they were. */
@@ -418,8 +431,18 @@ class SmtpSmugglingTest {
         }
     }
 
+    private static Session session;
+    private static SSLContext clientTls;
+
     /** Angus Mail's SMTP client as the gateway configures it: STARTTLS required, then XOAUTH2. */
-    private static Session session() {
+    private static synchronized Session session() {
+        if (session == null) {
+            session = newSession();
+        }
+        return session;
+    }
+
+    private static Session newSession() {
         Properties p = new Properties();
         p.put("mail.smtp.starttls.enable", "true");
         p.put("mail.smtp.starttls.required", "true");
@@ -433,10 +456,18 @@ class SmtpSmugglingTest {
         return entra.tokens().issue(TestEntra.CLIENT_ID, Duration.ofHours(1));
     }
 
-    private static SSLContext clientTls() {
+    /** A client that trusts the test certificate only. */
+    private static synchronized SSLContext clientTls() {
+        if (clientTls == null) {
+            clientTls = newClientTls();
+        }
+        return clientTls;
+    }
+
+    private static SSLContext newClientTls() {
         try {
             TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            trust.init(TLS.trustStore());
+            trust.init(MailgateExtension.tls().trustStore());
             SSLContext context = SSLContext.getInstance("TLS");
             context.init(null, trust.getTrustManagers(), null);
             return context;

@@ -178,6 +178,17 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
         return gateway;
     }
 
+    /**
+     * Stops the gateway, does {@code whileStopped} in the work folder (what must happen while nothing runs on it, such
+     * as another broker on its journal), and starts the gateway again on the same folders.
+     */
+    public Gateway restart(Consumer<Path> whileStopped) {
+        gateway.close();
+        whileStopped.accept(dir);
+        startGateway();
+        return gateway;
+    }
+
     private void stop() {
         try {
             if (gateway != null) {

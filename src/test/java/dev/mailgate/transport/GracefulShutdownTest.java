@@ -2,24 +2,25 @@ package dev.mailgate.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Map;
 
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.mailgate.outcome.Journal;
-import dev.mailgate.sandbox.SelfSignedCertificate;
 import dev.mailgate.support.Gateway;
-import dev.mailgate.support.TestEntra;
+import dev.mailgate.support.MailgateExtension;
 import dev.mailgate.support.TestSmtpServer;
 
 /**
@@ -29,96 +30,95 @@ import dev.mailgate.support.TestSmtpServer;
  */
 class GracefulShutdownTest {
 
-    @TempDir
-    Path dir;
-
-    private final SelfSignedCertificate tls = SelfSignedCertificate.forLocalhost();
-    private TestEntra entra;
-    private TestSmtpServer smtp;
-    private Map<String, String> properties;
-
-    @BeforeEach
-    void servers() {
-        entra = new TestEntra(tls, null);
-        smtp = TestSmtpServer.withStartTls(tls.serverContext(), entra.tokens());
-        properties = Gateway.realTenant(dir, entra, smtp.port(), tls);
+    /** The {@code mailgate.delivery.shutdown-timeout} of the gateway a test stops. */
+    @Retention(RetentionPolicy.RUNTIME)
+    @Target(ElementType.METHOD)
+    private @interface ShutdownTimeout {
+        String value();
     }
 
-    @AfterEach
-    void stop() {
-        smtp.close();
-        entra.close();
+    /** How long the server leaves the large message unread: longer than the stop takes when the send is cut. */
+    private static final Duration STALL = Duration.ofSeconds(6);
+
+    // a gateway for each test, with the test's own shutdown timeout: stopping it is what the test is about
+    @RegisterExtension
+    final MailgateExtension mailgate;
+
+    GracefulShutdownTest(TestInfo test) {
+        mailgate = MailgateExtension.realTenant()
+                .with("mailgate.delivery.shutdown-timeout", test.getTestMethod().orElseThrow()
+                        .getAnnotation(ShutdownTimeout.class).value())
+                .with("mailgate.limits.max-message-size", "60MB");
     }
 
     @Test
+    @ShutdownTimeout("10s")
     void send_in_progress_completes_before_the_gateway_stops() {
-        properties.put("mailgate.delivery.shutdown-timeout", "10s");
+        TestSmtpServer smtp = mailgate.smtp();
         smtp.slowEveryData(Duration.ofMillis(1500));
-        long stopped;
-        try (Gateway gateway = Gateway.start(dir, properties)) {
-            gateway.drop("hello.json", "{\"to\": \"alice@example.com\", \"subject\": \"Finishing\", \"text\": \"x\"}");
-            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> smtp.dataCommands() == 1);
-            stopped = System.nanoTime();
-        }
-        double stopSeconds = (System.nanoTime() - stopped) / 1e9;
-
-        assertThat(smtp.received()).hasSize(1);
-        assertThat(gateway(dir).resolve(".sent/hello.json.receipt.json")).exists();
-        assertThat(gateway(dir).resolve(".queued/hello.json")).doesNotExist();
-        assertThat(stopSeconds).as("waited for the send, not for the timeout").isLessThan(8.0);
+        Gateway gateway = mailgate.gateway();
+        gateway.drop("hello.json", "{\"to\": \"alice@example.com\", \"subject\": \"Finishing\", \"text\": \"x\"}");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> smtp.dataCommands() == 1);
+        long stopped = System.nanoTime();
 
         // and after a restart nothing is sent twice
-        smtp.slowEveryData(Duration.ZERO);
-        try (Gateway again = Gateway.start(dir, properties)) {
-            again.drop("next.json", "{\"to\": \"alice@example.com\", \"subject\": \"Next\", \"text\": \"x\"}");
-            again.awaitSent("next.json");
-            assertThat(again.journal().waiting(Gateway.SENDER)).isEmpty();
-        }
+        Gateway again = mailgate.restart(dir -> {
+            double stopSeconds = (System.nanoTime() - stopped) / 1e9;
+
+            assertThat(smtp.received()).hasSize(1);
+            assertThat(outbox(dir).resolve(".sent/hello.json.receipt.json")).exists();
+            assertThat(outbox(dir).resolve(".queued/hello.json")).doesNotExist();
+            assertThat(stopSeconds).as("waited for the send, not for the timeout").isLessThan(8.0);
+
+            smtp.slowEveryData(Duration.ZERO);
+        });
+        again.drop("next.json", "{\"to\": \"alice@example.com\", \"subject\": \"Next\", \"text\": \"x\"}");
+        again.awaitSent("next.json");
+        assertThat(again.journal().waiting(Gateway.SENDER)).isEmpty();
         assertThat(smtp.received()).hasSize(2);
     }
 
     @Test
+    @ShutdownTimeout("1s")
     void send_outlasting_the_shutdown_timeout_is_cut_short_stays_pending_and_goes_out_after_the_restart()
             throws Exception {
-        properties.put("mailgate.delivery.shutdown-timeout", "1s");
-        properties.put("mailgate.limits.max-message-size", "60MB");
+        TestSmtpServer smtp = mailgate.smtp();
         byte[] big = new byte[16 * 1024 * 1024];
         Arrays.fill(big, (byte) 'x');
         // the server takes its time reading, so the client is still writing the message when the gateway stops
-        smtp.stallNextData(Duration.ofSeconds(8));
-        double stopSeconds;
-        try (Gateway gateway = Gateway.start(dir, properties)) {
-            gateway.attachment("big.bin", big);
-            gateway.drop("big.json", """
-                    {"to": "alice@example.com", "subject": "Big", "text": "x", "attachments": [{"path": "big.bin"}]}
-                    """);
-            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> smtp.dataCommands() == 1);
-            long stopping = System.nanoTime();
-            gateway.close();
-            stopSeconds = (System.nanoTime() - stopping) / 1e9;
-        }
+        smtp.stallNextData(STALL);
+        Gateway gateway = mailgate.gateway();
+        gateway.attachment("big.bin", big);
+        gateway.drop("big.json", """
+                {"to": "alice@example.com", "subject": "Big", "text": "x", "attachments": [{"path": "big.bin"}]}
+                """);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> smtp.dataCommands() == 1);
+        long stopping = System.nanoTime();
 
-        assertThat(stopSeconds).as("1 s to finish, then cut").isBetween(0.9, 8.0);
-        assertThat(gateway(dir).resolve(".queued/big.json")).exists();
-        assertThat(gateway(dir).resolve(".sent")).doesNotExist();
-        assertThat(gateway(dir).resolve(".failed")).doesNotExist();
+        Gateway again = mailgate.restart(dir -> {
+            double stopSeconds = (System.nanoTime() - stopping) / 1e9;
 
-        try (Gateway again = Gateway.start(dir, properties)) {
-            JsonNode receipt = again.awaitSent("big.json");
-            Journal.Entry entry = again.journal().find(receipt.path("id").asText()).orElseThrow();
+            assertThat(stopSeconds).as("1 s to finish, then cut, long before the server reads on")
+                    .isBetween(0.9, STALL.toSeconds() - 1.0);
+            assertThat(outbox(dir).resolve(".queued/big.json")).exists();
+            assertThat(outbox(dir).resolve(".sent")).doesNotExist();
+            assertThat(outbox(dir).resolve(".failed")).doesNotExist();
+        });
 
-            assertThat(entry.state()).isEqualTo(Journal.State.SENT);
-            assertThat(entry.events()).extracting(Journal.Event::state).containsOnlyOnce(Journal.State.SENT);
-            assertThat(entry.events()).filteredOn(e -> e.state() == Journal.State.RETRYING)
-                    .allSatisfy(e -> assertThat(e.detail()).contains("Mailgate stopped while sending"));
-        }
+        JsonNode receipt = again.awaitSent("big.json");
+        Journal.Entry entry = again.journal().find(receipt.path("id").asText()).orElseThrow();
+
+        assertThat(entry.state()).isEqualTo(Journal.State.SENT);
+        assertThat(entry.events()).extracting(Journal.Event::state).containsOnlyOnce(Journal.State.SENT);
+        assertThat(entry.events()).filteredOn(e -> e.state() == Journal.State.RETRYING)
+                .allSatisfy(e -> assertThat(e.detail()).contains("Mailgate stopped while sending"));
         // the half-written message never counted as received; the one sent after the restart did, whole
         assertThat(smtp.received()).hasSize(1);
         assertThat(smtp.received().get(0).data().length).isGreaterThan(big.length);
-        assertThat(Files.exists(gateway(dir).resolve(".queued/big.json"))).isFalse();
+        assertThat(Files.exists(outbox(mailgate.dir()).resolve(".queued/big.json"))).isFalse();
     }
 
-    private static Path gateway(Path dir) {
+    private static Path outbox(Path dir) {
         return dir.resolve("outbox");
     }
 }
