@@ -51,7 +51,7 @@ class EntraCredentialsTest {
 
     /** A gateway configured without the client secret, its app registered with {@code registered} as well. */
     private static MailgateExtension withoutSecret(X509Certificate registered) {
-        return MailgateExtension.realTenant()
+        return MailgateExtension.realTenant().withQuickStop()
                 .withClientCertificate(registered)
                 .with("mailgate.entra.client-secret", "");
     }
@@ -186,7 +186,7 @@ class EntraCredentialsTest {
     class WrongSecret {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.entra.client-secret", "wrong-secret-value-123");
 
         @Test
@@ -210,7 +210,7 @@ class EntraCredentialsTest {
     class UnknownClientId {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.entra.client-id", "99999999-0000-4000-8000-000000000000");
 
         @Test
@@ -228,7 +228,7 @@ class EntraCredentialsTest {
     class UnknownTenant {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.entra.tenant-id", "contoso-typo.onmicrosoft.com");
 
         @Test
@@ -249,7 +249,7 @@ class EntraCredentialsTest {
         private static final Duration MARGIN_AND_AHEAD = Duration.ofSeconds(3596);
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.token.refresh-margin", "1m")
                 .with("mailgate.token.refresh-ahead", MARGIN_AND_AHEAD.minusMinutes(1).toSeconds() + "s")
                 .with("mailgate.token.failure-backoff", "0s");
@@ -282,7 +282,7 @@ class EntraCredentialsTest {
     class EntraUnreachable {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.delivery.max-attempts", "2")
                 .with("mailgate.token.failure-backoff", "0s");
 

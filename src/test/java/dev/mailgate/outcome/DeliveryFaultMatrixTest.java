@@ -96,7 +96,7 @@ class DeliveryFaultMatrixTest {
      * mailbox of contoso.test may send, so that each case has its own.
      */
     private static MailgateExtension matrix(String... settings) {
-        MailgateExtension mailgate = MailgateExtension.realTenant()
+        MailgateExtension mailgate = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.http.api-keys", API_KEY)
                 .with("mailgate.allowed-senders", "contoso.test")
                 .with("mailgate.delivery.max-attempts", "2")

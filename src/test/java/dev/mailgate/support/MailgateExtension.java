@@ -126,6 +126,14 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
         return this;
     }
 
+    /**
+     * The gateway's JMS consumers wait at most 100 ms for a message before they look again (Camel's default is 1 s),
+     * so that stopping the gateway does not wait up to a second for them: for classes that start several gateways.
+     */
+    public MailgateExtension withQuickStop() {
+        return with("camel.component.jms.receiveTimeout", "100");
+    }
+
     /** Something to do in the work folder before the gateway starts (each start, restarts included). */
     public MailgateExtension prepare(Consumer<Path> step) {
         preparations.add(step);

@@ -56,7 +56,8 @@ class ConnectionReuseTest {
         int n = CASES.incrementAndGet();
         prefix = "case" + n + "-";
         sender = "case" + n + "@contoso.test";
-        hello = "{\"from\": \"" + sender + "\", \"to\": \"alice@example.com\", \"subject\": \"Hello\", \"text\": \"Hi\"}";
+        hello = "{\"from\": \"" + sender + "\", \"to\": \"alice@example.com\", \"subject\": \"Hello\", "
+                + "\"text\": \"Hi\"}";
         connectionsBefore = smtp.connections();
         saslBefore = smtp.saslResponses().size();
         receivedBefore = smtp.received().size();
@@ -65,7 +66,7 @@ class ConnectionReuseTest {
     }
 
     private static MailgateExtension fixture() {
-        return MailgateExtension.realTenant().with("mailgate.allowed-senders", "contoso.test");
+        return MailgateExtension.realTenant().withQuickStop().with("mailgate.allowed-senders", "contoso.test");
     }
 
     private XOAuth2MailSender sender() {

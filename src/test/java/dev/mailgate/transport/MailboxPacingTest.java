@@ -68,7 +68,7 @@ class MailboxPacingTest {
     class TwoMessagesASecond {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.limits.messages-per-minute", "120");
 
         @BeforeEach
@@ -128,7 +128,7 @@ class MailboxPacingTest {
     class TwoConnectionsPerMailbox {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.limits.connections-per-mailbox", "2")
                 .with("mailgate.jms.consumers", "5");
 
@@ -160,7 +160,7 @@ class MailboxPacingTest {
     class ThreeRecipientsADay {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.limits.recipients-per-day", "3")
                 .with("mailgate.delivery.quota-delay", "1h");
 

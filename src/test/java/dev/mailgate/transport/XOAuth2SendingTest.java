@@ -88,7 +88,7 @@ class XOAuth2SendingTest {
     class OneToken {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.allowed-senders", "contoso.test")
                 .with("mailgate.delivery.max-attempts", "3");
 
@@ -219,7 +219,7 @@ class XOAuth2SendingTest {
     class TheFixtureSender {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.smtp.pool.idle-timeout", "100ms")
                 .with("mailgate.delivery.max-attempts", "1")
                 .with("mailgate.smtp.write-timeout", "1s")
@@ -314,7 +314,7 @@ class XOAuth2SendingTest {
     class EntraDownAtStart {
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .prepare(dir -> EntraDownAtStart.MAILGATE.entra().close());
 
         @Test
@@ -336,7 +336,7 @@ class XOAuth2SendingTest {
         private static final Duration MARGIN = Duration.ofSeconds(3596);
 
         @RegisterExtension
-        static final MailgateExtension MAILGATE = MailgateExtension.realTenant()
+        static final MailgateExtension MAILGATE = MailgateExtension.realTenant().withQuickStop()
                 .with("mailgate.token.refresh-margin", MARGIN.toSeconds() + "s")
                 .with("mailgate.token.refresh-ahead", "0s");
 
