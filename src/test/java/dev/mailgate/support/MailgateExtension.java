@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,6 +52,8 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
     private final Map<String, String> folders = new LinkedHashMap<>();
     private final List<Consumer<Path>> preparations = new ArrayList<>();
     private final ListAppender<ILoggingEvent> log = new ListAppender<>();
+    private X509Certificate clientCertificate;
+    private Duration smtpIdleTimeout;
     private boolean perClass;
     private Path dir;
     private Map<String, String> properties;
@@ -110,6 +114,26 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
         }
     }
 
+    /** The token endpoint also accepts this certificate as the app's credential (besides {@link TestEntra#SECRET}). */
+    public MailgateExtension withClientCertificate(X509Certificate certificate) {
+        clientCertificate = certificate;
+        return this;
+    }
+
+    /** The SMTP server hangs up on a connection that has been silent for {@code idleTimeout}, as Exchange does. */
+    public MailgateExtension withSmtpIdleTimeout(Duration idleTimeout) {
+        smtpIdleTimeout = idleTimeout;
+        return this;
+    }
+
+    /**
+     * The gateway's JMS consumers wait at most 100 ms for a message before they look again (Camel's default is 1 s),
+     * so that stopping the gateway does not wait up to a second for them: for classes that start several gateways.
+     */
+    public MailgateExtension withQuickStop() {
+        return with("camel.component.jms.receiveTimeout", "100");
+    }
+
     /** Something to do in the work folder before the gateway starts (each start, restarts included). */
     public MailgateExtension prepare(Consumer<Path> step) {
         preparations.add(step);
@@ -153,8 +177,9 @@ public final class MailgateExtension implements BeforeAllCallback, AfterAllCallb
 
     private void start() throws IOException {
         dir = Files.createTempDirectory("mailgate-test");
-        entra = new TestEntra(tls(), null);
-        smtp = TestSmtpServer.withStartTls(tls().serverContext(), entra.tokens());
+        entra = new TestEntra(tls(), clientCertificate);
+        smtp = smtpIdleTimeout == null ? TestSmtpServer.withStartTls(tls().serverContext(), entra.tokens())
+                : TestSmtpServer.withStartTls(tls().serverContext(), entra.tokens(), smtpIdleTimeout);
         properties = Gateway.realTenant(dir, entra, smtp.port(), tls());
         properties.put("mailgate.http.api-keys", API_KEY);
         properties.putAll(overrides);
