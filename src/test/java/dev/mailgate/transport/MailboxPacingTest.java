@@ -89,12 +89,15 @@ class MailboxPacingTest {
             List<Instant> at = arrivals(awaitReceived(count + 1), alice);
 
             assertThat(at).hasSize(count);
-            Duration span = Duration.between(at.get(0), at.get(count - 1));
+            // measured from the second arrival: the first also opened Alice's connection (TLS, AUTH), which makes
+            // it arrive later than its turn by a varying amount on a busy machine, and shortens a span measured from it
+            Duration span = Duration.between(at.get(1), at.get(count - 1));
             // never above the limit: n messages need at least (n - 1) intervals (less a little network jitter) ...
-            assertThat(span).isGreaterThanOrEqualTo(Duration.ofMillis((count - 1) * 500L - 150));
+            assertThat(span).isGreaterThanOrEqualTo(Duration.ofMillis((count - 2) * 500L - 150));
             // ... and the backlog is not starved either
-            assertThat(span).isLessThan(Duration.ofMillis((count - 1) * 500L + 2500));
-            for (int i = 1; i < count; i++) {
+            assertThat(Duration.between(at.get(0), at.get(count - 1)))
+                    .isLessThan(Duration.ofMillis((count - 1) * 500L + 2500));
+            for (int i = 2; i < count; i++) {
                 assertThat(Duration.between(at.get(i - 1), at.get(i))).as("gap before message %d", i)
                         .isGreaterThan(Duration.ofMillis(250));
             }
