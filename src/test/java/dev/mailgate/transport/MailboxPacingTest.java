@@ -107,6 +107,9 @@ class MailboxPacingTest {
 
         @Test
         void one_mailbox_backlog_does_not_hold_up_another() {
+            // Bob's connection opened first: the gap measured below is then pacing only, not connection set-up
+            send(bob, "warm-up@example.com");
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> arrivals(received(), bob).size() == 1);
             int count = 8;
             for (int i = 0; i < count; i++) {
                 send(alice, "r" + i + "@example.com");
@@ -115,15 +118,15 @@ class MailboxPacingTest {
             send(bob, "y@example.com");
 
             Awaitility.await().atMost(Duration.ofSeconds(30))
-                    .until(() -> arrivals(received(), bob).size() == 2);
+                    .until(() -> arrivals(received(), bob).size() == 3);
             List<Instant> bobs = arrivals(received(), bob);
             int aliceMeanwhile = arrivals(received(), alice).size();
 
             // Bob's second message is due 500 ms after his first, however much Alice still has waiting (3.5 seconds)
             assertThat(aliceMeanwhile).as("Alice's messages sent by the time Bob's two were").isLessThan(count);
-            assertThat(Duration.between(bobs.get(0), bobs.get(1))).isBetween(Duration.ofMillis(350),
+            assertThat(Duration.between(bobs.get(1), bobs.get(2))).isBetween(Duration.ofMillis(350),
                     Duration.ofMillis(2000));
-            assertThat(arrivals(awaitReceived(count + 2), alice)).hasSize(count);
+            assertThat(arrivals(awaitReceived(count + 3), alice)).hasSize(count);
         }
     }
 
