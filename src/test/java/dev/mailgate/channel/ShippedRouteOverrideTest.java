@@ -23,6 +23,7 @@ import dev.mailgate.support.MailgateExtension;
 class ShippedRouteOverrideTest {
 
     private static final String SHIPPED = "src/main/resources/mailgate/mailgate-submit.yaml";
+    private static final String OUTBOX = "src/main/resources/mailgate/mailgate-outbox.yaml";
 
     @RegisterExtension
     final MailgateExtension mailgate = MailgateExtension.realTenant()
@@ -42,6 +43,12 @@ class ShippedRouteOverrideTest {
             assertThat(submit).endsWith("method: admitAndQueue}\n");
             Files.writeString(routes.resolve("mailgate-submit.yaml"), submit
                     + "        - setHeader: {name: Audited, simple: \"${header.MailgateId} by ${routeId}\"}\n");
+            // a channel template too: the outbox's, with a step before Mailgate takes the file
+            String outbox = Files.readString(Path.of(OUTBOX));
+            String take = "          - bean: {ref: mailgateOutbox, method: take}\n";
+            assertThat(outbox).contains(take);
+            Files.writeString(routes.resolve("mailgate-outbox.yaml"), outbox.replace(take,
+                    "          - log: \"audit: ${header.CamelFileName} from the outbox\"\n" + take));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -56,5 +63,14 @@ class ShippedRouteOverrideTest {
         assertThat(answer.getMessage().getHeader("Audited")).isEqualTo(id + " by mailgate-submit");
         mailgate.gateway().awaitState(id, Journal.State.SENT);
         assertThat(mailgate.logText()).contains("instead of Mailgate's own mailgate-submit.yaml");
+    }
+
+    @Test
+    void a_replaced_channel_template_makes_the_channel_route_with_its_added_step() {
+        mailgate.gateway().drop("hello.json", "{\"to\": \"bob@example.com\", \"subject\": \"Hi\", \"text\": \"Hi\"}");
+
+        mailgate.gateway().awaitSent("hello.json");
+        assertThat(mailgate.logText()).contains("audit: hello.json from the outbox",
+                "instead of Mailgate's own mailgate-outbox.yaml");
     }
 }
