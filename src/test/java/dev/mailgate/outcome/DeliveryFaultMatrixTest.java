@@ -121,11 +121,7 @@ class DeliveryFaultMatrixTest {
     private String mail;
     private String hello;
     /** What the SMTP server and the token endpoint had seen when this case began. */
-    private int connectionsBefore;
-    private int dataBefore;
-    private int mailFromBefore;
-    private int saslBefore;
-    private int receivedBefore;
+    private TestSmtpServer.Since since;
     private int entraRequestsBefore;
 
     /** Takes the gateway and servers of {@code mailgate} for this case, with a mailbox and a file of its own. */
@@ -145,11 +141,7 @@ class DeliveryFaultMatrixTest {
         hello = """
                 {"from": "%s", "to": "alice@example.com", "subject": "Fault matrix", "text": "Hi Alice"}
                 """.formatted(sender);
-        connectionsBefore = smtp.connections();
-        dataBefore = smtp.dataCommands();
-        mailFromBefore = smtp.mailFromCommands();
-        saslBefore = smtp.saslResponses().size();
-        receivedBefore = smtp.received().size();
+        since = smtp.since();
         entraRequestsBefore = entra.requests();
     }
 
@@ -234,7 +226,7 @@ class DeliveryFaultMatrixTest {
 
             // the server numbers the messages it accepts: this is the first since the case began
             assertThat(receipt.path("serverReply").asText())
-                    .startsWith("250 2.0.0 OK <" + (receivedBefore + 1) + "@test> [Hostname=TEST]");
+                    .startsWith("250 2.0.0 OK <" + (since.receivedBefore() + 1) + "@test> [Hostname=TEST]");
             Journal.Entry entry = gateway.journal().find(receipt.path("id").asText()).orElseThrow();
             assertThat(entry.serverReply()).startsWith("250 2.0.0 OK");
             assertThat(event(entry, Journal.State.SENT).detail()).startsWith("250 2.0.0 OK");
@@ -752,33 +744,31 @@ class DeliveryFaultMatrixTest {
 
     /** TCP connections the SMTP server accepted during this case. */
     private int connections() {
-        return smtp.connections() - connectionsBefore;
+        return since.connections();
     }
 
     /** Mail transactions that reached DATA during this case. */
     private int dataCommands() {
-        return smtp.dataCommands() - dataBefore;
+        return since.dataCommands();
     }
 
     /** MAIL FROM commands the server got during this case. */
     private int mailFromCommands() {
-        return smtp.mailFromCommands() - mailFromBefore;
+        return since.mailFromCommands();
     }
 
     /** The SASL XOAUTH2 responses the server saw during this case, in order. */
     private List<String> sasl() {
-        List<String> all = smtp.saslResponses();
-        return all.subList(saslBefore, all.size());
+        return since.sasl();
     }
 
     /** The messages the server accepted during this case. */
     private List<TestSmtpServer.Received> received() {
-        List<TestSmtpServer.Received> all = smtp.received();
-        return all.subList(receivedBefore, all.size());
+        return since.received();
     }
 
     private List<TestSmtpServer.Received> awaitReceived(int count) {
-        return smtp.awaitReceived(receivedBefore + count).subList(receivedBefore, receivedBefore + count);
+        return since.awaitReceived(count);
     }
 
     /** Nothing of this case went to the outbox's .failed/ folder. */

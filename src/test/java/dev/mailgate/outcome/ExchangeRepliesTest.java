@@ -56,15 +56,13 @@ class ExchangeRepliesTest {
             .with("mailgate.delivery.initial-delay", "200ms");
 
     private int logBefore;
-    private int receivedBefore;
-    private int dataBefore;
+    private TestSmtpServer.Since since;
     private List<String> failedBefore;
 
     @BeforeEach
     void noteWhatCameBefore() {
         logBefore = mailgate.logLines().size();
-        receivedBefore = mailgate.smtp().received().size();
-        dataBefore = mailgate.smtp().dataCommands();
+        since = mailgate.smtp().since();
         failedBefore = failedFiles();
     }
 
@@ -86,13 +84,12 @@ class ExchangeRepliesTest {
 
     /** What the server received since this test began. */
     private List<TestSmtpServer.Received> received() {
-        List<TestSmtpServer.Received> all = mailgate.smtp().received();
-        return all.subList(receivedBefore, all.size());
+        return since.received();
     }
 
     /** Mail transactions that reached DATA since this test began. */
     private int dataCommands() {
-        return mailgate.smtp().dataCommands() - dataBefore;
+        return since.dataCommands();
     }
 
     /** What is in the outbox's .failed/ now that was not when this test began. */

@@ -60,7 +60,7 @@ class BrokerPasswordTest {
     static final MailgateExtension mailgate = MailgateExtension.realTenant()
             .with("mailgate.broker.port", Integer.toString(BROKER_PORT));
 
-    private int receivedBefore;
+    private TestSmtpServer.Since since;
 
     @BeforeEach
     void noDeadLetterAndNoteWhatCameBefore() throws JMSException {
@@ -79,7 +79,7 @@ class BrokerPasswordTest {
                 }
             }
         }
-        receivedBefore = mailgate.smtp().received().size();
+        since = mailgate.smtp().since();
     }
 
     @AfterEach
@@ -90,8 +90,7 @@ class BrokerPasswordTest {
 
     /** What the server received since this test began. */
     private List<TestSmtpServer.Received> received() {
-        List<TestSmtpServer.Received> all = mailgate.smtp().received();
-        return all.subList(receivedBefore, all.size());
+        return since.received();
     }
 
     /** Waits until the server received {@code count} messages since this test began, and returns them. */

@@ -414,6 +414,62 @@ public final class TestSmtpServer implements AutoCloseable {
         return received();
     }
 
+    /**
+     * What the server has seen so far: a test sharing the server with others (one gateway per class) takes this when it
+     * begins and asks it what happened since, so that it asserts only its own traffic.
+     */
+    public Since since() {
+        return new Since(received.size(), sasl.size(), connections(), transactions.get(), mailFromCommands());
+    }
+
+    /** The server's traffic from a point on ({@link #since()}). */
+    public final class Since {
+        private final int received;
+        private final int sasl;
+        private final int connections;
+        private final int data;
+        private final int mailFrom;
+
+        private Since(int received, int sasl, int connections, int data, int mailFrom) {
+            this.received = received;
+            this.sasl = sasl;
+            this.connections = connections;
+            this.data = data;
+            this.mailFrom = mailFrom;
+        }
+
+        /** How many messages the server had accepted at that point. */
+        public int receivedBefore() {
+            return received;
+        }
+
+        public List<Received> received() {
+            List<Received> all = TestSmtpServer.this.received();
+            return all.subList(received, all.size());
+        }
+
+        public List<Received> awaitReceived(int count) {
+            return TestSmtpServer.this.awaitReceived(received + count).subList(received, received + count);
+        }
+
+        public List<String> sasl() {
+            List<String> all = saslResponses();
+            return all.subList(sasl, all.size());
+        }
+
+        public int connections() {
+            return TestSmtpServer.this.connections() - connections;
+        }
+
+        public int dataCommands() {
+            return TestSmtpServer.this.dataCommands() - data;
+        }
+
+        public int mailFromCommands() {
+            return TestSmtpServer.this.mailFromCommands() - mailFrom;
+        }
+    }
+
     @Override
     public void close() {
         server.stop();

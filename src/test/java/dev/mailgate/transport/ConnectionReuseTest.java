@@ -43,10 +43,7 @@ class ConnectionReuseTest {
     private String sender;
     private String hello;
     private String prefix;
-    private int connectionsBefore;
-    private int saslBefore;
-    private int receivedBefore;
-    private int mailFromBefore;
+    private TestSmtpServer.Since since;
     private int idleBefore;
 
     private void use(MailgateExtension mailgate) {
@@ -58,10 +55,7 @@ class ConnectionReuseTest {
         sender = "case" + n + "@contoso.test";
         hello = "{\"from\": \"" + sender + "\", \"to\": \"alice@example.com\", \"subject\": \"Hello\", "
                 + "\"text\": \"Hi\"}";
-        connectionsBefore = smtp.connections();
-        saslBefore = smtp.saslResponses().size();
-        receivedBefore = smtp.received().size();
-        mailFromBefore = smtp.mailFromCommands();
+        since = smtp.since();
         idleBefore = sender().idleConnections();
     }
 
@@ -315,20 +309,18 @@ class ConnectionReuseTest {
     }
 
     private int connections() {
-        return smtp.connections() - connectionsBefore;
+        return since.connections();
     }
 
     private int mailFromCommands() {
-        return smtp.mailFromCommands() - mailFromBefore;
+        return since.mailFromCommands();
     }
 
     private List<String> sasl() {
-        List<String> all = smtp.saslResponses();
-        return all.subList(saslBefore, all.size());
+        return since.sasl();
     }
 
     private List<TestSmtpServer.Received> received() {
-        List<TestSmtpServer.Received> all = smtp.received();
-        return all.subList(receivedBefore, all.size());
+        return since.received();
     }
 }

@@ -42,8 +42,7 @@ class MailboxPacingTest {
     /** This case's two sending mailboxes. */
     private String alice;
     private String bob;
-    private int dataBefore;
-    private int receivedBefore;
+    private TestSmtpServer.Since since;
 
     private void use(MailgateExtension mailgate) {
         gateway = mailgate.gateway();
@@ -52,8 +51,7 @@ class MailboxPacingTest {
         int n = CASES.incrementAndGet();
         alice = "alice" + n + "@contoso.test";
         bob = "bob" + n + "@contoso.test";
-        dataBefore = smtp.dataCommands();
-        receivedBefore = smtp.received().size();
+        since = smtp.since();
     }
 
     @AfterEach
@@ -102,7 +100,7 @@ class MailboxPacingTest {
                         .isGreaterThan(Duration.ofMillis(250));
             }
             // pacing is not a failure: every message went out on its first attempt
-            assertThat(smtp.dataCommands() - dataBefore).isEqualTo(count + 1);
+            assertThat(since.dataCommands()).isEqualTo(count + 1);
         }
 
         @Test
@@ -209,12 +207,11 @@ class MailboxPacingTest {
 
     /** The messages the server accepted since this case began. */
     private List<TestSmtpServer.Received> received() {
-        List<TestSmtpServer.Received> all = smtp.received();
-        return all.subList(receivedBefore, all.size());
+        return since.received();
     }
 
     private List<TestSmtpServer.Received> awaitReceived(int count) {
-        return smtp.awaitReceived(receivedBefore + count).subList(receivedBefore, receivedBefore + count);
+        return since.awaitReceived(count);
     }
 
     private static List<Instant> arrivals(List<TestSmtpServer.Received> received, String mailbox) {

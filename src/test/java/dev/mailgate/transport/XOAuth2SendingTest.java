@@ -51,10 +51,7 @@ class XOAuth2SendingTest {
     private String hello;
     private String prefix;
     /** What the servers had seen when this case began. */
-    private int dataBefore;
-    private int saslBefore;
-    private int receivedBefore;
-    private int connectionsBefore;
+    private TestSmtpServer.Since since;
     private int requestsBefore;
     private int issuedBefore;
 
@@ -68,10 +65,7 @@ class XOAuth2SendingTest {
         hello = mailbox != null ? HELLO : """
                 {"from": "%s", "to": "alice@example.com", "subject": "Hello", "text": "Hi Alice"}
                 """.formatted(sender);
-        dataBefore = smtp.dataCommands();
-        saslBefore = smtp.saslResponses().size();
-        receivedBefore = smtp.received().size();
-        connectionsBefore = smtp.connections();
+        since = smtp.since();
         requestsBefore = entra.requests();
         issuedBefore = entra.endpoint().issuedTokens().size();
     }
@@ -393,24 +387,22 @@ class XOAuth2SendingTest {
     }
 
     private int connections() {
-        return smtp.connections() - connectionsBefore;
+        return since.connections();
     }
 
     private int dataCommands() {
-        return smtp.dataCommands() - dataBefore;
+        return since.dataCommands();
     }
 
     private List<String> sasl() {
-        List<String> all = smtp.saslResponses();
-        return all.subList(saslBefore, all.size());
+        return since.sasl();
     }
 
     private List<TestSmtpServer.Received> received() {
-        List<TestSmtpServer.Received> all = smtp.received();
-        return all.subList(receivedBefore, all.size());
+        return since.received();
     }
 
     private List<TestSmtpServer.Received> awaitReceived(int count) {
-        return smtp.awaitReceived(receivedBefore + count).subList(receivedBefore, receivedBefore + count);
+        return since.awaitReceived(count);
     }
 }

@@ -61,8 +61,7 @@ class JmsChannelTest {
             .with("mailgate.limits.max-message-size", "1MB");
 
     private Jms jms;
-    private int receivedBefore;
-    private int saslBefore;
+    private TestSmtpServer.Since since;
 
     @BeforeEach
     void start() throws JMSException {
@@ -70,8 +69,7 @@ class JmsChannelTest {
         if (!jms.browse(DLQ).isEmpty()) {
             takeTheDeadLetters();
         }
-        receivedBefore = smtp().received().size();
-        saslBefore = smtp().saslResponses().size();
+        since = smtp().since();
     }
 
     @AfterEach
@@ -109,8 +107,7 @@ class JmsChannelTest {
 
     /** What the server received since this test began. */
     private List<TestSmtpServer.Received> received() {
-        List<TestSmtpServer.Received> all = smtp().received();
-        return all.subList(receivedBefore, all.size());
+        return since.received();
     }
 
     /** Waits until the server received {@code count} messages since this test began, and returns them. */
@@ -218,8 +215,7 @@ class JmsChannelTest {
         assertThat(mail.getSubject()).isEqualTo("Hello");
         assertThat(received.text()).doesNotContain("evil.test", "ceo@contoso.test", "Wire the money",
                 "CamelFileName", "passwd", "JMS");
-        List<String> sasl = smtp().saslResponses();
-        assertThat(sasl.subList(saslBefore, sasl.size())).hasSize(1);
+        assertThat(since.sasl()).hasSize(1);
     }
 
     @Test
